@@ -160,8 +160,7 @@ class ModelConfig:
             problems.append(f"trunk.q_pool={t.q_pool} must be between 0 and len(stages) - 1")
         if self.image_size % 32 != 0 or self.image_size <= 0:
             problems.append(
-                f"image_size={self.image_size} must be a positive multiple of 32 "
-                "(e.g. 512 or 1024)"
+                f"image_size={self.image_size} must be a positive multiple of 32 (e.g. 512 or 1024)"
             )
         if self.tracking.obj_ptr_tpos not in ("none", "projected_signed", "projected"):
             problems.append(
@@ -178,8 +177,6 @@ class ModelConfig:
         if problems:
             raise ValueError(f"invalid model config {self.name!r}: " + "; ".join(problems))
         return self
-
-
 
 
 def _config_dir():  # a Traversable: works from a wheel, an editable install or a zip

@@ -1,0 +1,225 @@
+"""Building models by name: the registry of configs, official weights and local models.
+
+Three kinds of names are known to :func:`list_models`:
+
+* the official sizes (``sam2.1_hiera_tiny`` ... ``sam2_hiera_large``), whose weights are
+  downloaded once, verified and cached;
+* the test configs (``test_tiny``, ``test_small``): random weights, milliseconds on CPU;
+* local models registered with :func:`register_model` (fine-tuned or bundled files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from sam2_engine.checkpoints import (
+    OFFICIAL_CHECKPOINTS,
+    ensure_checkpoint,
+    load_checkpoint_file,
+    load_weights,
+    read_metadata,
+    shape_signature,
+)
+from sam2_engine.config import ModelConfig, builtin_config_names, config_from_dict, load_config
+from sam2_engine.device import resolve_device
+from sam2_engine.download import cache_dir
+from sam2_engine.model.sam2 import SAM2Model
+
+REGISTRY_FILE = "models.json"
+
+
+def _registry_path() -> Path:
+    return cache_dir() / REGISTRY_FILE
+
+
+def _local_models() -> dict[str, str]:
+    path = _registry_path()
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if Path(v).exists()}
+
+
+def register_model(name: str, checkpoint: str | Path) -> None:
+    """Make a checkpoint written by this package (e.g. fine-tuned) buildable by name.
+
+    The file must carry its config in the metadata (as :func:`save_checkpoint` writes).
+    The registry is a small JSON file in the cache folder, written atomically.
+    """
+    checkpoint = Path(checkpoint).resolve()
+    if name in builtin_config_names():
+        raise ValueError(f"{name!r} is a built-in model name; choose another name")
+    if "config" not in read_metadata(checkpoint):
+        raise ValueError(
+            f"{checkpoint} has no model config in its metadata; only files written by "
+            "sam2_engine.save_checkpoint (e.g. by fine-tuning) can be registered by name"
+        )
+    entries = _local_models()
+    entries[name] = str(checkpoint)
+    path = _registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models.", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(entries, handle, indent=1)
+    os.replace(tmp, path)
+
+
+def unregister_model(name: str) -> None:
+    """Forget a local model name (the file itself is kept)."""
+    entries = _local_models()
+    if entries.pop(name, None) is not None:
+        _registry_path().write_text(json.dumps(entries, indent=1))
+
+
+def list_models(include_local: bool = True) -> list[str]:
+    """Registered model names: official sizes, test configs, then local models."""
+    names = builtin_config_names()
+    official = [n for n in names if n in OFFICIAL_CHECKPOINTS]
+    others = [n for n in names if n not in OFFICIAL_CHECKPOINTS]
+    local = sorted(_local_models()) if include_local else []
+    return official + others + local
+
+
+def _config_signatures(exclude: str) -> dict[str, dict[str, tuple]]:
+    """Shape signatures of every built-in config (built on the meta device: no memory)."""
+    out = {}
+    for name in builtin_config_names():
+        if name == exclude:
+            continue
+        with torch.device("meta"):
+            out[name] = shape_signature(SAM2Model(load_config(name)))
+    return out
+
+
+def _resolve(
+    name_or_config: str | Path | ModelConfig,
+    checkpoint: str | Path | bool | None,
+    progress: Callable[[int, int | None], None] | None,
+) -> tuple[ModelConfig, Path | None]:
+    """Config and weights file (or None for random weights) for the arguments."""
+    if isinstance(name_or_config, ModelConfig):
+        return name_or_config, None if checkpoint in (None, False) else Path(checkpoint)
+    key = str(name_or_config)
+    local = _local_models()
+    if key in local or (key.endswith(".pt") and Path(key).exists()):
+        path = Path(local.get(key, key))
+        meta = read_metadata(path)
+        if "config" not in meta:
+            raise ValueError(
+                f"{path} carries no config; pass the config name too, e.g. "
+                f"build_model('sam2.1_hiera_tiny', checkpoint={str(path)!r})"
+            )
+        cfg = config_from_dict(meta["config"])
+        return cfg, path if checkpoint in (None, True) else (
+            None if checkpoint is False else Path(checkpoint)
+        )
+    cfg = load_config(name_or_config)
+    if checkpoint is False:
+        return cfg, None
+    if checkpoint is None or checkpoint is True:
+        if cfg.name in OFFICIAL_CHECKPOINTS:
+            return cfg, ensure_checkpoint(cfg.name, progress=progress)
+        if checkpoint is True:
+            raise ValueError(f"there are no published weights for {cfg.name!r}")
+        return cfg, None
+    return cfg, Path(checkpoint)
+
+
+def build_model(
+    name_or_config: str | Path | ModelConfig,
+    checkpoint: str | Path | bool | None = None,
+    device: str | torch.device | None = None,
+    *,
+    image_size: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> SAM2Model:
+    """Build a SAM 2 model, load its weights and put it in eval mode on a device.
+
+    Parameters
+    ----------
+    name_or_config
+        A name from :func:`list_models`, a YAML config path, a :class:`ModelConfig`,
+        or the path of a ``.pt`` file written by this package (its config is inside).
+    checkpoint
+        ``None`` (default): the official weights for official names (downloaded and
+        verified on first use, then cached), random weights for test configs.
+        A path: load that file (official layout ``{"model": state_dict}``), strictly.
+        ``False``: random weights, never download.
+    device
+        ``None``/``"auto"`` (CUDA, then MPS, then CPU) or a device name.
+    image_size
+        Run the model at another square input size (a multiple of 32, e.g. 512 for
+        small microscopy images: about 4x less encoder work, somewhat coarser masks).
+        Position embeddings are interpolated; the weights are unchanged.
+    progress
+        Called with (bytes_done, bytes_total) while downloading official weights.
+
+    Returns
+    -------
+    SAM2Model
+        In eval mode, float32, on the chosen device.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, bad config or unavailable device.
+    CheckpointError
+        Missing, corrupt or truncated file; failed download (nothing is cached then).
+    CheckpointMismatchError
+        The file belongs to another config (the message names the one that fits).
+
+    Examples
+    --------
+    >>> import sam2_engine as se
+    >>> model = se.build_model("test_tiny", device="cpu")
+    >>> model.image_size
+    128
+    """
+    cfg, weights = _resolve(name_or_config, checkpoint, progress)
+    if image_size is not None:
+        cfg = config_from_dict({**_as_dict(cfg), "image_size": int(image_size)}, name=cfg.name)
+    dev = resolve_device(device)
+    model = SAM2Model(cfg)
+    if weights is not None:
+        state = load_checkpoint_file(weights)
+        load_weights(
+            model,
+            state,
+            source=str(weights),
+            config_name=cfg.name,
+            candidates=_LazySignatures(cfg.name),
+        )
+    return model.to(dev).eval()
+
+
+def _as_dict(cfg: ModelConfig) -> dict:
+    from sam2_engine.config import config_to_dict
+
+    return config_to_dict(cfg)
+
+
+class _LazySignatures(dict):
+    """Signatures of the other configs, computed only when a mismatch is reported."""
+
+    def __init__(self, exclude: str) -> None:
+        super().__init__()
+        self._exclude = exclude
+        self._loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self.update(_config_signatures(self._exclude))
+            self._loaded = True
+
+    def items(self):  # type: ignore[override]
+        self._load()
+        return super().items()

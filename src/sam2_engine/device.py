@@ -1,0 +1,71 @@
+"""Choosing a device and the matching autocast precision."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+
+def available_devices() -> list[str]:
+    """Device names usable on this machine, best first (e.g. ``["cuda", "cpu"]``)."""
+    names = []
+    if torch.cuda.is_available():
+        names.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    names.append("cpu")
+    return names
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Turn ``None``/``"auto"`` into the best available device, or validate a name.
+
+    Parameters
+    ----------
+    device
+        ``None`` or ``"auto"`` (CUDA, then Apple MPS, then CPU), or a device name such
+        as ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+
+    Raises
+    ------
+    ValueError
+        If the requested device is not available here.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device(available_devices()[0])
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'") from err
+    if dev.type not in available_devices():
+        raise ValueError(
+            f"device {device!r} is not available on this machine; available: "
+            f"{', '.join(available_devices())} (or 'auto')"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"CUDA device {dev.index} does not exist ({torch.cuda.device_count()} found)"
+        )
+    return dev
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 on CUDA GPUs that support it; None (full float32) elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+@contextlib.contextmanager
+def inference_context(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """``torch.inference_mode`` plus bf16 autocast where it is the fast path (CUDA)."""
+    dtype = autocast_dtype(device) if enabled else None
+    with torch.inference_mode():
+        if dtype is None:
+            yield
+        else:
+            with torch.autocast(device_type=device.type, dtype=dtype):
+                yield

@@ -1,0 +1,321 @@
+"""ImagePredictor: encode an image once, then decode prompts interactively.
+
+Coordinates are pixels of the original image: points ``(x, y) = (column, row)``,
+boxes ``(x0, y0, x1, y1)``. Masks come back at the original resolution.
+
+Examples
+--------
+>>> import numpy as np, sam2_engine as se
+>>> predictor = se.ImagePredictor(se.build_model("test_tiny"))
+>>> predictor.set_image(np.random.default_rng(0).integers(0, 4000, (96, 120), dtype=np.uint16))
+>>> result = predictor.predict(points=[[60, 40]], labels=[1])
+>>> result.masks.shape, result.scores.shape
+((3, 96, 120), (3,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sam2_engine.device import inference_context
+from sam2_engine.frames import Normalization, resize_batch, to_rgb
+from sam2_engine.masks import fill_small_holes, remove_small_islands
+from sam2_engine.model.image_encoder import ImageFeatures
+from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.prompts import check_boxes, check_points, combine_prompts, to_model_coords
+
+LOGIT_CLAMP = 32.0
+
+
+@dataclass
+class ImagePrediction:
+    """Masks for one prompt (or K prompts when several boxes/point sets are given).
+
+    Attributes
+    ----------
+    masks
+        (M, H, W) bool masks at the original size, or (K, M, H, W) for K prompts.
+    scores
+        (M,) or (K, M) predicted IoU of each mask.
+    logits
+        (M, S/4, S/4) or (K, M, S/4, S/4) low-resolution logits, clamped to +-32; feed
+        one back as ``mask_input`` to refine with more clicks.
+    object_scores
+        () or (K,) object-presence logits.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+    logits: np.ndarray
+    object_scores: np.ndarray
+
+    @property
+    def best(self) -> int | np.ndarray:
+        """Index (or (K,) indices) of the highest-scoring mask."""
+        return np.argmax(self.scores, axis=-1)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The highest-scoring mask: (H, W), or (K, H, W) for K prompts."""
+        if self.masks.ndim == 3:
+            return self.masks[int(self.best)]
+        return self.masks[np.arange(self.masks.shape[0]), self.best]
+
+
+class ImagePredictor:
+    """Interactive segmentation of still images (2D, any dtype, 1..n channels).
+
+    Parameters
+    ----------
+    model
+        A :class:`~sam2_engine.model.sam2.SAM2Model` (see :func:`sam2_engine.build_model`).
+    mask_threshold
+        Logit threshold that turns logits into masks.
+    max_hole_area, max_sprinkle_area
+        If > 0, fill holes / remove islands up to this area (in low-resolution pixels,
+        i.e. at a quarter of the model input size) before upsampling; runs on CPU.
+    normalization
+        Default intensity normalisation (see :class:`~sam2_engine.frames.Normalization`):
+        8-bit data is scaled by 1/255 as the official model expects, other dtypes by
+        robust percentiles.
+    """
+
+    def __init__(
+        self,
+        model: SAM2Model,
+        *,
+        mask_threshold: float = 0.0,
+        max_hole_area: int = 0,
+        max_sprinkle_area: int = 0,
+        normalization: Normalization | None = None,
+    ) -> None:
+        self.model = model
+        self.mask_threshold = mask_threshold
+        self.max_hole_area = max_hole_area
+        self.max_sprinkle_area = max_sprinkle_area
+        self.normalization = normalization or Normalization()
+        self._features: ImageFeatures | None = None
+        self._sizes: list[tuple[int, int]] = []
+
+    # ------------------------------------------------------------------ images
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def is_image_set(self) -> bool:
+        return self._features is not None
+
+    @property
+    def original_sizes(self) -> list[tuple[int, int]]:
+        """(height, width) of each image set, in order."""
+        return list(self._sizes)
+
+    @property
+    def features(self) -> ImageFeatures:
+        """The cached image features (for embedding caches); raises if no image is set."""
+        self._require_image()
+        assert self._features is not None
+        return self._features
+
+    def reset(self) -> None:
+        """Forget the current image(s) and their features."""
+        self._features, self._sizes = None, []
+
+    def set_image(
+        self,
+        image: np.ndarray,
+        *,
+        channel_axis: int | None = None,
+        channels: Sequence[int] | None = None,
+        normalization: Normalization | None = None,
+    ) -> None:
+        """Compute the embedding of one 2D image.
+
+        Parameters
+        ----------
+        image
+            (H, W) grayscale, (H, W, 3) RGB, or multichannel with ``channel_axis``; any
+            real dtype. NaN/inf values are refused.
+        channel_axis
+            Axis holding channels, if any (``-1`` for (H, W, C)). RGB (H, W, 3) uint8
+            images are detected without it.
+        channels
+            Up to three channel indices to show the model as R, G, B (multichannel
+            fluorescence); see :func:`sam2_engine.frames.to_rgb` for the default.
+        normalization
+            Overrides the predictor's default normalisation for this image.
+        """
+        self.set_images(
+            [image], channel_axis=channel_axis, channels=channels, normalization=normalization
+        )
+
+    def set_images(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        channel_axis: int | None = None,
+        channels: Sequence[int] | None = None,
+        normalization: Normalization | None = None,
+    ) -> None:
+        """Embed several 2D images in one encoder pass; address them with ``image_index``."""
+        if len(images) == 0:
+            raise ValueError("set_images got an empty list; pass at least one image")
+        norm = normalization or self.normalization
+        rgbs = [
+            to_rgb(im, channel_axis=channel_axis, channels=channels, normalization=norm)
+            for im in images
+        ]
+        batch = resize_batch(rgbs, self.model.image_size).to(self.device)
+        with inference_context(self.device):
+            feats = self.model.encode_image(batch)
+        self._features = _detach_float(feats)
+        self._sizes = [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
+
+    def set_features(
+        self, features: ImageFeatures, original_sizes: Sequence[tuple[int, int]]
+    ) -> None:
+        """Use precomputed features (e.g. from an embedding cache) instead of encoding."""
+        if features.batch_size != len(original_sizes):
+            raise ValueError(
+                f"features hold {features.batch_size} image(s) but {len(original_sizes)} "
+                "original sizes were given"
+            )
+        self._features = features.to(self.device)
+        self._sizes = [tuple(map(int, s)) for s in original_sizes]  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ prediction
+    def predict(
+        self,
+        points: np.ndarray | Sequence | None = None,
+        labels: np.ndarray | Sequence | None = None,
+        box: np.ndarray | Sequence | None = None,
+        mask_input: np.ndarray | None = None,
+        multimask: bool = True,
+        *,
+        image_index: int = 0,
+    ) -> ImagePrediction:
+        """Predict masks for point and/or box prompts on the current image.
+
+        Parameters
+        ----------
+        points
+            (N, 2) (x, y) pixel coordinates, or (K, N, 2) for K objects at once.
+        labels
+            (N,) or (K, N): 1 positive, 0 negative.
+        box
+            (4,) box (x0, y0, x1, y1), or (K, 4) boxes predicted in one batched call.
+        mask_input
+            Low-resolution logits from an earlier prediction, (S/4, S/4), (1, S/4, S/4)
+            or (K, 1, S/4, S/4), to refine it (iterative refinement).
+        multimask
+            Return three candidate masks (good for a single ambiguous click) instead of
+            one.
+        image_index
+            Which image of :meth:`set_images`.
+
+        Returns
+        -------
+        ImagePrediction
+            Without a leading K axis when one prompt set was given.
+        """
+        feats, hw = self._image(image_index)
+        if points is None and box is None and mask_input is None:
+            raise ValueError("give at least one prompt: points (with labels), a box or mask_input")
+        if (points is None) != (labels is None):
+            raise ValueError("points and labels go together: give both or neither")
+        dev = self.device
+        pts = lab = boxes = None
+        batched = False
+        if points is not None:
+            p, lab_np = check_points(points, labels, hw)  # type: ignore[arg-type]
+            batched = np.asarray(points).ndim == 3
+            pts = to_model_coords(p, hw, self.model.image_size, dev)
+            lab = torch.as_tensor(lab_np, device=dev)
+        if box is not None:
+            b = check_boxes(box, hw)
+            batched = batched or np.asarray(box).ndim == 2
+            boxes = to_model_coords(b.reshape(-1, 2, 2), hw, self.model.image_size, dev)
+        pts, lab = combine_prompts(pts, lab, boxes)
+        mask_t = self._mask_input(mask_input, pts.shape[0] if pts is not None else 1)
+        with inference_context(dev):
+            out = self.model.decode(
+                self.model.embed_without_memory(feats), feats.high_res, pts, lab, mask_t, multimask
+            )
+        logits = out.masks.float()
+        masks = self._postprocess(logits, hw)
+        result = ImagePrediction(
+            masks=masks.cpu().numpy(),
+            scores=out.iou.float().cpu().numpy(),
+            logits=logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP).cpu().numpy(),
+            object_scores=out.object_score.float()[:, 0].cpu().numpy(),
+        )
+        if not batched:
+            result = ImagePrediction(
+                result.masks[0], result.scores[0], result.logits[0], result.object_scores[0]
+            )
+        return result
+
+    def predict_boxes(
+        self, boxes: np.ndarray | Sequence, multimask: bool = False, *, image_index: int = 0
+    ) -> ImagePrediction:
+        """Predict one object per box, all boxes in one batched decoder call.
+
+        ``boxes`` is (K, 4) as (x0, y0, x1, y1); returns masks (K, M, H, W).
+        """
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        return self.predict(box=boxes, multimask=multimask, image_index=image_index)
+
+    # ------------------------------------------------------------------ helpers
+    def _require_image(self) -> None:
+        if self._features is None:
+            raise RuntimeError("no image is set; call set_image(image) before predict()")
+
+    def _image(self, index: int) -> tuple[ImageFeatures, tuple[int, int]]:
+        self._require_image()
+        assert self._features is not None
+        n = self._features.batch_size
+        if not -n <= index < n:
+            raise IndexError(f"image_index {index} is out of range for {n} image(s)")
+        index %= n
+        return self._features.select(index), self._sizes[index]
+
+    def _mask_input(self, mask_input: np.ndarray | None, k: int) -> torch.Tensor | None:
+        if mask_input is None:
+            return None
+        side = self.model.embedding_size * 4
+        m = torch.as_tensor(np.asarray(mask_input), dtype=torch.float32, device=self.device)
+        if m.ndim == 2:
+            m = m[None, None]
+        elif m.ndim == 3:
+            m = m[:, None] if m.shape[0] == k and k > 1 else m[None]
+        if m.ndim != 4 or m.shape[1] != 1 or m.shape[-2:] != (side, side):
+            raise ValueError(
+                f"mask_input must be low-resolution logits of shape ({side}, {side}) (the "
+                f"'logits' of an earlier prediction), got shape {tuple(np.shape(mask_input))}"
+            )
+        return m
+
+    def _postprocess(self, logits: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        """Low-res logits (K, M, h, w) -> (K, M, H, W) bool masks at the original size."""
+        t = self.mask_threshold
+        if self.max_hole_area > 0:
+            logits = fill_small_holes(logits, self.max_hole_area, threshold=t)
+        if self.max_sprinkle_area > 0:
+            logits = remove_small_islands(logits, self.max_sprinkle_area, threshold=t)
+        up = F.interpolate(logits, size=hw, mode="bilinear", align_corners=False)
+        return up > t
+
+
+def _detach_float(feats: ImageFeatures) -> ImageFeatures:
+    """Features as float32 (autocast may leave bf16), without autograd history."""
+    return ImageFeatures(
+        feats.embed.float(),
+        (feats.high_res[0].float(), feats.high_res[1].float()),
+        feats.pos.float(),
+    )

@@ -1,0 +1,201 @@
+"""The track step: one frame, a batch of objects, their memories and prompts.
+
+The video session decides *which* memories each object reads on a frame (conditioning
+frames, recent frames, object pointers) and hands them over as :class:`ObjectMemory`.
+This module turns them into attention tokens, conditions the frame's features, decodes
+masks and (optionally) encodes the new memory, for all objects in one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from sam2_engine.model.image_encoder import ImageFeatures
+from sam2_engine.model.sam2 import HeadOutput, SAM2Model
+
+
+@dataclass
+class ObjectMemory:
+    """What memory attention reads for one object on one frame.
+
+    Attributes
+    ----------
+    spatial
+        ``(slot, features)`` pairs: ``features`` is a (mem_dim, h, w) memory (any float
+        dtype; stored memories are usually bfloat16) and ``slot`` indexes the learnt
+        temporal encoding: ``num_maskmem - 1`` for conditioning (prompted) frames,
+        ``k - 1`` for the frame ``k`` steps back.
+    pointers
+        ``(offset, pointer)`` pairs: a (C,) object pointer and its temporal offset from
+        the current frame (signed for conditioning frames, positive for recent ones).
+    """
+
+    spatial: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    pointers: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+
+
+@dataclass
+class MemoryTokens:
+    """Attention-ready memory for a batch of B objects (see :func:`memory_tokens`)."""
+
+    tokens: torch.Tensor  # (B, M, mem_dim)
+    pos: torch.Tensor  # (B, M, mem_dim)
+    num_ptr_tokens: int
+    key_mask: torch.Tensor | None  # (B, M) bool, None when no row is padded
+
+
+def memory_tokens(
+    model: SAM2Model,
+    memories: list[ObjectMemory],
+    memory_pos: torch.Tensor,
+    max_ptr_offset: int,
+    dtype: torch.dtype,
+) -> MemoryTokens:
+    """Stack the memories of B objects into padded token tensors.
+
+    Parameters
+    ----------
+    memories
+        One :class:`ObjectMemory` per object; objects may hold different numbers of
+        spatial memories and pointers (shorter rows are padded and masked out).
+    memory_pos
+        (1, mem_dim, h, w) spatial position encoding of a memory (same for all).
+    max_ptr_offset
+        Normaliser of pointer offsets (``min(num_frames, max_obj_ptrs) - 1``).
+    dtype
+        Compute dtype of the tokens (stored memories are cast to it).
+    """
+    device = memory_pos.device
+    n_spatial = max(len(m.spatial) for m in memories)
+    n_ptr = max(len(m.pointers) for m in memories)
+    mem_dim = model.mem_dim
+    hw = memory_pos.shape[-2] * memory_pos.shape[-1]
+    split = model.hidden_dim // mem_dim  # tokens per object pointer
+    batch = len(memories)
+    total = n_spatial * hw + n_ptr * split
+    tokens = torch.zeros(batch, total, mem_dim, dtype=dtype, device=device)
+    pos = torch.zeros(batch, total, mem_dim, dtype=dtype, device=device)
+    valid = torch.zeros(batch, total, dtype=torch.bool, device=device)
+    spatial_pos = memory_pos.flatten(2).transpose(1, 2)[0]  # (hw, mem_dim)
+    tpos = model.maskmem_tpos_enc.view(-1, mem_dim)  # one row per slot
+
+    for row, mem in enumerate(memories):
+        for i, (slot, feat) in enumerate(mem.spatial):
+            sl = slice(i * hw, (i + 1) * hw)
+            tokens[row, sl] = feat.to(device=device, dtype=dtype).flatten(1).transpose(0, 1)
+            pos[row, sl] = spatial_pos + tpos[slot]
+            valid[row, sl] = True
+        if mem.pointers:
+            offsets = torch.tensor([o for o, _ in mem.pointers], device=device)
+            ptrs = torch.stack([p for _, p in mem.pointers]).to(device=device, dtype=dtype)
+            start = n_spatial * hw
+            sl = slice(start, start + len(mem.pointers) * split)
+            tokens[row, sl] = ptrs.reshape(-1, mem_dim)
+            ptr_pos = model.pointer_position(offsets, max_ptr_offset).to(dtype)
+            pos[row, sl] = ptr_pos.repeat_interleave(split, dim=0)
+            valid[row, sl] = True
+    key_mask = None if bool(valid.all()) else valid
+    return MemoryTokens(tokens, pos, n_ptr * split, key_mask)
+
+
+@dataclass
+class StepOutput:
+    """Track-step result for B objects on one frame.
+
+    Attributes
+    ----------
+    head
+        Decoder output (:class:`~sam2_engine.model.sam2.HeadOutput`), low-resolution
+        logits (B, 1, S/4, S/4).
+    memory
+        (B, mem_dim, h, w) new memory features, or None when not encoded.
+    memory_pos
+        (1, mem_dim, h, w) their position encoding, or None.
+    """
+
+    head: HeadOutput
+    memory: torch.Tensor | None = None
+    memory_pos: torch.Tensor | None = None
+
+
+def track_step(
+    model: SAM2Model,
+    features: ImageFeatures,
+    memories: list[ObjectMemory] | None,
+    *,
+    points: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    prev_logits: torch.Tensor | None = None,
+    max_ptr_offset: int = 15,
+    encode_memory: bool = True,
+    binarize_memory: bool = False,
+) -> StepOutput:
+    """Segment B objects on one frame.
+
+    Parameters
+    ----------
+    model
+        The SAM 2 model.
+    features
+        Features of the frame, batch 1 or B.
+    memories
+        One :class:`ObjectMemory` per object, or None for an *initial* frame (the
+        first prompt of the objects: no memory is read, the no-memory embedding is
+        added instead).
+    points, labels
+        (B, N, 2) prompt points (x, y) in model-input pixels and (B, N) labels; None
+        on propagated frames.
+    mask
+        (B, 1, S, S) binary mask prompt; used directly as the prediction.
+    prev_logits
+        (B, 1, S/4, S/4) earlier logits of the objects on this frame, fed to the decoder
+        as a mask prompt together with new points (interactive refinement).
+    max_ptr_offset
+        Normaliser of object-pointer offsets (see :func:`memory_tokens`).
+    encode_memory
+        Also encode the prediction into a new memory.
+    binarize_memory
+        Threshold the mask (instead of a sigmoid) before memory encoding.
+    """
+    batch = len(memories) if memories is not None else _batch_of(points, mask, features)
+    feats = features.expand(batch)
+    if mask is not None:
+        head = model.mask_as_output(feats, mask)
+    else:
+        if memories is None:
+            embed = model.embed_without_memory(feats)
+        else:
+            mt = memory_tokens(
+                model, memories, _memory_pos(model, feats), max_ptr_offset, feats.embed.dtype
+            )
+            embed = model.condition_on_memory(
+                feats, mt.tokens, mt.pos, mt.num_ptr_tokens, mt.key_mask
+            )
+        n_points = 0 if labels is None else labels.shape[1]
+        multimask = model.use_multimask(memories is None, n_points)
+        head = model.heads(embed, feats.high_res, points, labels, prev_logits, multimask)
+    out = StepOutput(head)
+    if encode_memory:
+        logits_hi = model.upsample_logits(head.logits)
+        out.memory, out.memory_pos = model.encode_memory(
+            feats.embed, logits_hi, head.object_score, binarize_memory
+        )
+        out.memory_pos = out.memory_pos[:1]
+    return out
+
+
+def _batch_of(points, mask, features: ImageFeatures) -> int:
+    if points is not None:
+        return points.shape[0]
+    if mask is not None:
+        return mask.shape[0]
+    return features.batch_size
+
+
+def _memory_pos(model: SAM2Model, feats: ImageFeatures) -> torch.Tensor:
+    h, w = feats.embed.shape[-2:]
+    enc = model.memory_encoder.position_encoding.encode(h, w, feats.embed.device)
+    return enc.unsqueeze(0)
