@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -191,3 +192,68 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     """max |a - b| / max |b| (a robust relative error for logits)."""
     a, b = a.detach().double(), b.detach().double()
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+
+
+def make_pair(name: str, video: bool = False, seed: int = 0, **overrides):
+    """(config, reference model, our model) sharing the same perturbed random weights.
+
+    The object-score head is biased towards "present" so that masks are not all empty
+    (random weights otherwise predict "absent" about half of the time).
+    """
+    import sam2_engine as se
+    from sam2_engine.config import load_config
+
+    cfg = load_config(name, **overrides)
+    torch.manual_seed(seed)  # the reference initialises from the global generator
+    ref = build_reference(cfg, video=video)
+    perturb_(ref, 0.05, seed)
+    with torch.no_grad():
+        ref.sam_mask_decoder.pred_obj_score_head.layers[-1].bias += 5.0
+    ours = se.SAM2Model(cfg).eval()
+    copy_weights(ref, ours)
+    if video:
+        cast_memory_to_float32(ref)
+    return cfg, ref, ours
+
+
+def cast_memory_to_float32(ref: torch.nn.Module) -> None:
+    """Make the reference's memory attention accept its own bfloat16 memories on CPU.
+
+    The reference stores memory features in bfloat16; without autocast, memory attention
+    then fails with a dtype mismatch whenever no float32 token is concatenated to them
+    (an object first prompted on a later frame, a reverse pass after a forward one).
+    """
+    original = ref.memory_attention.forward
+
+    def forward(curr, memory, curr_pos=None, memory_pos=None, num_obj_ptr_tokens=0):
+        return original(
+            curr=curr,
+            memory=memory.float(),
+            curr_pos=curr_pos,
+            memory_pos=memory_pos.float(),
+            num_obj_ptr_tokens=num_obj_ptr_tokens,
+        )
+
+    ref.memory_attention.forward = forward
+
+
+def reference_video_state(ref, frames: np.ndarray):
+    """Start a reference video session on in-memory uint8 RGB frames (T, S, S, 3).
+
+    The reference only reads JPEG folders or MP4 files; frames already at the model's
+    input size make its PIL resize a no-op, so we hand it the same normalised tensor it
+    would have built.
+    """
+    import sam2.sam2_video_predictor as rvp
+
+    _, h, w, _ = frames.shape
+    imgs = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    imgs = (imgs - mean) / std
+    original = rvp.load_video_frames
+    rvp.load_video_frames = lambda **kwargs: (imgs, h, w)
+    try:
+        return ref.init_state("in-memory")
+    finally:
+        rvp.load_video_frames = original

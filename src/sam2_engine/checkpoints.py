@@ -145,7 +145,8 @@ def load_weights(
     expected = shape_signature(model)
     found = shape_signature(state)
     if expected != found:
-        fits = [name for name, sig in (candidates or {}).items() if dict(sig) == found]
+        pairs = candidates.items() if candidates is not None else ()
+        fits = [name for name, sig in pairs if dict(sig) == found]
         hint = (
             f" It fits the config {fits[0]!r}: use build_model({fits[0]!r}, checkpoint=...)."
             if fits
