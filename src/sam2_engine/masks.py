@@ -590,7 +590,8 @@ class _MaskSource:
                 )
             self.array = masks if masks.dtype == bool else masks != 0
         elif isinstance(masks, Sequence):
-            self.records = list(masks)
+            # records with a to_dict() (e.g. the generator's MaskRecord) are read as dicts
+            self.records = [m.to_dict() if hasattr(m, "to_dict") else m for m in masks]
         else:
             raise TypeError(
                 f"masks must be an (N, H, W) array or a list of records, got {type(masks)}."

@@ -67,7 +67,7 @@ def test_checkpoint_of_another_size_names_the_config_that_fits(tmp_path):
 def test_foreign_state_dict_lists_what_is_missing(tmp_path):
     path = tmp_path / "foreign.pt"
     torch.save({"model": {"encoder.weight": torch.zeros(3, 3)}}, path)
-    with pytest.raises(CheckpointMismatchError, match="missing .*unexpected"):
+    with pytest.raises(CheckpointMismatchError, match=r"missing .*unexpected"):
         se.build_model("test_tiny", checkpoint=path)
 
 
@@ -112,7 +112,7 @@ def test_pickled_code_is_never_executed(tmp_path):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="sam2.1_hiera_tiny"):
+    with pytest.raises(ValueError, match=r"sam2\.1_hiera_tiny"):
         se.build_model("sam3_hiera_giant")
 
 
@@ -145,7 +145,7 @@ def test_image_size_override_keeps_weights_loadable(tmp_path):
 
 
 def test_unavailable_device_is_refused():
-    with pytest.raises(ValueError, match="not available|unknown device"):
+    with pytest.raises(ValueError, match=r"not available|unknown device"):
         se.build_model("test_tiny", device="cuda:7" if torch.cuda.is_available() else "cuda")
 
 

@@ -96,7 +96,7 @@ def test_iterative_refinement_with_mask_input_matches(predictors):
 def test_object_scores_match_reference_decoder(predictors):
     """Object-presence logits are not returned by the reference predictor: compare to
     its decoder directly on the same prompt."""
-    cfg, ours, mine, theirs = predictors
+    cfg, _, mine, theirs = predictors
     out = mine.predict(points=[[120, 70]], labels=[1])
     s = cfg.image_size
     coords = torch.tensor([[[120 / 300 * s, 70 / 200 * s]]])
