@@ -1,0 +1,109 @@
+"""Small helpers shared by the benchmark scripts: isolated runs, timing, tables.
+
+Each measurement runs in a fresh ``spawn``-ed process so that its peak resident memory
+(``ru_maxrss``) belongs to that measurement alone and one implementation's caches
+cannot help the other.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Row:
+    """One benchmark row: a metric measured for ours and for the reference."""
+
+    metric: str
+    unit: str
+    ours: float
+    reference: float | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference in (None, 0):
+            return None
+        return self.ours / self.reference
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _child(fn, args, queue):  # pragma: no cover - runs in a subprocess
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
+    try:
+        queue.put(("ok", fn(*args)))
+    except BaseException as err:  # report, do not hang the parent
+        queue.put(("error", f"{type(err).__name__}: {err}"))
+
+
+def isolated(fn: Callable, *args) -> dict:
+    """Run ``fn(*args)`` (a module-level function returning a dict) in a new process."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, args, queue))
+    proc.start()
+    status, value = queue.get()
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"benchmark child failed: {value}")
+    return value
+
+
+def machine() -> str:
+    """One line describing where the numbers come from."""
+    import torch
+
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python "
+        f"{platform.python_version()}"
+    )
+
+
+def write(name: str, title: str, rows: Sequence[Row], notes: Sequence[str]) -> Path:
+    """Write ``results/<name>.csv`` and ``results/<name>.md``; return the markdown path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*asdict(rows[0]), "ratio"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**asdict(row), "ratio": row.ratio})
+    lines = [f"# {title}", "", f"Machine: {machine()}.", ""]
+    lines += ["| metric | ours | reference | ours / reference | note |", "|---|---|---|---|---|"]
+    for r in rows:
+        ref = "–" if r.reference is None else f"{r.reference:.3g} {r.unit}"
+        ratio = "–" if r.ratio is None else f"{r.ratio:.2f}"
+        lines.append(f"| {r.metric} | {r.ours:.3g} {r.unit} | {ref} | {ratio} | {r.note} |")
+    lines += ["", *notes, ""]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines))
+    return path
