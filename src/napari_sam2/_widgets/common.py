@@ -1,0 +1,123 @@
+"""Pieces shared by the dock widgets: the per-viewer bridge, lifetimes, progress row."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from magicgui.widgets import Container, Label, ProgressBar, PushButton
+
+from napari_sam2.viewer_bridge import ViewerBridge, bridge_for, unwrap_viewer
+
+#: what each job kind is called in the progress row
+JOB_NAMES = {
+    "model": "loading the model",
+    "embed": "computing the embedding",
+    "preview": "decoding",
+    "propagate": "propagating",
+    "automatic": "segmenting everything",
+}
+
+
+def viewer_bridge(viewer: Any) -> ViewerBridge:
+    """The viewer's bridge with a threaded runner; closes it when the window goes."""
+    from napari_sam2._widgets.qt_runner import QtRunner
+
+    viewer = unwrap_viewer(viewer)
+    bridge = bridge_for(viewer, QtRunner)
+    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+    if window is not None and not getattr(bridge, "_window_hooked", False):
+        bridge_ref = weakref.ref(bridge)
+
+        def close_bridge(*_: Any) -> None:
+            b = bridge_ref()
+            if b is not None:
+                b.close()
+
+        window.destroyed.connect(close_bridge)
+        bridge._window_hooked = True  # type: ignore[attr-defined]
+    return bridge
+
+
+class Connections:
+    """Signal connections made by one widget, undone when the widget goes away.
+
+    A widget "goes away" when napari takes it out of its dock (``remove_dock_widget``,
+    the dock's close button: the widget loses its parent) or when its Qt object is
+    destroyed (the window closes). Closing the last dock widget of a viewer also cancels
+    the controller's running jobs: nothing keeps computing for widgets that are gone (the
+    controller and its state stay, so opening the widget again continues where the user
+    left off).
+    """
+
+    def __init__(self, widget: Any, bridge: ViewerBridge) -> None:
+        self._pairs: list[tuple[Any, Callable]] = []
+        bridge_ref = weakref.ref(bridge)
+        bridge.open_widgets += 1
+        pairs = self._pairs
+        state = {"docked": False, "gone": False}
+
+        def gone(*_: Any) -> None:
+            if state["gone"]:
+                return
+            state["gone"] = True
+            for signal, slot in pairs:
+                with contextlib.suppress(Exception):
+                    signal.disconnect(slot)
+            pairs.clear()
+            b = bridge_ref()
+            if b is not None:
+                b.open_widgets -= 1
+                if b.open_widgets <= 0:
+                    b.controller.cancel()
+
+        def parent_changed(parent: Any) -> None:
+            if parent is not None:
+                state["docked"] = True
+            elif state["docked"]:
+                gone()
+
+        widget.native_parent_changed.connect(parent_changed)
+        widget.native.destroyed.connect(gone)
+
+    def connect(self, signal: Any, slot: Callable) -> None:
+        signal.connect(slot)
+        self._pairs.append((signal, slot))
+
+
+class ProgressRow(Container):
+    """A progress bar, a Cancel button and the controller's status line."""
+
+    def __init__(self) -> None:
+        self.bar = ProgressBar(value=0, min=0, max=1, label="")
+        self.bar.visible = False
+        self.cancel = PushButton(
+            text="Cancel", tooltip="stop the running job; finished work is kept"
+        )
+        self.cancel.enabled = False
+        self.status = Label(value="")
+        self.status.native.setWordWrap(True)
+        lines = self.status.native.fontMetrics().lineSpacing()
+        self.status.native.setMinimumHeight(2 * lines + 6)  # room for a wrapped message
+        row = Container(widgets=[self.bar, self.cancel], layout="horizontal", labels=False)
+        row.margins = (0, 0, 0, 0)
+        super().__init__(widgets=[row, self.status], labels=False)
+        self.margins = (0, 0, 0, 0)
+
+    def show_jobs(self, running: list[str]) -> None:
+        busy = [k for k in running if k != "preview"]
+        self.cancel.enabled = bool(busy)
+        self.bar.visible = bool(busy)
+        if busy and busy[-1] in ("model", "embed"):
+            self.bar.min, self.bar.max = 0, 0  # busy indicator
+        self.bar.tooltip = ", ".join(JOB_NAMES.get(k, k) for k in busy)
+
+    def show_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.bar.min, self.bar.max = 0, total
+            self.bar.value = min(done, total)
+
+    def show_status(self, text: str) -> None:
+        self.status.value = text

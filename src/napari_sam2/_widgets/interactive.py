@@ -1,0 +1,190 @@
+"""The "SAM 2" dock widget: click, preview, commit, propagate.
+
+A thin view of the viewer's :class:`~napari_sam2.controller.Sam2Controller`: every
+button calls one controller method, every label follows one controller signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
+
+from napari_sam2._widgets.common import Connections, ProgressRow, viewer_bridge
+from napari_sam2._widgets.setup_panel import SetupPanel
+from napari_sam2.state import OverlapPolicy
+from napari_sam2.viewer_bridge import MOUSE_HELP, SHORTCUTS
+
+
+def _tip(action: str, text: str) -> str:
+    key, description = SHORTCUTS[action]
+    return f"{text} — shortcut: {key} ({description})"
+
+
+class Sam2Widget(Container):
+    """Interactive SAM 2 segmentation and tracking for one viewer.
+
+    Parameters
+    ----------
+    napari_viewer
+        The viewer (napari passes it when the widget is opened from the Plugins menu).
+    """
+
+    def __init__(self, napari_viewer: Any) -> None:
+        self.bridge = viewer_bridge(napari_viewer)
+        c = self.controller = self.bridge.controller
+        super().__init__(labels=False)
+        self.connections = Connections(self, self.bridge)
+        self.setup = SetupPanel(napari_viewer, self.bridge, self.connections)
+        self.help_label = Label(value=MOUSE_HELP)
+        self.negative_box = CheckBox(
+            text="Negative clicks", tooltip=_tip("toggle", "plain clicks mark background")
+        )
+        self.object_id_spin = SpinBox(
+            label="Object id",
+            min=0,
+            max=2**31 - 1,
+            value=0,
+            tooltip="0: a new object (next free label). Set an id, or click on a labelled "
+            "object, to correct it: its mask on this plane is replaced",
+        )
+        self.overlap_combo = ComboBox(
+            label="Overlap",
+            choices=[(p.description, p) for p in OverlapPolicy],
+            value=OverlapPolicy.KEEP,
+            tooltip="what happens to pixels that already belong to another object",
+        )
+        self.commit_btn = PushButton(
+            text="Commit (C)", tooltip=_tip("commit", "write the preview mask")
+        )
+        self.clear_btn = PushButton(
+            text="Clear (Esc)", tooltip=_tip("clear", "drop clicks and box")
+        )
+        self.new_btn = PushButton(text="New object (N)", tooltip=_tip("new_object", "next id"))
+        self.undo_btn = PushButton(text="Undo", tooltip=_tip("undo", "undo in the Labels layer"))
+        self.redo_btn = PushButton(text="Redo", tooltip=_tip("redo", "redo in the Labels layer"))
+        self.direction_combo = ComboBox(
+            label="Direction",
+            choices=["forward", "backward", "both"],
+            value=c.settings.direction,
+            tooltip="from the current frame (if it holds a commit) or the first prompted one",
+        )
+        self.max_frames_spin = SpinBox(
+            label="Max frames", min=0, max=10**7, value=0, tooltip="0: to the end"
+        )
+        self.propagate_btn = PushButton(
+            text="Propagate (G)",
+            tooltip=_tip(
+                "propagate",
+                "track all committed objects; one undo step; Cancel keeps finished frames",
+            ),
+        )
+        self.track_labels_btn = PushButton(
+            text="Track labels of this frame",
+            tooltip="objects already in the Labels layer on this frame (painted by hand or from "
+            "another tool) take part in propagation",
+        )
+        self.reset_btn = PushButton(text="Reset tracking", tooltip="forget tracked objects")
+        self.progress_row = ProgressRow()
+        buttons = _row(self.commit_btn, self.clear_btn, self.new_btn)
+        history = _row(self.undo_btn, self.redo_btn)
+        stack_opts = Container(widgets=[self.direction_combo, self.max_frames_spin], labels=True)
+        stack_buttons = _row(self.propagate_btn, self.track_labels_btn, self.reset_btn)
+        options = Container(widgets=[self.object_id_spin, self.overlap_combo], labels=True)
+        self.stack_box = Container(widgets=[stack_opts, stack_buttons], labels=False)
+        self.extend(
+            [
+                self.setup,
+                _heading("Prompts"),
+                self.help_label,
+                self.negative_box,
+                options,
+                buttons,
+                history,
+                _heading("Stack"),
+                self.stack_box,
+                self.progress_row,
+            ]
+        )
+        self._wire()
+        self._refresh()
+        if c.model is None:
+            self.setup._model_chosen()
+        self.setup.select_default_image()
+
+    # ------------------------------------------------------------------ wiring
+    def _wire(self) -> None:
+        c, con = self.controller, self.connections
+        self.commit_btn.changed.connect(lambda: c.commit(self.object_id_spin.value or None))
+        self.clear_btn.changed.connect(c.clear_prompts)
+        self.new_btn.changed.connect(c.new_object)
+        self.undo_btn.changed.connect(c.undo)
+        self.redo_btn.changed.connect(c.redo)
+        self.negative_box.changed.connect(self._set_negative)
+        self.object_id_spin.changed.connect(lambda v: c.select_object(v or None))
+        self.overlap_combo.changed.connect(
+            lambda v: setattr(c.settings, "overlap", OverlapPolicy(v))
+        )
+        self.direction_combo.changed.connect(lambda v: setattr(c.settings, "direction", v))
+        self.max_frames_spin.changed.connect(lambda v: setattr(c.settings, "max_frames", v or None))
+        self.propagate_btn.changed.connect(lambda: c.propagate())
+        self.track_labels_btn.changed.connect(lambda: c.track_labels_on_plane())
+        self.reset_btn.changed.connect(c.reset_tracking)
+        self.progress_row.cancel.changed.connect(lambda: c.cancel())
+        for signal in (c.jobs_changed, c.image_changed, c.model_changed, c.labels_changed):
+            con.connect(signal, self._refresh)
+        con.connect(c.prompts_changed, self._follow_prompts)
+        con.connect(c.status_changed, self.progress_row.show_status)
+        con.connect(
+            c.progress_changed,
+            lambda kind, done, total: self.progress_row.show_progress(done, total),
+        )
+        con.connect(c.status_changed, self._follow_settings)
+
+    def _set_negative(self, value: bool) -> None:
+        if bool(value) != self.controller.settings.negative_by_default:
+            self.bridge.toggle_polarity()
+
+    def _follow_settings(self, _: Any = None) -> None:
+        s = self.controller.settings
+        with _blocked(self.negative_box):
+            self.negative_box.value = s.negative_by_default
+        with _blocked(self.direction_combo):
+            self.direction_combo.value = s.direction
+
+    def _follow_prompts(self) -> None:
+        c = self.controller
+        with _blocked(self.object_id_spin):
+            self.object_id_spin.value = c.current.obj_id or 0
+        self.commit_btn.enabled = not c.current.prompts.empty
+
+    def _refresh(self, *_: Any) -> None:
+        c = self.controller
+        running = [
+            k for k in ("model", "embed", "preview", "propagate", "automatic") if c.is_running(k)
+        ]
+        self.progress_row.show_jobs(running)
+        stack = c.layout is not None and c.layout.is_stack
+        self.stack_box.enabled = stack and not c.is_running("propagate")
+        self.commit_btn.enabled = not c.current.prompts.empty
+        has_labels = c.labels_layer is not None
+        self.undo_btn.enabled = self.redo_btn.enabled = has_labels
+        self.progress_row.show_status(c.status)
+        self._follow_settings()
+
+
+def _row(*widgets: Any) -> Container:
+    row = Container(widgets=list(widgets), layout="horizontal", labels=False)
+    row.margins = (0, 0, 0, 0)
+    return row
+
+
+def _heading(text: str) -> Label:
+    return Label(value=f"<b>{text}</b>")
+
+
+@contextlib.contextmanager
+def _blocked(widget: Any):
+    with widget.changed.blocked():
+        yield

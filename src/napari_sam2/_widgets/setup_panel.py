@@ -1,0 +1,303 @@
+"""What to segment and with which model: image, axes, model, device, target labels.
+
+Both dock widgets show this panel; both edit the same per-viewer controller and follow
+its changes, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from magicgui.widgets import ComboBox, Container, PushButton
+
+from napari_sam2.controller import Sam2Controller
+from napari_sam2.models import available_devices, available_models, default_model_name
+from napari_sam2.viewer_bridge import ViewerBridge, is_helper, unwrap_viewer
+
+_NONE = -1  # "no axis" in the axis combos
+
+
+class SetupPanel(Container):
+    """Image layer, its axes, normalisation, model, device and target Labels layer."""
+
+    def __init__(self, viewer: Any, bridge: ViewerBridge, connections: Any) -> None:
+        self._viewer = unwrap_viewer(viewer)
+        self.controller: Sam2Controller = bridge.controller
+        self._updating = False
+        self._ready = False  # set at the end of __init__
+        self._extra_files: tuple[str, ...] = ()
+        self.image_combo = ComboBox(
+            label="Image",
+            choices=self._image_choices,
+            tooltip="the Image layer to segment (numpy, dask or zarr; 2D, stack, 3D+t)",
+        )
+        self.stack_axis_combo = ComboBox(
+            label="Track axis",
+            choices=self._stack_choices,
+            tooltip="the time or z axis that propagation follows; other leading axes stay "
+            "at the slider position (e.g. z of a 3D+t movie tracked over time)",
+        )
+        self.stack_kind_combo = ComboBox(
+            label="Axis is",
+            choices=[("time", "time"), ("z (slices)", "z")],
+            value="time",
+            tooltip="time: propagate forward by default; z: both ways from the prompted slice",
+        )
+        self.channel_axis_combo = ComboBox(
+            label="Channel axis",
+            choices=self._channel_choices,
+            tooltip="axis holding channels of multichannel data (up to 3 are shown to the model)",
+        )
+        self.intensity_combo = ComboBox(
+            label="Intensity",
+            choices=[
+                ("auto (stack percentiles)", "auto"),
+                ("layer contrast limits", "contrast_limits"),
+            ],
+            value="auto",
+            tooltip="how intensities are scaled for the model: robust percentiles over the "
+            "stack, or the layer's contrast limits (what you see is what the model sees)",
+        )
+        self.model_combo = ComboBox(
+            label="Model",
+            choices=self._model_choices,
+            tooltip="official SAM 2 sizes (downloaded once), fine-tuned and bundled models, "
+            "random-weight test models; ⟳ refreshes the list",
+        )
+        self.refresh_btn = PushButton(text="⟳", tooltip="refresh the model list")
+        self.file_btn = PushButton(text="File…", tooltip="use a checkpoint file (.pt)")
+        self.device_combo = ComboBox(label="Device", choices=available_devices(), value="auto")
+        self.load_btn = PushButton(text="Load model", tooltip="build / download the chosen model")
+        self.labels_combo = ComboBox(
+            label="Labels",
+            choices=self._labels_choices,
+            nullable=True,
+            tooltip="where objects are written; empty: a new 'SAM 2 labels' layer at the "
+            "first commit (zarr on disk for very large stacks)",
+        )
+        model_row = Container(
+            widgets=[self.model_combo, self.refresh_btn, self.file_btn],
+            layout="horizontal",
+            labels=False,
+        )
+        model_row.margins = (0, 0, 0, 0)
+        model_row.label = "Model"
+        super().__init__(
+            widgets=[
+                self.image_combo,
+                self.stack_axis_combo,
+                self.stack_kind_combo,
+                self.channel_axis_combo,
+                self.intensity_combo,
+                model_row,
+                self.device_combo,
+                self.load_btn,
+                self.labels_combo,
+            ],
+            labels=True,
+        )
+        self.margins = (0, 0, 0, 0)
+        with contextlib.suppress(ValueError):
+            self.model_combo.value = self.controller.model_name or default_model_name()
+        self.image_combo.changed.connect(self._image_chosen)
+        for w in (
+            self.stack_axis_combo,
+            self.stack_kind_combo,
+            self.channel_axis_combo,
+            self.intensity_combo,
+        ):
+            w.changed.connect(self._apply_image)
+        self.model_combo.changed.connect(self._model_chosen)
+        self.labels_combo.changed.connect(self._apply_labels)
+        self.refresh_btn.changed.connect(self.refresh_models)
+        self.file_btn.changed.connect(self._choose_file)
+        self.load_btn.changed.connect(self.load_model)
+        c = self.controller
+        connections.connect(c.image_changed, self._follow_image)
+        connections.connect(c.labels_changed, self._follow_labels)
+        connections.connect(c.model_changed, self._follow_model)
+        connections.connect(self._viewer.layers.events.inserted, self._layers_changed)
+        connections.connect(self._viewer.layers.events.removed, self._layers_changed)
+        self._follow_image()
+        self._follow_labels()
+        self._ready = True
+
+    # ------------------------------------------------------------------ choices
+    @property
+    def viewer(self) -> Any:
+        return self._viewer
+
+    def _layers(self, kind: str) -> list[Any]:
+        viewer = self.viewer
+        if viewer is None:
+            return []
+        return [
+            layer
+            for layer in viewer.layers
+            if type(layer).__name__ == kind and not is_helper(layer)
+        ]
+
+    def _image_choices(self, _: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self._layers("Image")]
+
+    def _labels_choices(self, _: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self._layers("Labels")]
+
+    def _axes(self) -> list[tuple[int, int]]:
+        layer = self.image_combo.value if hasattr(self, "image_combo") else None
+        if layer is None:
+            return []
+        shape = layer.data[0].shape if layer.multiscale else layer.data.shape
+        nd = layer.ndim
+        return [(a, int(shape[a])) for a in range(nd - 2)]
+
+    def _stack_choices(self, _: Any = None) -> list[tuple[str, int]]:
+        return [("none (2D)", _NONE)] + [(f"axis {a} ({n})", a) for a, n in self._axes()]
+
+    def _channel_choices(self, _: Any = None) -> list[tuple[str, int]]:
+        return [("none", _NONE)] + [(f"axis {a} ({n})", a) for a, n in self._axes()]
+
+    def _model_choices(self, _: Any = None) -> list[tuple[str, str]]:
+        return [(m.label, m.name) for m in available_models(self._extra_files)]
+
+    def _layers_changed(self, _: Any = None) -> None:
+        self.reset_choices()
+
+    def reset_choices(self, *_: Any) -> None:
+        """Re-read the layer lists (napari calls this when layers change) without
+        treating the refresh as a user choice, then show the controller's state."""
+        with self._quiet():
+            super().reset_choices()
+        self._follow_image()
+        self._follow_labels()
+        if self.controller.image_layer is None and self._ready:
+            self.select_default_image()  # e.g. the segmented image was deleted
+
+    def refresh_models(self, _: Any = None) -> None:
+        """Re-read the model list (fine-tuned models registered meanwhile appear)."""
+        current = self.model_combo.value
+        with self._quiet():
+            self.model_combo.reset_choices()
+            with contextlib.suppress(ValueError):
+                self.model_combo.value = current
+
+    # ------------------------------------------------------------------ actions
+    @contextlib.contextmanager
+    def _quiet(self):
+        prev, self._updating = self._updating, True
+        try:
+            yield
+        finally:
+            self._updating = prev
+
+    def select_default_image(self) -> None:
+        """Pick the selected (else the first) Image layer when nothing is chosen yet."""
+        if self.controller.image_layer is not None:
+            return
+        choices = [layer for _, layer in self._image_choices()]
+        if not choices:
+            return
+        viewer = self.viewer
+        active = viewer.layers.selection.active if viewer is not None else None
+        self.image_combo.value = active if any(active is c for c in choices) else choices[0]
+        if self.controller.image_layer is None:
+            self._image_chosen()
+
+    def _image_chosen(self, _: Any = None) -> None:
+        """A new image: default axes (first leading axis tracked, no channels), then apply."""
+        if self._updating or self.image_combo.value is None:
+            return
+        with self._quiet():
+            self.stack_axis_combo.reset_choices()
+            self.channel_axis_combo.reset_choices()
+            axes = self._axes()
+            self.stack_axis_combo.value = axes[0][0] if axes else _NONE
+            self.channel_axis_combo.value = _NONE
+        self._apply_image()
+
+    def _apply_image(self, _: Any = None) -> None:
+        if self._updating:
+            return
+        stack = (
+            None if self.stack_axis_combo.value in (None, _NONE) else self.stack_axis_combo.value
+        )
+        channel = (
+            None
+            if self.channel_axis_combo.value in (None, _NONE)
+            else self.channel_axis_combo.value
+        )
+        try:
+            self.controller.set_image(
+                self.image_combo.value,
+                stack_axis=stack,
+                channel_axis=channel,
+                stack_kind=self.stack_kind_combo.value,
+                normalization=self.intensity_combo.value,
+            )
+        except ValueError as err:
+            self.controller.notify("warning", f"SAM 2 cannot use this image: {err}")
+
+    def _apply_labels(self, _: Any = None) -> None:
+        if self._updating:
+            return
+        try:
+            self.controller.set_labels(self.labels_combo.value)
+        except ValueError as err:
+            self.controller.notify("warning", str(err))
+            with self._quiet():
+                self.labels_combo.value = self.controller.labels_layer
+
+    def load_model(self, _: Any = None) -> None:
+        name = self.model_combo.value
+        if name:
+            self.controller.load_model(name, self.device_combo.value)
+
+    def _model_chosen(self, _: Any = None) -> None:
+        """Load a model as soon as it is picked when that needs no download."""
+        if self._updating:
+            return
+        ready = {m.name: m.ready for m in available_models(self._extra_files)}
+        if ready.get(self.model_combo.value, False):
+            self.load_model()
+
+    def _choose_file(self, _: Any = None) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _filter = QFileDialog.getOpenFileName(
+            self.native, "SAM 2 checkpoint", "", "PyTorch checkpoints (*.pt *.pth)"
+        )
+        if path:
+            self._extra_files = (*self._extra_files, path)
+            self.refresh_models()
+            self.model_combo.value = path
+            self.load_model()
+
+    # ------------------------------------------------------------------ follow the controller
+    def _follow_image(self) -> None:
+        c = self.controller
+        with self._quiet():
+            self.image_combo.reset_choices()
+            known = any(c.image_layer is layer for _, layer in self._image_choices())
+            if known and c.layout is not None:
+                self.image_combo.value = c.image_layer
+                self.stack_axis_combo.reset_choices()
+                self.channel_axis_combo.reset_choices()
+                lay = c.layout
+                self.stack_axis_combo.value = _NONE if lay.stack_axis is None else lay.stack_axis
+                self.channel_axis_combo.value = (
+                    _NONE if lay.channel_axis is None else lay.channel_axis
+                )
+                self.stack_kind_combo.value = lay.stack_kind.value
+                self.stack_kind_combo.enabled = lay.stack_axis is not None
+
+    def _follow_labels(self) -> None:
+        with self._quiet():
+            self.labels_combo.reset_choices()
+            layer = self.controller.labels_layer
+            if layer is None or any(layer is v for _, v in self._labels_choices()):
+                self.labels_combo.value = layer
+
+    def _follow_model(self, name: str) -> None:
+        with self._quiet(), contextlib.suppress(ValueError):
+            self.model_combo.value = name

@@ -1,0 +1,368 @@
+"""Script SAM 2 from napari's console (or any Python) with the widget's machinery.
+
+The functions below drive the same :class:`~napari_sam2.controller.Sam2Controller` as
+the dock widget, inline (no threads): same coordinates, normalisation, overlap policy
+and undoable Labels edits. Positions are napari **layer data coordinates**: (row, col)
+for a 2D image, (t or z, row, col) for a stack; Points layers are mapped through world
+coordinates, so layers with different scales line up as they do on screen.
+
+Examples
+--------
+In napari's console (``viewer`` is defined there)::
+
+    from napari_sam2 import api
+    # one object per point of a Points layer (add points with the Points tool first)
+    labels = api.segment_from_points(viewer.layers["nuclei 2D"], viewer.layers["Points"])
+    # track the nuclei clicked on frame 0 through the movie
+    tracks = api.track_from_points(viewer.layers["nuclei time-lapse"],
+                                   viewer.layers["Points"], time_axis=0)
+    # everything on the current plane
+    auto = api.segment_everything(viewer.layers["nuclei 2D"], points_per_side=16)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from napari_sam2.controller import Sam2Controller
+from napari_sam2.jobs import SyncRunner
+from napari_sam2.state import AutomaticSettings, OverlapPolicy, StackKind
+from napari_sam2.viewer_bridge import _REGISTRY, bridge_for, is_helper, unwrap_viewer
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "controller_for",
+    "segment_everything",
+    "segment_from_points",
+    "track_from_points",
+]
+
+
+def controller_for(viewer: Any) -> Sam2Controller:
+    """The controller behind the viewer's SAM 2 widgets (created if needed).
+
+    Use it to script exactly what the widget does, e.g.
+    ``c = controller_for(viewer); c.add_point((12, 40, 52)); c.commit(); c.propagate()``.
+    """
+    return bridge_for(viewer).controller
+
+
+# ---------------------------------------------------------------------- public functions
+def segment_from_points(
+    image: Any,
+    points: Any,
+    *,
+    labels: Any = None,
+    model: Any = None,
+    device: str | None = None,
+    overlap: str = "keep",
+    channel_axis: int | None = None,
+    box: Sequence[float] | None = None,
+) -> Any:
+    """Segment one object per positive point (or per ``object`` group of points).
+
+    Parameters
+    ----------
+    image
+        An Image layer, a viewer (its selected or only Image layer) or an array.
+    points
+        A Points layer, or an (N, D) array of image-layer data coordinates: (row, col)
+        or (t/z, row, col)... A Points layer may carry features ``positive`` (bool) or
+        ``label`` (1 positive, 0 negative) and ``object`` (points with the same value
+        prompt one object; negatives without a group join the nearest-in-order group).
+    labels
+        Labels layer to write into (default: a new one).
+    model
+        A model name, a ``SAM2Model``, or None: the model loaded in the viewer's SAM 2
+        widget, else the default model.
+    device
+        "auto", "cpu", "cuda", "mps".
+    overlap
+        "keep" (default: never overwrite other objects), "overwrite" or "only_empty".
+    channel_axis
+        Channel axis of multichannel (non-rgb) image data.
+    box
+        Optional ``(row0, col0, row1, col1)`` box added to every object's prompt.
+
+    Returns
+    -------
+    napari.layers.Labels
+        The labels (added to the current viewer when ``image`` is one of its layers).
+    """
+    layer, viewer = _image_layer(image)
+    c = _controller(layer, labels, model, device, overlap, channel_axis, stack_axis="auto")
+    for group in _groups(layer, points):
+        plane_pos = group[0][0]
+        c.set_position(plane_pos)
+        for pos, positive in group:
+            _check_inside(c, pos)
+            c.add_point(pos, positive=positive)
+        if box is not None:
+            r0, c0, r1, c1 = box
+            c.set_box([*plane_pos[:-2], r0, c0], [*plane_pos[:-2], r1, c1])
+        c.commit()
+    return _finish(c, viewer)
+
+
+def track_from_points(
+    image: Any,
+    seeds: Any,
+    *,
+    time_axis: int = 0,
+    direction: str = "forward",
+    kind: str = "time",
+    labels: Any = None,
+    model: Any = None,
+    device: str | None = None,
+    overlap: str = "keep",
+    channel_axis: int | None = None,
+    max_frames: int | None = None,
+) -> Any:
+    """Segment one object per seed point on its frame, then track all through the stack.
+
+    Parameters
+    ----------
+    image
+        An Image layer (or viewer, or array) with a time or z axis.
+    seeds
+        A Points layer or (N, D) array of image data coordinates; each point seeds one
+        object on the frame it lies on (points may lie on different frames).
+    time_axis
+        The tracked axis of the image (time, or z for a z-stack).
+    direction
+        "forward", "backward" or "both", from the earliest seeded frame (the latest
+        for "backward").
+    kind
+        "time" or "z" (only a label; z-stacks are tracked like movies).
+    labels, model, device, overlap, channel_axis
+        As in :func:`segment_from_points`.
+    max_frames
+        Frames per direction (default: to the end).
+
+    Returns
+    -------
+    napari.layers.Labels
+        Tracked labels: one id per seed on every frame where it was found.
+    """
+    layer, viewer = _image_layer(image)
+    if layer.ndim < 3 or not 0 <= time_axis < layer.ndim - 2 or layer.data.shape[time_axis] < 2:
+        raise ValueError(
+            f"axis {time_axis} of {layer.name!r} (shape {tuple(layer.data.shape)}) is not a stack "
+            "to track through: give the time or z axis, a leading axis with several planes"
+        )
+    c = _controller(
+        layer, labels, model, device, overlap, channel_axis, stack_axis=time_axis, stack_kind=kind
+    )
+    groups = _groups(layer, seeds)
+    for group in groups:
+        c.set_position(group[0][0])
+        for pos, positive in group:
+            _check_inside(c, pos)
+            c.add_point(pos, positive=positive)
+        c.commit()
+    frames = [round(float(g[0][0][time_axis])) for g in groups]
+    first = max(frames) if direction == "backward" else min(frames)
+    start_pos = np.array(groups[frames.index(first)][0][0], dtype=float)
+    c.set_position(start_pos)
+    if not c.propagate(direction, max_frames):
+        raise RuntimeError(c.status)
+    return _finish(c, viewer)
+
+
+def segment_everything(
+    image: Any,
+    *,
+    position: Sequence[float] | int | None = None,
+    labels: Any = None,
+    model: Any = None,
+    device: str | None = None,
+    overlap: str = "keep",
+    channel_axis: int | None = None,
+    points_per_side: int = 32,
+    pred_iou_thresh: float = 0.8,
+    stability_score_thresh: float = 0.95,
+    min_area: int = 0,
+    crop_n_layers: int = 0,
+) -> Any:
+    """Segment every object of one plane with the automatic mask generator.
+
+    Parameters
+    ----------
+    image
+        An Image layer, a viewer or an array.
+    position
+        The plane: image data coordinates (all axes), or a frame index along the first
+        axis; default: the viewer's current slider position (or the first plane).
+    points_per_side, pred_iou_thresh, stability_score_thresh, min_area, crop_n_layers
+        As in ``sam2_engine.AutomaticMaskGenerator`` (``min_area`` also drops small
+        masks).
+    labels, model, device, overlap, channel_axis
+        As in :func:`segment_from_points`; new objects get fresh labels.
+
+    Returns
+    -------
+    napari.layers.Labels
+    """
+    layer, viewer = _image_layer(image)
+    c = _controller(layer, labels, model, device, overlap, channel_axis, stack_axis="auto")
+    assert c.layout is not None
+    if position is None and viewer is not None:
+        position = layer.world_to_data(viewer.dims.point)
+    if isinstance(position, int | np.integer):
+        position = [int(position)] + [0] * (c.layout.ndim - 1)
+    if position is not None:
+        c.set_position(position)
+    settings = AutomaticSettings(
+        points_per_side=points_per_side,
+        pred_iou_thresh=pred_iou_thresh,
+        stability_score_thresh=stability_score_thresh,
+        min_area=min_area,
+        crop_n_layers=crop_n_layers,
+    )
+    c.segment_everything(settings)
+    c.ensure_labels()
+    return _finish(c, viewer)
+
+
+# ---------------------------------------------------------------------- helpers
+def _image_layer(image: Any) -> tuple[Any, Any]:
+    """(Image layer, viewer holding it or None) for a layer, a viewer or an array."""
+    from napari.layers import Image
+
+    if isinstance(image, Image):
+        return image, _viewer_of(image)
+    if hasattr(image, "layers") and hasattr(image, "dims"):
+        viewer = unwrap_viewer(image)
+        images = [ly for ly in viewer.layers if isinstance(ly, Image) and not is_helper(ly)]
+        active = viewer.layers.selection.active
+        if isinstance(active, Image):
+            return active, viewer
+        if len(images) == 1:
+            return images[0], viewer
+        raise ValueError(
+            f"the viewer has {len(images)} Image layers and none is selected; pass the layer"
+        )
+    arr = np.asarray(image) if not hasattr(image, "shape") else image
+    if getattr(arr, "ndim", 0) < 2:
+        raise ValueError(f"expected an image with at least 2 axes, got shape {np.shape(arr)}")
+    return Image(arr, name="image"), None
+
+
+def _viewer_of(layer: Any) -> Any:
+    try:
+        import napari
+
+        viewer = napari.current_viewer()
+    except Exception:  # no Qt, no viewer
+        return None
+    if viewer is not None and layer in viewer.layers:
+        return unwrap_viewer(viewer)
+    return None
+
+
+def _resolve_model(layer: Any, model: Any, device: str | None) -> tuple[Any, str]:
+    from napari_sam2.models import load_model, usable_default_model
+
+    if model is not None and not isinstance(model, str | bytes):
+        return model, getattr(getattr(model, "cfg", None), "name", "model")
+    if model is None:
+        viewer = _viewer_of(layer)
+        bridge = _REGISTRY.get(viewer) if viewer is not None else None
+        if bridge is not None and bridge.controller.model is not None:
+            return bridge.controller.model, str(bridge.controller.model_name)
+        model = usable_default_model()
+        if model.startswith("test_"):
+            log.warning("no trained SAM 2 weights on disk: using %s (random weights)", model)
+    return load_model(str(model), device), str(model)
+
+
+def _controller(
+    layer: Any,
+    labels: Any,
+    model: Any,
+    device: str | None,
+    overlap: str,
+    channel_axis: int | None,
+    stack_axis: int | str | None,
+    stack_kind: str = "time",
+) -> Sam2Controller:
+    c = Sam2Controller(runner=SyncRunner(raise_errors=True))
+    c.settings.overlap = OverlapPolicy(overlap)
+    c.settings.click_selects_object = False
+    c.settings.auto_embed = False
+    built, name = _resolve_model(layer, model, device)
+    c.set_model(built, name)
+    c.set_image(
+        layer, stack_axis=stack_axis, channel_axis=channel_axis, stack_kind=StackKind(stack_kind)
+    )
+    if labels is not None:
+        c.set_labels(labels)
+    return c
+
+
+def _groups(image: Any, points: Any) -> list[list[tuple[np.ndarray, bool]]]:
+    """Points as prompt groups: [[(image data position, positive), ...], ...]."""
+    from napari.layers import Points
+
+    if isinstance(points, Points):
+        if len(points.data) == 0:
+            raise ValueError("no points given: add at least one point on an object")
+        world = np.array([points.data_to_world(p) for p in points.data]).reshape(
+            len(points.data), -1
+        )
+        coords = np.array([image.world_to_data(w) for w in world]).reshape(len(world), -1)
+        feats = points.features
+        n = len(coords)
+        if "positive" in feats:
+            positive = np.asarray(feats["positive"], dtype=bool)
+        elif "label" in feats:
+            positive = np.asarray(feats["label"]) > 0
+        else:
+            positive = np.ones(n, dtype=bool)
+        objects = np.asarray(feats["object"]) if "object" in feats else None
+    else:
+        coords = np.atleast_2d(np.asarray(points, dtype=float))
+        positive = np.ones(len(coords), dtype=bool)
+        objects = None
+    if len(coords) == 0:
+        raise ValueError("no points given: add at least one point on an object")
+    if coords.shape[1] != image.ndim:
+        raise ValueError(
+            f"points have {coords.shape[1]} coordinates but the image has {image.ndim} axes"
+        )
+    if objects is None:  # each positive point its own object; negatives join the previous one
+        groups: list[list[tuple[np.ndarray, bool]]] = []
+        for pos, pos_flag in zip(coords, positive, strict=True):
+            if pos_flag or not groups:
+                groups.append([])
+            groups[-1].append((pos, bool(pos_flag)))
+        return groups
+    order = list(dict.fromkeys(objects.tolist()))
+    return [
+        [(coords[i], bool(positive[i])) for i in range(len(coords)) if objects[i] == key]
+        for key in order
+    ]
+
+
+def _check_inside(c: Sam2Controller, position: np.ndarray) -> None:
+    assert c.layout is not None
+    if not c.layout.contains_rc(float(position[-2]), float(position[-1])):
+        h, w = c.layout.plane_shape
+        raise ValueError(
+            f"point {np.round(position, 1).tolist()} lies outside the image ({h} rows x {w} "
+            "columns); positions are (..., row, col) image data coordinates"
+        )
+
+
+def _finish(c: Sam2Controller, viewer: Any) -> Any:
+    layer = c.labels_layer
+    if layer is None:
+        raise RuntimeError("nothing was segmented")
+    if viewer is not None and layer not in viewer.layers:
+        viewer.add_layer(layer)
+    return layer

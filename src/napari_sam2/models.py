@@ -1,0 +1,182 @@
+"""Which models the plugin offers, and loading them (shared by all viewers).
+
+Choices, in the order the widget lists them:
+
+1. bundled demo models: ``napari_sam2/_models/*.pt`` (fine-tuned files that carry their
+   config), if the package ships any;
+2. locally registered models (``sam2_engine.build.register_model``, e.g. written by the
+   fine-tuning widget), then the official SAM 2 / 2.1 sizes (downloaded and verified on
+   first use; the label says when a download is needed);
+3. the random-weight test configs (``test_tiny``, ``test_small``), for trying the GUI;
+4. any ``.pt`` file the user picks.
+
+The list is recomputed by :func:`available_models` every time it is asked, so models
+registered while napari runs show up after a refresh. Loaded models are kept in a small
+cache keyed by (name, device), so two viewers on the same model share its weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BUNDLED_DIR = Path(__file__).parent / "_models"
+DEFAULT_OFFICIAL = "sam2.1_hiera_tiny"
+FALLBACK_TEST_MODEL = "test_small"
+_MAX_LOADED = 2
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One entry of the model list.
+
+    Attributes
+    ----------
+    name
+        What :func:`sam2_engine.build_model` takes: a registry name or a file path.
+    label
+        What the user sees.
+    kind
+        ``"bundled"``, ``"local"``, ``"official"``, ``"test"`` or ``"file"``.
+    ready
+        False when weights still have to be downloaded.
+    """
+
+    name: str
+    label: str
+    kind: str
+    ready: bool = True
+
+
+def bundled_models(folder: Path | None = None) -> list[ModelChoice]:
+    """Demo models shipped inside the package (``_models/*.pt``)."""
+    folder = BUNDLED_DIR if folder is None else folder
+    if not folder.is_dir():
+        return []
+    return [
+        ModelChoice(str(p), f"{p.stem} (bundled demo)", "bundled")
+        for p in sorted(folder.glob("*.pt"))
+    ]
+
+
+def _official_ready(name: str) -> bool:
+    from sam2_engine.download import cached_path
+
+    try:
+        return cached_path(name).exists()
+    except ValueError:
+        return False
+
+
+def available_models(extra_files: tuple[str, ...] = ()) -> list[ModelChoice]:
+    """Every model the user can pick now (cheap: reads no weights)."""
+    from sam2_engine.build import list_models
+    from sam2_engine.checkpoints import OFFICIAL_CHECKPOINTS
+
+    choices = bundled_models()
+    names = list_models()
+    local = set(names) - set(list_models(include_local=False))
+    for name in sorted(local):
+        choices.append(ModelChoice(name, f"{name} (fine-tuned)", "local"))
+    for name in names:
+        if name in OFFICIAL_CHECKPOINTS:
+            ready = _official_ready(name)
+            label = name if ready else f"{name} (download on first use)"
+            choices.append(ModelChoice(name, label, "official", ready))
+    for name in names:
+        if name not in OFFICIAL_CHECKPOINTS and name not in local:
+            choices.append(ModelChoice(name, f"{name} (random weights, for testing)", "test"))
+    for path in extra_files:
+        choices.append(ModelChoice(str(path), f"{Path(path).name} (file)", "file"))
+    return choices
+
+
+def default_model_name() -> str:
+    """A bundled demo model, else the official tiny model (may need a download)."""
+    bundled = bundled_models()
+    if bundled:
+        return bundled[0].name
+    return DEFAULT_OFFICIAL
+
+
+def usable_default_model() -> str:
+    """Like :func:`default_model_name` but never needs the network: falls back to the
+    random-weight ``test_small`` when the official weights are not on disk."""
+    name = default_model_name()
+    if name == DEFAULT_OFFICIAL and not _official_ready(name):
+        return FALLBACK_TEST_MODEL
+    return name
+
+
+def available_devices() -> list[str]:
+    """``"auto"`` followed by the devices torch can use here."""
+    from sam2_engine.device import available_devices as engine_devices
+
+    return ["auto", *engine_devices()]
+
+
+class _ModelStore:
+    """Loaded models keyed by (name, device); the least recently used is dropped."""
+
+    def __init__(self) -> None:
+        self._models: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        name: str,
+        device: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> Any:
+        from sam2_engine.build import build_model
+        from sam2_engine.checkpoints import OFFICIAL_CHECKPOINTS
+        from sam2_engine.device import resolve_device
+
+        dev = str(resolve_device(None if device in (None, "auto") else device))
+        key = (str(name), dev)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        checkpoint = None
+        if name in OFFICIAL_CHECKPOINTS:
+            from sam2_engine.download import ensure_checkpoint
+
+            checkpoint = ensure_checkpoint(name, progress=progress, cancel=cancel)
+        model = build_model(name, checkpoint=checkpoint, device=dev)
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > _MAX_LOADED:
+                self._models.popitem(last=False)
+        log.info("loaded model %s on %s", name, dev)
+        return model
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+MODEL_STORE = _ModelStore()
+
+
+def load_model(
+    name: str,
+    device: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Any:
+    """Build (or reuse) a model by name or file path on a device.
+
+    Official names are downloaded and verified on first use; offline this raises
+    ``sam2_engine.errors.DownloadError`` whose message names the file to place in the
+    cache folder.
+    """
+    return MODEL_STORE.get(name, device, progress, cancel)

@@ -1,0 +1,248 @@
+"""Typed state of the plugin: prompts, objects, previews and settings.
+
+Every coordinate stored here is in napari's convention: **(row, col)** pixels of the
+image layer's data (pixel centres at integers). The conversion to the engine's
+(x, y) = (col, row) convention happens in one place, :mod:`napari_sam2.coords`.
+
+A *plane* is one 2D image of the layer: a frame of a time-lapse, a slice of a z-stack,
+or the image itself. It is named by a :class:`PlaneKey`: the index along the tracked
+(stack) axis plus the positions of the other leading axes, which stay where the
+sliders are (e.g. the z of a 3D+t movie tracked over t).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class OverlapPolicy(str, Enum):
+    """What a new mask may do to pixels that already carry a label.
+
+    ``KEEP`` (default)
+        Pixels of *other* objects are never changed: whatever was painted or committed
+        before survives. The object's own earlier pixels on that plane are replaced.
+    ``OVERWRITE``
+        The new mask wins everywhere; the object's own earlier pixels are replaced.
+    ``ONLY_EMPTY``
+        Only background pixels are painted; nothing labelled changes, not even the
+        object's own earlier pixels (purely additive).
+    """
+
+    KEEP = "keep"
+    OVERWRITE = "overwrite"
+    ONLY_EMPTY = "only_empty"
+
+    @property
+    def description(self) -> str:
+        return {
+            OverlapPolicy.KEEP: "keep others (never lose an edit)",
+            OverlapPolicy.OVERWRITE: "overwrite others",
+            OverlapPolicy.ONLY_EMPTY: "background pixels only",
+        }[self]
+
+
+class StackKind(str, Enum):
+    """What the tracked axis of a stack means (sets the default direction)."""
+
+    TIME = "time"
+    Z = "z"
+
+
+@dataclass(frozen=True)
+class PlaneKey:
+    """One 2D plane of an image layer.
+
+    Attributes
+    ----------
+    frame
+        Index along the tracked (stack) axis; 0 for a 2D image.
+    fixed
+        ``((axis, index), ...)`` positions of the other leading axes (e.g. z when a
+        3D+t movie is tracked over t), in layer data axes.
+    """
+
+    frame: int = 0
+    fixed: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class PointPrompt:
+    """A click in (row, col) image-data pixels; ``positive`` False means background."""
+
+    row: float
+    col: float
+    positive: bool = True
+
+
+@dataclass
+class PlanePrompts:
+    """The clicks and the box of one object on one plane.
+
+    Attributes
+    ----------
+    points
+        Clicks in (row, col) order of arrival.
+    box
+        ``(row0, col0, row1, col1)`` corners (any order), or None.
+    """
+
+    points: list[PointPrompt] = field(default_factory=list)
+    box: tuple[float, float, float, float] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.points and self.box is None
+
+    def copy(self) -> PlanePrompts:
+        return PlanePrompts(list(self.points), self.box)
+
+
+@dataclass
+class CurrentObject:
+    """The object being prompted right now.
+
+    Attributes
+    ----------
+    obj_id
+        The label it will get; None means "a new object" (the next free label is used
+        at commit time).
+    plane
+        The plane its prompts are on (prompts live on one plane at a time).
+    prompts
+        Its clicks and box on that plane.
+    version
+        Incremented on every change, so that a late preview of older prompts is dropped.
+    """
+
+    obj_id: int | None = None
+    plane: PlaneKey | None = None
+    prompts: PlanePrompts = field(default_factory=PlanePrompts)
+    version: int = 0
+
+
+@dataclass
+class Preview:
+    """A decoded mask for the current prompts (not yet in any Labels layer).
+
+    Attributes
+    ----------
+    plane
+        The plane the mask belongs to.
+    mask
+        (H, W) bool mask in (row, col) order.
+    score
+        The model's predicted IoU of the mask.
+    version
+        The :attr:`CurrentObject.version` of the prompts that produced it.
+    """
+
+    plane: PlaneKey
+    mask: np.ndarray
+    score: float
+    version: int
+
+
+@dataclass
+class TrackedObject:
+    """An object of a stack that takes part in propagation.
+
+    Attributes
+    ----------
+    obj_id
+        Its label in the target Labels layer.
+    conditioning
+        Planes where the user fixed its mask (commits and corrections). At propagation
+        time the mask on each such plane is read from the Labels layer, so hand edits
+        made after the commit are honoured.
+    """
+
+    obj_id: int
+    conditioning: set[PlaneKey] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What a commit wrote.
+
+    Attributes
+    ----------
+    obj_id
+        The label used.
+    plane
+        Where it was written.
+    written
+        Pixels that now carry ``obj_id`` because of this commit.
+    kept
+        Mask pixels left untouched because they belong to another object (policy).
+    """
+
+    obj_id: int
+    plane: PlaneKey
+    written: int
+    kept: int
+
+
+@dataclass
+class InteractiveSettings:
+    """User choices of the interactive tools (the dock widget edits these).
+
+    Attributes
+    ----------
+    overlap
+        Overlap policy of commits and propagation.
+    negative_by_default
+        Plain clicks add negative points (toggled with ``T``).
+    multimask_single_click
+        Ask the model for three candidates for a single click and keep the best.
+    click_selects_object
+        The first click of a new object on a pixel that already carries label ``k``
+        re-segments (corrects) object ``k`` instead of starting a new one.
+    auto_embed
+        Compute the embedding of the current plane as soon as it is shown.
+    direction
+        Default propagation direction: "forward", "backward" or "both".
+    max_frames
+        Frames per direction for propagation (None: to the end of the stack).
+    """
+
+    overlap: OverlapPolicy = OverlapPolicy.KEEP
+    negative_by_default: bool = False
+    multimask_single_click: bool = True
+    click_selects_object: bool = True
+    auto_embed: bool = True
+    direction: str = "forward"
+    max_frames: int | None = None
+
+
+@dataclass
+class AutomaticSettings:
+    """Parameters of "segment everything" (see ``sam2_engine.AutomaticMaskGenerator``).
+
+    Attributes
+    ----------
+    points_per_side
+        Grid points along each side (``points_per_side**2`` prompts).
+    pred_iou_thresh
+        Keep masks whose predicted IoU exceeds this.
+    stability_score_thresh
+        Keep masks whose stability score reaches this.
+    min_area
+        Drop masks (and fill holes / remove islands) below this many pixels.
+    box_nms_thresh
+        Box IoU above which a duplicate mask is dropped.
+    crop_n_layers
+        Extra layers of overlapping crops (finer objects, slower).
+    points_per_batch
+        Prompts decoded together (memory vs speed).
+    """
+
+    points_per_side: int = 32
+    pred_iou_thresh: float = 0.8
+    stability_score_thresh: float = 0.95
+    min_area: int = 0
+    box_nms_thresh: float = 0.7
+    crop_n_layers: int = 0
+    points_per_batch: int = 64

@@ -1,0 +1,92 @@
+"""Fixtures of the plugin tests: tiny random-weight models, small images, a controller.
+
+Models are ``test_tiny`` (128 px input, random weights, milliseconds on a CPU). The
+``present_model`` has its object-presence head biased so that tracking always reports
+the object as visible: with plain random weights about half the frames would come back
+empty, which would make "every frame is written" untestable.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+# Load triton (through torchvision.ops) before any napari canvas exists: with Mesa OpenGL
+# (Xvfb), importing triton *after* the GL driver loaded its LLVM crashes the process, and
+# later test folders (engine, training) import torchvision. The plugin itself guards
+# against this at runtime (napari_sam2.torch_guard, tested on its own).
+import torchvision.ops  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine more threads make tiny models
+    up to ~80x slower (spinning threads fight over the cores)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    import sam2_engine as se
+
+    torch.manual_seed(0)
+    return se.build_model("test_tiny", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def present_model():
+    import sam2_engine as se
+
+    torch.manual_seed(0)
+    model = se.build_model("test_tiny", device="cpu")
+    with torch.no_grad():
+        model.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(20.0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def nuclei_2d():
+    from sam2_engine.synthetic import fluorescence_image
+
+    return fluorescence_image((96, 96), n_nuclei=6, seed=1)
+
+
+@pytest.fixture(scope="session")
+def timelapse():
+    from sam2_engine.synthetic import nuclei_timelapse
+
+    return nuclei_timelapse(n_frames=6, shape=(64, 64), n_nuclei=3, seed=0)
+
+
+class Messages(list):
+    """Notifications captured from a controller: ``[(level, text), ...]``."""
+
+    def of(self, level: str) -> list[str]:
+        return [text for lvl, text in self if lvl == level]
+
+
+@pytest.fixture
+def messages() -> Messages:
+    return Messages()
+
+
+@pytest.fixture
+def make_controller(messages):
+    from napari_sam2.controller import Sam2Controller
+    from napari_sam2.jobs import SyncRunner
+
+    def make(model=None, runner=None, **settings):
+        c = Sam2Controller(
+            runner=runner or SyncRunner(), notify_fn=lambda lvl, msg: messages.append((lvl, msg))
+        )
+        c.settings.click_selects_object = False
+        for key, value in settings.items():
+            setattr(c.settings, key, value)
+        if model is not None:
+            c.set_model(model, "test_tiny")
+        return c
+
+    return make
