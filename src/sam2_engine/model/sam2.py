@@ -108,13 +108,17 @@ class SAM2Model(nn.Module):
         return self.cfg.embedding_size
 
     # ------------------------------------------------------------------ image
-    def encode_image(self, images: torch.Tensor) -> ImageFeatures:
+    def encode_image(self, images: torch.Tensor, *, encoder_grad: bool = True) -> ImageFeatures:
         """Encode normalised images.
 
         Parameters
         ----------
         images
             (B, 3, S, S) float tensor, ImageNet-normalised, S = ``image_size``.
+        encoder_grad
+            False runs the trunk and neck without autograd (a frozen encoder when
+            fine-tuning); the decoder's projections of the high-resolution maps still
+            get gradients (they belong to the mask decoder).
 
         Returns
         -------
@@ -127,7 +131,8 @@ class SAM2Model(nn.Module):
                 f"expected images of shape (B, 3, {s}, {s}), got {tuple(images.shape)}; "
                 "use sam2_engine.frames to prepare images"
             )
-        features, pos = self.image_encoder(images)
+        with torch.set_grad_enabled(encoder_grad and torch.is_grad_enabled()):
+            features, pos = self.image_encoder(images)
         decoder = self.sam_mask_decoder
         high_res = (decoder.conv_s0(features[0]), decoder.conv_s1(features[1]))
         return ImageFeatures(features[-1], high_res, pos[-1][:1])

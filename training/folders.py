@@ -1,0 +1,216 @@
+"""Training data stored as TIFF files: image/label folders and Cell Tracking Challenge sets.
+
+Layouts (see also :mod:`sam2_training.sources`)::
+
+    folder/images/<name>.tif     one image or stack per file (2D, 2D + channels, 3D)
+    folder/labels/<name>.tif     its instance labels, same file name, same (T, H, W)
+
+    folder/01/t000.tif ...                  frames of sequence 01 (and 02, ...)
+    folder/01_GT/TRA/man_track000.tif ...   tracking labels with consistent ids
+
+Files are opened lazily, when a sample needs them (memory-mapped where possible).
+Note that in some published Cell Tracking Challenge sets the ``TRA`` annotations are
+markers (small blobs inside each cell), not full masks; train on full instance masks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sam2_training.sources import LabelledStack, channel_axis_of, check_label_dtype
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+class _LazyTiff:
+    """A TIFF file opened on first use: memory-mapped when possible, else read once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: np.ndarray | None = None
+
+    def data(self) -> np.ndarray:
+        if self._data is None:
+            import tifffile
+
+            try:
+                self._data = tifffile.memmap(self.path, mode="r")
+            except (ValueError, OSError):  # compressed or tiled: read it whole
+                self._data = tifffile.imread(self.path)
+        return self._data
+
+    def __getstate__(self) -> dict:  # DataLoader workers reopen the file
+        return {"path": self.path, "_data": None}
+
+
+def _tiff_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        return tuple(int(s) for s in series.shape), np.dtype(series.dtype)
+
+
+class TiffPairStack(LabelledStack):
+    """An image file and its label file (2D, 2D + channels, or a stack)."""
+
+    def __init__(self, image_path: Path, label_path: Path, channel_axis: int | None) -> None:
+        self.name = image_path.name
+        ishape, _ = _tiff_shape(image_path)
+        lshape, ldtype = _tiff_shape(label_path)
+        check_label_dtype(ldtype, str(label_path))
+        if len(lshape) not in (2, 3):
+            raise ValueError(f"{label_path}: labels of shape {lshape} must be (H, W) or (T, H, W)")
+        axis = channel_axis_of(ishape, lshape, channel_axis, str(image_path))
+        self._image, self._label = _LazyTiff(image_path), _LazyTiff(label_path)
+        self._paths = (image_path, label_path)
+        self._is_stack = len(lshape) == 3
+        self.num_frames = lshape[0] if self._is_stack else 1
+        self.frame_shape = (lshape[-2], lshape[-1])
+        self.has_channels = axis is not None
+        self._frame_axis = None if axis is None else (axis - 1 if self._is_stack else axis)
+
+    def image(self, t: int) -> np.ndarray:
+        data = self._image.data()
+        frame = np.asarray(data[t] if self._is_stack else data)
+        if self._frame_axis is not None and self._frame_axis != frame.ndim - 1:
+            frame = np.moveaxis(frame, self._frame_axis, -1)
+        return frame
+
+    def labels(self, t: int) -> np.ndarray:
+        data = self._label.data()
+        return np.asarray(data[t] if self._is_stack else data)
+
+    def fingerprint(self, digest: Any) -> None:
+        for p in self._paths:
+            digest.update(f"{p.name}:{p.stat().st_size}".encode())
+
+
+class FrameFilesStack(LabelledStack):
+    """A stack stored as one TIFF per frame (Cell Tracking Challenge layout)."""
+
+    def __init__(self, name: str, image_files: list[Path], label_files: list[Path]) -> None:
+        self.name = name
+        self._images, self._labels = image_files, label_files
+        ishape, _ = _tiff_shape(image_files[0])
+        lshape, ldtype = _tiff_shape(label_files[0])
+        check_label_dtype(ldtype, str(label_files[0]))
+        channel_axis_of(ishape, lshape, None, str(image_files[0]))
+        self.num_frames = len(image_files)
+        self.frame_shape = (lshape[-2], lshape[-1])
+        self.has_channels = len(ishape) == 3
+
+    def image(self, t: int) -> np.ndarray:
+        import tifffile
+
+        return tifffile.imread(self._images[t])
+
+    def labels(self, t: int) -> np.ndarray:
+        import tifffile
+
+        return tifffile.imread(self._labels[t])
+
+    def fingerprint(self, digest: Any) -> None:
+        for p in (*self._images, *self._labels):
+            digest.update(f"{p.parent.name}/{p.name}:{p.stat().st_size}".encode())
+
+
+def _tiff_files(folder: Path) -> dict[str, Path]:
+    return {
+        p.stem: p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in TIFF_SUFFIXES and not p.name.startswith(".")
+    }
+
+
+def stacks_from_tiff_folder(
+    folder: str | Path, channel_axis: int | None = None
+) -> list[LabelledStack]:
+    """Pairs ``folder/images/<name>.tif`` + ``folder/labels/<name>.tif`` (see module doc)."""
+    folder = Path(folder)
+    img_dir, lab_dir = folder / "images", folder / "labels"
+    if not img_dir.is_dir() or not lab_dir.is_dir():
+        raise ValueError(
+            f"{folder} is not a TIFF training folder: it needs an 'images/' and a 'labels/' "
+            "sub-folder with files of the same names"
+        )
+    images, labels = _tiff_files(img_dir), _tiff_files(lab_dir)
+    if not images:
+        raise ValueError(f"{img_dir} holds no .tif/.tiff files")
+    missing = sorted(set(images) - set(labels))
+    if missing:
+        raise ValueError(
+            f"no labels for {len(missing)} image(s) in {img_dir} (e.g. {missing[:3]}); put "
+            f"a label file of the same name in {lab_dir}"
+        )
+    return [TiffPairStack(images[k], labels[k], channel_axis) for k in sorted(images)]
+
+
+_CTC_SEQUENCE = re.compile(r"^\d+$")
+_NUMBER = re.compile(r"(\d+)\D*$")
+
+
+def _numbered(folder: Path, prefix: str) -> dict[int, Path]:
+    out = {}
+    for p in folder.iterdir():
+        if p.name.startswith(prefix) and p.suffix.lower() in TIFF_SUFFIXES:
+            match = _NUMBER.search(p.stem)
+            if match:
+                out[int(match.group(1))] = p
+    return out
+
+
+def is_ctc_folder(folder: str | Path) -> bool:
+    """True when ``folder`` holds at least one ``NN/`` + ``NN_GT/TRA/`` pair."""
+    folder = Path(folder)
+    return folder.is_dir() and any(
+        p.is_dir() and _CTC_SEQUENCE.match(p.name) and (folder / f"{p.name}_GT" / "TRA").is_dir()
+        for p in folder.iterdir()
+    )
+
+
+def stacks_from_ctc_folder(folder: str | Path) -> list[LabelledStack]:
+    """One stack per CTC sequence with tracking labels (see module doc).
+
+    Frames without a ``man_trackNNN.tif`` file are skipped; labels come from ``TRA``
+    because its ids are consistent in time (``SEG`` annotates only some frames).
+    """
+    folder = Path(folder)
+    stacks: list[LabelledStack] = []
+    for seq in sorted(p for p in folder.iterdir() if p.is_dir() and _CTC_SEQUENCE.match(p.name)):
+        tra = folder / f"{seq.name}_GT" / "TRA"
+        if not tra.is_dir():
+            continue
+        frames, tracks = _numbered(seq, "t"), _numbered(tra, "man_track")
+        common = sorted(set(frames) & set(tracks))
+        if not common:
+            raise ValueError(
+                f"{seq} and {tra} share no frame numbers; expected tNNN.tif frames and "
+                "man_trackNNN.tif labels with the same NNN"
+            )
+        stacks.append(
+            FrameFilesStack(seq.name, [frames[t] for t in common], [tracks[t] for t in common])
+        )
+    if not stacks:
+        raise ValueError(
+            f"{folder} holds no Cell Tracking Challenge sequence (NN/ with NN_GT/TRA/)"
+        )
+    return stacks
+
+
+def stacks_from_folder(
+    folder: str | Path, fmt: str = "auto", channel_axis: int | None = None
+) -> list[LabelledStack]:
+    """Read a training folder; ``fmt`` is ``"auto"``, ``"tiff"`` or ``"ctc"``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"data folder {folder} does not exist or is not a folder")
+    if fmt == "ctc" or (fmt == "auto" and is_ctc_folder(folder)):
+        return stacks_from_ctc_folder(folder)
+    if fmt in ("tiff", "auto"):
+        return stacks_from_tiff_folder(folder, channel_axis)
+    raise ValueError(f"unknown data format {fmt!r}; use 'auto', 'tiff' or 'ctc'")
