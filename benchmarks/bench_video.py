@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import Row, isolated, peak_rss_mib, write  # noqa: E402
+from benchmarks.harness import Row, alternate, peak_rss_mib, write  # noqa: E402
 
 MODEL, SIZE = "sam2.1_hiera_tiny", 512
 
@@ -132,15 +132,15 @@ def main() -> None:
     parser.add_argument("--stack", type=int, default=500)
     parser.add_argument("--objects", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--object-frames", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per side")
     args = parser.parse_args()
 
     rows = []
     for n in (args.short, args.long):
-        o, r = isolated(ours_track, n, 1), isolated(reference_track, n, 1)
+        o, r = alternate(ours_track, reference_track, n, 1)
         rows.append(Row(f"peak RSS, 1 object, {n} frames", "MiB", o["peak_rss"], r["peak_rss"]))
     for k in args.objects:
-        o = isolated(ours_track, args.object_frames, k)
-        r = isolated(reference_track, args.object_frames, k)
+        o, r = alternate(ours_track, reference_track, args.object_frames, k, rounds=args.rounds)
         rows.append(
             Row(
                 f"time per frame, {k} object(s)",
@@ -150,7 +150,7 @@ def main() -> None:
                 f"{args.object_frames} frames, includes encoding",
             )
         )
-    o, r = isolated(ours_start, args.stack), isolated(reference_start, args.stack)
+    o, r = alternate(ours_start, reference_start, args.stack)
     rows.append(
         Row(
             f"start a session on {args.stack} frames",

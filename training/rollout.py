@@ -29,7 +29,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from sam2_engine.memory_bank import closest_cond_frames, previous_frames
+from sam2_engine.memory_bank import select_memory
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import HeadOutput, SAM2Model
 from sam2_engine.model.tracking import ObjectMemory, memory_tokens
@@ -78,8 +78,8 @@ class FramePrediction:
 class _Memory:
     """What later frames read from a processed frame (K objects)."""
 
-    features: torch.Tensor | None  # (K, mem_dim, h, w)
-    pointer: torch.Tensor  # (K, C)
+    memory: torch.Tensor | None  # (K, mem_dim, h, w)
+    obj_ptr: torch.Tensor  # (K, C)
 
 
 @dataclass
@@ -100,44 +100,25 @@ def _object_memories(
     num_frames: int,
     past_pointers_only: bool,
 ) -> tuple[list[ObjectMemory], int]:
-    """Per-object memories read on ``frame`` (selection rules of the video predictor)."""
-    trk = model.cfg.tracking
-    selected, unselected = closest_cond_frames(
+    """Per-object memories read on ``frame`` (the video predictor's selection rules)."""
+    mem, max_offset = select_memory(
+        bank.cond,
+        bank.recent,
         frame,
-        bank.cond,  # type: ignore[arg-type]
-        trk.max_cond_frames_in_attn,
+        False,
+        num_frames,
+        model.cfg.tracking,
+        only_past_pointers=past_pointers_only,
     )
-    spatial: list[tuple[int, torch.Tensor]] = []
-    for t in sorted(selected):
-        if selected[t].features is not None:
-            spatial.append((trk.num_maskmem - 1, selected[t].features))  # type: ignore[arg-type]
-    for slot, t in previous_frames(frame, False, trk.num_maskmem, 1):
-        mem = bank.recent.get(t) or unselected.get(t)
-        if mem is not None and mem.features is not None:
-            spatial.append((slot, mem.features))
-    signed = trk.obj_ptr_tpos == "projected_signed"
-    pointers: list[tuple[int, torch.Tensor]] = []
-    for t in sorted(selected):
-        if past_pointers_only and t > frame:
-            continue
-        pointers.append(((frame - t) if signed else abs(frame - t), selected[t].pointer))
-    n_ptrs = min(num_frames, trk.max_obj_ptrs)
-    for back in range(1, n_ptrs):
-        t = frame - back
-        if t < 0:
-            break
-        mem = bank.recent.get(t) or unselected.get(t)
-        if mem is not None:
-            pointers.append((back, mem.pointer))
-    k = next(iter(bank.cond.values())).pointer.shape[0]
+    k = next(iter(bank.cond.values())).obj_ptr.shape[0]
     per_object = [
         ObjectMemory(
-            spatial=[(slot, feat[i]) for slot, feat in spatial],
-            pointers=[(off, ptr[i]) for off, ptr in pointers],
+            spatial=[(slot, feat[i]) for slot, feat in mem.spatial],
+            pointers=[(off, ptr[i]) for off, ptr in mem.pointers],
         )
         for i in range(k)
     ]
-    return per_object, max(n_ptrs - 1, 1)
+    return per_object, max(max_offset, 1)
 
 
 def _initial_prompt(

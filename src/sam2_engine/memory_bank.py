@@ -19,7 +19,9 @@ tracking direction, and object pointers of past conditioning frames plus up to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -103,8 +105,8 @@ class ObjectTrack:
 
 
 def closest_cond_frames(
-    frame: int, cond: dict[int, FrameOutput], limit: int
-) -> tuple[dict[int, FrameOutput], dict[int, FrameOutput]]:
+    frame: int, cond: Mapping[int, MemoryEntry], limit: int
+) -> tuple[dict[int, MemoryEntry], dict[int, MemoryEntry]]:
     """Split conditioning frames into those attended to on ``frame`` and the rest.
 
     With ``limit == -1`` (or enough room) all are selected. Otherwise the closest one
@@ -147,37 +149,69 @@ def previous_frames(
     return out
 
 
-def select_memory(
-    track: ObjectTrack, frame: int, reverse: bool, cfg: TrackingConfig
-) -> tuple[ObjectMemory, int]:
-    """Memories and pointers that ``track`` reads on ``frame``.
+class MemoryEntry(Protocol):
+    """What :func:`select_memory` reads from a stored output (e.g. :class:`FrameOutput`)."""
 
-    Returns the :class:`ObjectMemory` and the pointer-offset normaliser.
+    memory: torch.Tensor | None
+    obj_ptr: torch.Tensor
+
+
+def select_memory(
+    cond: Mapping[int, MemoryEntry],
+    recent: Mapping[int, MemoryEntry],
+    frame: int,
+    reverse: bool,
+    num_frames: int,
+    cfg: TrackingConfig,
+    only_past_pointers: bool | None = None,
+) -> tuple[ObjectMemory, int]:
+    """Memories and pointers read on ``frame``, from conditioning and recent outputs.
+
+    Parameters
+    ----------
+    cond, recent
+        Outputs of the conditioning (prompted) frames and of other tracked frames, by
+        frame index. Their tensors may carry a leading object axis (training batches);
+        they are passed through unchanged.
+    reverse
+        Tracking towards lower frame indices.
+    num_frames
+        Length of the video (caps the number of object pointers).
+    only_past_pointers
+        Skip pointers of conditioning frames ahead in tracking direction (default: the
+        config's ``only_obj_ptrs_in_the_past``, the inference behaviour; training uses
+        all of them).
+
+    Returns
+    -------
+    The :class:`ObjectMemory` and the pointer-offset normaliser.
     """
-    selected, unselected = closest_cond_frames(frame, track.cond, cfg.max_cond_frames_in_attn)
+    if only_past_pointers is None:
+        only_past_pointers = cfg.only_obj_ptrs_in_the_past
+    selected, unselected = closest_cond_frames(frame, cond, cfg.max_cond_frames_in_attn)
     mem = ObjectMemory()
     cond_slot = cfg.num_maskmem - 1
     for t in sorted(selected):
         if selected[t].memory is not None:
             mem.spatial.append((cond_slot, selected[t].memory))  # type: ignore[arg-type]
     for slot, t in previous_frames(frame, reverse, cfg.num_maskmem, cfg.memory_temporal_stride):
-        out = track.recent.get(t) or unselected.get(t)
+        out = recent.get(t) or unselected.get(t)
         if out is not None and out.memory is not None:
             mem.spatial.append((slot, out.memory))
 
-    n_ptrs = min(track.num_frames, cfg.max_obj_ptrs)
+    n_ptrs = min(num_frames, cfg.max_obj_ptrs)
     sign = -1 if reverse else 1
     signed = cfg.obj_ptr_tpos == "projected_signed"
     for t in sorted(selected):
-        if cfg.only_obj_ptrs_in_the_past and (t < frame if reverse else t > frame):
+        if only_past_pointers and (t < frame if reverse else t > frame):
             continue
         offset = (frame - t) * sign if signed else abs(frame - t)
         mem.pointers.append((offset, selected[t].obj_ptr))
     for back in range(1, n_ptrs):
         t = frame + back if reverse else frame - back
-        if t < 0 or t >= track.num_frames:
+        if t < 0 or t >= num_frames:
             break
-        out = track.recent.get(t) or unselected.get(t)
+        out = recent.get(t) or unselected.get(t)
         if out is not None:
             mem.pointers.append((back, out.obj_ptr))
     return mem, n_ptrs - 1

@@ -115,6 +115,12 @@ def test_objects_tracked_in_one_batch_equal_objects_tracked_alone(model, movie):
         for frame, pts in items:
             together.add_points(frame, obj, pts, [1])
     joint = {r.frame: r for r in together.propagate(start=0)}
+    one_by_one = _session(model, movie, max_batch_objects=1)
+    for obj, items in prompts.items():
+        for frame, pts in items:
+            one_by_one.add_points(frame, obj, pts, [1])
+    for r in one_by_one.propagate(start=0):
+        np.testing.assert_allclose(joint[r.frame].logits, r.logits, atol=1e-4, rtol=0)
     for obj, items in prompts.items():
         alone = _session(model, movie)
         for frame, pts in items:

@@ -110,5 +110,6 @@ class RopeAttention(Attention):
         n_rot = k.shape[-2] - num_plain_keys
         if n_rot > 0:
             rotated = apply_rope(k[:, :, :n_rot], cos, sin)
-            k = torch.cat([rotated, k[:, :, n_rot:]], dim=2) if num_plain_keys else rotated
+            if rotated.data_ptr() != k.data_ptr():  # rotated out of place (autograd)
+                k = torch.cat([rotated, k[:, :, n_rot:]], dim=2) if num_plain_keys else rotated
         return self._attend(q, k, v, key_mask)

@@ -193,17 +193,33 @@ class Hiera(nn.Module):
             for p, rate in zip(plans, rates, strict=True)
         )
         self.channel_list = [plans[e].dim_out for e in self.stage_ends[::-1]]
+        self._pos_cache: dict[tuple, torch.Tensor] = {}
 
     def position_embedding(self, h: int, w: int) -> torch.Tensor:
         """Background embedding resized to (h, w) plus the tiled window embedding.
 
         Returns a (1, h, w, C) tensor. ``h`` and ``w`` must be multiples of the first
-        window size (true for inputs that are multiples of 32 pixels).
+        window size (true for inputs that are multiples of 32 pixels). Without autograd
+        the result is cached until the two embeddings change (e.g. weights are loaded).
         """
+        caching = not torch.is_grad_enabled()
+        key = (
+            h,
+            w,
+            self.pos_embed.device,
+            self.pos_embed.dtype,
+            self.pos_embed._version,
+            self.pos_embed_window._version,
+        )
+        if caching and key in self._pos_cache:
+            return self._pos_cache[key]
         bkg = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")
         win = self.pos_embed_window
         reps = (1, 1, h // win.shape[-2], w // win.shape[-1])
-        return (bkg + win.tile(reps)).permute(0, 2, 3, 1)
+        pos = (bkg + win.tile(reps)).permute(0, 2, 3, 1)
+        if caching:
+            self._pos_cache = {key: pos}
+        return pos
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.patch_embed(x)

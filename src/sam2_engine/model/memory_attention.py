@@ -31,16 +31,18 @@ class MemoryAttentionLayer(nn.Module):
         self,
         x: torch.Tensor,
         memory: torch.Tensor,
-        memory_pos: torch.Tensor,
+        memory_keys: torch.Tensor,
         grid: tuple[int, int],
         num_ptr_tokens: int,
         key_mask: torch.Tensor | None,
     ) -> torch.Tensor:
+        """``memory_keys`` is ``memory`` plus its position encoding (keys; values are
+        ``memory`` itself)."""
         h = self.norm1(x)
         x = x + self.dropout(self.self_attn(h, h, h, grid))
         h = self.norm2(x)
         x = x + self.dropout(
-            self.cross_attn_image(h, memory + memory_pos, memory, grid, num_ptr_tokens, key_mask)
+            self.cross_attn_image(h, memory_keys, memory, grid, num_ptr_tokens, key_mask)
         )
         h = self.norm3(x)
         h = self.linear2(self.dropout(torch.relu(self.linear1(h))))
@@ -76,7 +78,8 @@ class MemoryAttention(nn.Module):
             tokens in row-major order of the (h, w) = ``grid``.
         memory, memory_pos
             (B, M, mem_dim) memory tokens: spatial memories (multiples of h*w tokens)
-            followed by ``num_ptr_tokens`` object-pointer tokens, and their encodings.
+            followed by ``num_ptr_tokens`` object-pointer tokens, and their encodings
+            ((B or 1, M, mem_dim)).
         key_mask
             Optional (B, M) bool, False for padding tokens (objects with fewer memories).
 
@@ -85,6 +88,7 @@ class MemoryAttention(nn.Module):
         Tensor of shape (B, h*w, C).
         """
         x = current + 0.1 * current_pos
+        keys = memory + memory_pos  # the same for every layer: add once
         for layer in self.layers:
-            x = layer(x, memory, memory_pos, grid, num_ptr_tokens, key_mask)
+            x = layer(x, memory, keys, grid, num_ptr_tokens, key_mask)
         return self.norm(x)

@@ -37,7 +37,7 @@ def rope_angles(head_dim: int, h: int, w: int, theta: float = 10000.0) -> torch.
 
 
 class AxialRope:
-    """Cached cos/sin tables for an attention layer; not a module (holds no weights)."""
+    """Cached rotation tables for an attention layer; not a module (holds no weights)."""
 
     def __init__(self, head_dim: int, theta: float = 10000.0) -> None:
         self.head_dim = head_dim
@@ -45,36 +45,52 @@ class AxialRope:
         self._tables: dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def tables(self, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cos, sin), each of shape (h * w, head_dim // 2), float32 on ``device``."""
+        """(cos, sin) of shape (h * w, head_dim), float32 on ``device``.
+
+        Each pair's angle is repeated for both of its channels; ``sin`` carries the sign
+        of the rotation (negative on the first channel of each pair), see
+        :func:`apply_rope`.
+        """
         key = (h, w, str(device))
         if key not in self._tables:
             angles = rope_angles(self.head_dim, h, w, self.theta).to(device)
-            self._tables[key] = (angles.cos(), angles.sin())
+            cos = angles.cos().repeat_interleave(2, dim=-1)
+            sin = angles.sin().repeat_interleave(2, dim=-1)
+            sin[:, 0::2] = -sin[:, 0::2]
+            self._tables[key] = (cos, sin)
         return self._tables[key]
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs of ``x``.
+    """Rotate the channel pairs (2i, 2i+1) of ``x``.
 
     Parameters
     ----------
     x
         (B, heads, N, head_dim) queries or keys; ``N`` must be a multiple of the table
-        length L (the table is repeated, e.g. for several memory frames of one grid).
+        length L (the tables are broadcast over the copies, e.g. several memory frames
+        of one grid).
     cos, sin
-        (L, head_dim // 2) tables from :class:`AxialRope`.
+        (L, head_dim) tables from :meth:`AxialRope.tables`.
 
     Returns
     -------
-    Tensor like ``x`` (same dtype); the rotation itself runs in float32.
+    Tensor like ``x`` (same dtype); the rotation runs in float32:
+    ``(a, b) -> (a cos - b sin, a sin + b cos)`` for every pair. Without autograd a
+    float32 ``x`` is rotated in place (and returned), so pass a tensor you own.
     """
     n, length = x.shape[-2], cos.shape[0]
-    if n != length:
-        if n % length:
-            raise ValueError(f"cannot apply RoPE of {length} positions to {n} tokens")
-        reps = n // length
-        cos, sin = cos.repeat(reps, 1), sin.repeat(reps, 1)
-    xf = x.float().reshape(*x.shape[:-1], -1, 2)
-    a, b = xf[..., 0], xf[..., 1]
-    out = torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1)
-    return out.flatten(-2).type_as(x)
+    if n % length:
+        raise ValueError(f"cannot apply RoPE of {length} positions to {n} tokens")
+    if x.dtype == torch.float32 and not (torch.is_grad_enabled() and x.requires_grad):
+        # in place: no copy of a large key tensor (e.g. seven memory frames)
+        grid = x.view(*x.shape[:-2], n // length, length, x.shape[-1])
+        swapped = grid.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, a) per pair (a, b)
+        grid.mul_(cos).addcmul_(swapped, sin)
+        return x
+    xf = x.float()
+    shape = xf.shape
+    xf = xf.reshape(*shape[:-2], n // length, length, shape[-1])
+    swapped = xf.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+    out = torch.addcmul(xf * cos, swapped, sin)
+    return out.reshape(shape).type_as(x)

@@ -41,7 +41,7 @@ class MemoryTokens:
     """Attention-ready memory for a batch of B objects (see :func:`memory_tokens`)."""
 
     tokens: torch.Tensor  # (B, M, mem_dim)
-    pos: torch.Tensor  # (B, M, mem_dim)
+    pos: torch.Tensor  # (B or 1, M, mem_dim)
     num_ptr_tokens: int
     key_mask: torch.Tensor | None  # (B, M) bool, None when no row is padded
 
@@ -68,36 +68,60 @@ def memory_tokens(
         Compute dtype of the tokens (stored memories are cast to it).
     """
     device = memory_pos.device
+    mem_dim = model.mem_dim
+    split = model.hidden_dim // mem_dim  # tokens per object pointer
+    spatial_pos = memory_pos.flatten(2).transpose(1, 2)[0].to(dtype)  # (hw, mem_dim)
+    tpos = model.maskmem_tpos_enc.view(-1, mem_dim).to(dtype)  # one row per slot
+
+    def layout(mem: ObjectMemory) -> tuple:
+        return tuple(s for s, _ in mem.spatial), tuple(o for o, _ in mem.pointers)
+
+    def positions(mem: ObjectMemory) -> torch.Tensor:
+        parts = [spatial_pos + tpos[slot] for slot, _ in mem.spatial]
+        if mem.pointers:
+            offsets = torch.tensor([o for o, _ in mem.pointers], device=device)
+            ptr_pos = model.pointer_position(offsets, max_ptr_offset).to(dtype)
+            parts.append(ptr_pos.repeat_interleave(split, dim=0))
+        return torch.cat(parts)
+
+    def tokens_of(mems: list[ObjectMemory], index: int) -> torch.Tensor:
+        feats = torch.stack([m.spatial[index][1] for m in mems]).to(device=device, dtype=dtype)
+        return feats.flatten(2).transpose(1, 2)  # (B, hw, mem_dim)
+
+    def pointer_tokens(mems: list[ObjectMemory]) -> torch.Tensor:
+        ptrs = torch.stack([torch.stack([p for _, p in m.pointers]) for m in mems])
+        return ptrs.to(device=device, dtype=dtype).reshape(len(mems), -1, mem_dim)
+
+    first = memories[0]
+    if all(layout(m) == layout(first) for m in memories):  # the usual case: no padding
+        parts = [tokens_of(memories, i) for i in range(len(first.spatial))]
+        if first.pointers:
+            parts.append(pointer_tokens(memories))
+        n_ptr_tokens = len(first.pointers) * split
+        return MemoryTokens(torch.cat(parts, dim=1), positions(first)[None], n_ptr_tokens, None)
+
+    # objects with different memories: pad every row to the longest and mask the padding
+    hw = spatial_pos.shape[0]
     n_spatial = max(len(m.spatial) for m in memories)
     n_ptr = max(len(m.pointers) for m in memories)
-    mem_dim = model.mem_dim
-    hw = memory_pos.shape[-2] * memory_pos.shape[-1]
-    split = model.hidden_dim // mem_dim  # tokens per object pointer
-    batch = len(memories)
     total = n_spatial * hw + n_ptr * split
+    batch = len(memories)
     tokens = torch.zeros(batch, total, mem_dim, dtype=dtype, device=device)
     pos = torch.zeros(batch, total, mem_dim, dtype=dtype, device=device)
     valid = torch.zeros(batch, total, dtype=torch.bool, device=device)
-    spatial_pos = memory_pos.flatten(2).transpose(1, 2)[0]  # (hw, mem_dim)
-    tpos = model.maskmem_tpos_enc.view(-1, mem_dim)  # one row per slot
-
     for row, mem in enumerate(memories):
-        for i, (slot, feat) in enumerate(mem.spatial):
-            sl = slice(i * hw, (i + 1) * hw)
-            tokens[row, sl] = feat.to(device=device, dtype=dtype).flatten(1).transpose(0, 1)
-            pos[row, sl] = spatial_pos + tpos[slot]
-            valid[row, sl] = True
+        n_sp = len(mem.spatial) * hw
+        row_pos = positions(mem)
+        pos[row, :n_sp] = row_pos[:n_sp]
+        valid[row, :n_sp] = True
+        for i in range(len(mem.spatial)):
+            tokens[row, i * hw : (i + 1) * hw] = tokens_of([mem], i)[0]
         if mem.pointers:
-            offsets = torch.tensor([o for o, _ in mem.pointers], device=device)
-            ptrs = torch.stack([p for _, p in mem.pointers]).to(device=device, dtype=dtype)
-            start = n_spatial * hw
-            sl = slice(start, start + len(mem.pointers) * split)
-            tokens[row, sl] = ptrs.reshape(-1, mem_dim)
-            ptr_pos = model.pointer_position(offsets, max_ptr_offset).to(dtype)
-            pos[row, sl] = ptr_pos.repeat_interleave(split, dim=0)
-            valid[row, sl] = True
-    key_mask = None if bool(valid.all()) else valid
-    return MemoryTokens(tokens, pos, n_ptr * split, key_mask)
+            start, n_pt = n_spatial * hw, len(mem.pointers) * split
+            tokens[row, start : start + n_pt] = pointer_tokens([mem])[0]
+            pos[row, start : start + n_pt] = row_pos[n_sp:]
+            valid[row, start : start + n_pt] = True
+    return MemoryTokens(tokens, pos, n_ptr * split, valid)
 
 
 @dataclass
