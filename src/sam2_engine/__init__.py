@@ -41,8 +41,8 @@ _LAZY = {
     "TrackingSession": "sam2_engine.video",
     "FrameResult": "sam2_engine.video",
     "AutomaticMaskGenerator": "sam2_engine.automatic",
-    "masks_to_label_image": "sam2_engine.masks",
-    "Normalization": "sam2_engine.frames",
+    "masks_to_label_image": "sam2_engine.label_image",
+    "Normalization": "sam2_engine.intensity",
     "FrameSource": "sam2_engine.frames",
 }
 
@@ -77,8 +77,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from sam2_engine.config import ModelConfig, load_config
     from sam2_engine.device import resolve_device
-    from sam2_engine.frames import FrameSource, Normalization
+    from sam2_engine.frames import FrameSource
     from sam2_engine.image import ImagePrediction, ImagePredictor
-    from sam2_engine.masks import masks_to_label_image
+    from sam2_engine.intensity import Normalization
+    from sam2_engine.label_image import masks_to_label_image
     from sam2_engine.model.sam2 import SAM2Model
     from sam2_engine.video import FrameResult, TrackingSession, VideoPredictor

@@ -45,17 +45,13 @@ from sam2_engine.automatic_filters import (
 )
 from sam2_engine.crops import batch_iterator, crop_boxes
 from sam2_engine.device import inference_context
-from sam2_engine.frames import Normalization, to_rgb
 from sam2_engine.image import LOGIT_CLAMP, ImagePredictor
-from sam2_engine.masks import (
-    box_xyxy_to_xywh,
-    masks_to_label_image,
-    rle_area,
-    rle_to_coco,
-    rle_to_mask,
-)
+from sam2_engine.intensity import Normalization, to_rgb
+from sam2_engine.label_image import masks_to_label_image
+from sam2_engine.masks import box_xyxy_to_xywh
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.prompts import to_model_coords
+from sam2_engine.rle import rle_area, rle_to_coco, rle_to_mask
 
 __all__ = ["OUTPUT_MODES", "AutomaticMaskGenerator", "MaskRecord"]
 
@@ -170,7 +166,7 @@ class AutomaticMaskGenerator:
     multimask
         Three masks per point (True) or one.
     normalization
-        Intensity normalisation of the image (see :class:`~sam2_engine.frames.Normalization`);
+        Intensity normalisation of the image (see :class:`~sam2_engine.intensity.Normalization`);
         it is computed once on the whole image, so all crops share it.
     """
 
@@ -286,7 +282,7 @@ class AutomaticMaskGenerator:
         -------
         numpy.ndarray of unsigned int, shape (H, W)
             0 is background; masks get consecutive labels 1, 2, ... in record order.
-            See :func:`~sam2_engine.masks.masks_to_label_image`.
+            See :func:`~sam2_engine.label_image.masks_to_label_image`.
         """
         if order not in LABEL_ORDERS:
             raise ValueError(f"order must be one of {LABEL_ORDERS}, got {order!r}.")

@@ -33,13 +33,12 @@ from sam2_engine.crops import (
 )
 from sam2_engine.masks import (
     fill_small_holes,
-    mask_to_rle,
     masks_to_boxes,
     remove_small_islands,
     remove_small_regions,
-    rle_to_mask,
     stability_score,
 )
+from sam2_engine.rle import mask_to_rle, rle_to_mask
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 ProgressCallback = Callable[[int, int], Any]

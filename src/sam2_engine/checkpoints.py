@@ -18,13 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from sam2_engine.download import (  # re-exported: the public checkpoint API lives here
-    OFFICIAL_CHECKPOINTS,
-    OfficialCheckpoint,
-    cache_dir,
-    ensure_checkpoint,
-)
+# re-exported: the public checkpoint API lives here
+from sam2_engine.download import cache_dir, ensure_checkpoint
 from sam2_engine.errors import CheckpointError, CheckpointMismatchError
+from sam2_engine.registry import OFFICIAL_CHECKPOINTS, OfficialCheckpoint
 
 __all__ = [
     "OFFICIAL_CHECKPOINTS",

@@ -1,4 +1,4 @@
-"""Registry of the official SAM 2 / 2.1 checkpoints, the cache folder and a verified download.
+"""The checkpoint cache folder and a verified download of the official SAM 2 / 2.1 files.
 
 A checkpoint is fetched at most once: it is streamed into a temporary file inside the cache
 folder, hashed while it is written, checked against the published size and sha256, and only
@@ -14,6 +14,9 @@ verified once, on first use.
 The cache folder is ``$SAM2_ENGINE_CACHE`` if set, else ``$XDG_CACHE_HOME/sam2_engine``, else
 ``~/.cache/sam2_engine``. This module only uses the standard library and never prints:
 progress is reported through a callback.
+
+The registry of the official files (:class:`OfficialCheckpoint`, :data:`OFFICIAL_CHECKPOINTS`)
+lives in :mod:`sam2_engine.registry`; both names are re-exported here.
 
 Examples
 --------
@@ -31,19 +34,20 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import IO
 
 from sam2_engine.errors import DownloadError
+
+# OFFICIAL_CHECKPOINTS and OfficialCheckpoint are re-exported (see __all__).
+from sam2_engine.registry import OFFICIAL_CHECKPOINTS, OfficialCheckpoint
 
 __all__ = [
     "CACHE_ENV",
@@ -61,100 +65,16 @@ CACHE_ENV = "SAM2_ENGINE_CACHE"
 ProgressCallback = Callable[[int, int | None], None]
 CancelCallback = Callable[[], bool]
 
-_SAM21_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
-_SAM20_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/072824/"
 _SIDECAR_SUFFIX = ".verified"
 _PART_SUFFIX = ".part"
 _DOWNLOAD_CHUNK = 1 << 20  # bytes read per step; progress and cancel run once per step
 _STALE_PART_SECONDS = 24 * 3600  # temporary files untouched this long belong to dead downloads
 _USER_AGENT = "sam2_engine (Python urllib)"
 _URL_SCHEMES = ("http", "https", "file")
-_SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
 class DownloadCancelled(DownloadError):
     """The caller cancelled a download; the partial file was deleted."""
-
-
-@dataclass(frozen=True)
-class OfficialCheckpoint:
-    """One downloadable checkpoint file and the facts needed to verify it.
-
-    Parameters
-    ----------
-    name : str
-        Registry name, equal to the model config name (e.g. ``"sam2.1_hiera_tiny"``).
-    filename : str
-        File name inside the cache folder (a plain name, no folders).
-    url : str
-        Where the file is downloaded from (``http``, ``https`` or ``file`` URL).
-    sha256 : str
-        Expected sha256 of the file, 64 lowercase hexadecimal digits.
-    size : int or None
-        Expected size in bytes, or None when it is not published.
-
-    Raises
-    ------
-    ValueError
-        If the file name contains a folder, the sha256 is not 64 lowercase hex digits or the
-        size is negative.
-    """
-
-    name: str
-    filename: str
-    url: str
-    sha256: str
-    size: int | None
-
-    def __post_init__(self) -> None:
-        if not self.filename or Path(self.filename).name != self.filename:
-            raise ValueError(
-                f"Checkpoint {self.name!r} has filename {self.filename!r}; give a plain file "
-                "name without folders (the cache folder is chosen by cache_dir())."
-            )
-        if not _SHA256_PATTERN.fullmatch(self.sha256):
-            raise ValueError(
-                f"Checkpoint {self.name!r} has sha256 {self.sha256!r}; give 64 lowercase "
-                "hexadecimal digits."
-            )
-        if self.size is not None and self.size < 0:
-            raise ValueError(
-                f"Checkpoint {self.name!r} has size {self.size}; give the size in bytes "
-                "(>= 0) or None when it is unknown."
-            )
-
-
-# name (= file stem = model config name) -> sha256 of the official file
-_OFFICIAL_SHA256 = {
-    "sam2.1_hiera_tiny": "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",
-    "sam2.1_hiera_small": "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38",
-    "sam2.1_hiera_base_plus": "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
-    "sam2.1_hiera_large": "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
-    "sam2_hiera_tiny": "65b50056e05bcb13694174f51bb6da89c894b57b75ccdf0ba6352c597c5d1125",
-    "sam2_hiera_small": "95949964d4e548409021d47b22712d5f1abf2564cc0c3c765ba599a24ac7dce3",
-    "sam2_hiera_base_plus": "d0bb7f236400a49669ffdd1be617959a8b1d1065081789d7bbff88eded3a8071",
-    "sam2_hiera_large": "7442e4e9b732a508f80e141e7c2913437a3610ee0c77381a66658c3a445df87b",
-}
-# name -> size in bytes, where published (only for SAM 2.1)
-_OFFICIAL_SIZE = {
-    "sam2.1_hiera_tiny": 156008466,
-    "sam2.1_hiera_small": 184416285,
-    "sam2.1_hiera_base_plus": 323606802,
-    "sam2.1_hiera_large": 898083611,
-}
-
-
-def _official(name: str) -> OfficialCheckpoint:
-    base = _SAM21_URL if name.startswith("sam2.1_") else _SAM20_URL
-    filename = f"{name}.pt"
-    return OfficialCheckpoint(
-        name, filename, base + filename, _OFFICIAL_SHA256[name], _OFFICIAL_SIZE.get(name)
-    )
-
-
-OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
-    name: _official(name) for name in _OFFICIAL_SHA256
-}
 
 
 # --------------------------------------------------------------------------------------

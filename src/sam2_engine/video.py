@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
-from sam2_engine.frames import FrameSource, Normalization, resize_to_model
+from sam2_engine.frames import FrameSource, resize_to_model
+from sam2_engine.intensity import Normalization
 from sam2_engine.masks import fill_small_holes
 from sam2_engine.memory_bank import (
     TRACKED_BACKWARD,
