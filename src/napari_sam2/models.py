@@ -11,8 +11,10 @@ Choices, in the order the widget lists them:
 4. any ``.pt`` file the user picks.
 
 The list is recomputed by :func:`available_models` every time it is asked, so models
-registered while napari runs show up after a refresh. Loaded models are kept in a small
-cache keyed by (name, device), so two viewers on the same model share its weights.
+registered while napari runs show up after a refresh; :func:`model_registered`
+announces a new (or retrained) model through :data:`MODEL_LIST` so that open widgets
+refresh at once. Loaded models are kept in a small cache keyed by (name, device), so two
+viewers on the same model share its weights.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from psygnal import Signal
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +167,34 @@ class _ModelStore:
         with self._lock:
             self._models.clear()
 
+    def forget(self, name: str) -> None:
+        """Drop every loaded copy of ``name`` (its file changed, e.g. retrained)."""
+        with self._lock:
+            for key in [k for k in self._models if k[0] == str(name)]:
+                del self._models[key]
+
 
 MODEL_STORE = _ModelStore()
+
+
+class _ModelListEvents:
+    """``changed(name)``: a model was registered (or retrained) under ``name``."""
+
+    changed = Signal(str)
+
+
+#: Emitted on the GUI thread when the model list changes (see :func:`model_registered`).
+MODEL_LIST = _ModelListEvents()
+
+
+def model_registered(name: str) -> None:
+    """Announce a model registered with ``sam2_engine.build.register_model``.
+
+    Forgets loaded copies of an earlier model of that name (so the new weights load)
+    and emits :data:`MODEL_LIST` ``.changed`` so that model lists refresh.
+    """
+    MODEL_STORE.forget(name)
+    MODEL_LIST.changed.emit(str(name))
 
 
 def load_model(

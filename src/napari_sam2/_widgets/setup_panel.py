@@ -12,7 +12,12 @@ from typing import Any
 from magicgui.widgets import ComboBox, Container, PushButton
 
 from napari_sam2.controller import Sam2Controller
-from napari_sam2.models import available_devices, available_models, default_model_name
+from napari_sam2.models import (
+    MODEL_LIST,
+    available_devices,
+    available_models,
+    default_model_name,
+)
 from napari_sam2.viewer_bridge import ViewerBridge, is_helper, unwrap_viewer
 
 _NONE = -1  # "no axis" in the axis combos
@@ -119,6 +124,7 @@ class SetupPanel(Container):
         connections.connect(c.model_changed, self._follow_model)
         connections.connect(self._viewer.layers.events.inserted, self._layers_changed)
         connections.connect(self._viewer.layers.events.removed, self._layers_changed)
+        connections.connect(MODEL_LIST.changed, self.refresh_models)
         self._follow_image()
         self._follow_labels()
         self._ready = True
