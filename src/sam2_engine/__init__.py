@@ -38,8 +38,8 @@ _LAZY = {
     "ImagePredictor": "sam2_engine.image",
     "ImagePrediction": "sam2_engine.image",
     "VideoPredictor": "sam2_engine.video",
-    "TrackingSession": "sam2_engine.video",
-    "FrameResult": "sam2_engine.video",
+    "TrackingSession": "sam2_engine.session",
+    "FrameResult": "sam2_engine.session",
     "AutomaticMaskGenerator": "sam2_engine.automatic",
     "masks_to_label_image": "sam2_engine.label_image",
     "Normalization": "sam2_engine.intensity",
@@ -82,4 +82,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.intensity import Normalization
     from sam2_engine.label_image import masks_to_label_image
     from sam2_engine.model.sam2 import SAM2Model
-    from sam2_engine.video import FrameResult, TrackingSession, VideoPredictor
+    from sam2_engine.session import FrameResult, TrackingSession
+    from sam2_engine.video import VideoPredictor
