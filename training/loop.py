@@ -100,8 +100,10 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 
 def _device(cfg: TrainConfig, info: distributed.DistInfo) -> torch.device:
     device = resolve_device(cfg.trainer.device)
-    if info.is_distributed and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", info.local_rank)
+    if device.type == "cuda" and device.index is None:
+        # one GPU per process: the local rank's under torchrun, else the current one
+        index = info.local_rank if info.is_distributed else torch.cuda.current_device()
+        device = torch.device("cuda", index)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return device

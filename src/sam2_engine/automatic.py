@@ -338,7 +338,7 @@ class AutomaticMaskGenerator:
         x0, y0, x1, y1 = box
         self.predictor.set_image(rgb[y0:y1, x0:x1], normalization=_AS_IS)
         feats = self.predictor.features
-        with inference_context(self.model.device):
+        with inference_context(self.model.device, self.model.precision):
             embed = self.model.embed_without_memory(feats)
         parts = []
         for (batch,) in batch_iterator(self.points_per_batch, points):
@@ -377,7 +377,7 @@ class AutomaticMaskGenerator:
         """(n, 1, 2) model-pixel clicks -> (n * M, h, w) float logits and (n * M,) IoU."""
         labels = torch.ones(prompts.shape[:2], dtype=torch.int32, device=prompts.device)
         high_res = self.predictor.features.high_res
-        with inference_context(self.model.device):
+        with inference_context(self.model.device, self.model.precision):
             out = self.model.decode(embed, high_res, prompts, labels, mask_input, multimask)
         return out.masks.float().flatten(0, 1), out.iou.float().flatten(0, 1)
 

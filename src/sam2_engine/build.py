@@ -27,7 +27,7 @@ from sam2_engine.checkpoints import (
     shape_signature,
 )
 from sam2_engine.config import ModelConfig, builtin_config_names, config_from_dict, load_config
-from sam2_engine.device import resolve_device
+from sam2_engine.device import autocast_dtype, resolve_device
 from sam2_engine.download import cache_dir
 from sam2_engine.model.sam2 import SAM2Model
 
@@ -140,6 +140,7 @@ def build_model(
     device: str | torch.device | None = None,
     *,
     image_size: int | None = None,
+    precision: str = "auto",
     progress: Callable[[int, int | None], None] | None = None,
 ) -> SAM2Model:
     """Build a SAM 2 model, load its weights and put it in eval mode on a device.
@@ -160,6 +161,11 @@ def build_model(
         Run the model at another square input size (a multiple of 32, e.g. 512 for
         small microscopy images: about 4x less encoder work, somewhat coarser masks).
         Position embeddings are interpolated; the weights are unchanged.
+    precision
+        Inference precision used by the predictors: ``"auto"`` (bfloat16 autocast on
+        CUDA, float32 elsewhere), ``"float32"`` (also on CUDA: slower, matches the CPU
+        closely) or ``"bfloat16"``. The weights stay float32 either way; the attribute
+        ``model.precision`` can be changed later.
     progress
         Called with (bytes_done, bytes_total) while downloading official weights.
 
@@ -184,10 +190,11 @@ def build_model(
     >>> model.image_size
     128
     """
+    dev = resolve_device(device)
+    autocast_dtype(dev, precision)  # reject an unknown or unsupported precision early
     cfg, weights = _resolve(name_or_config, checkpoint, progress)
     if image_size is not None:
         cfg = config_from_dict({**_as_dict(cfg), "image_size": int(image_size)}, name=cfg.name)
-    dev = resolve_device(device)
     model = SAM2Model(cfg)
     if weights is not None:
         state = load_checkpoint_file(weights)
@@ -198,6 +205,7 @@ def build_model(
             config_name=cfg.name,
             candidates=_LazySignatures(cfg.name),
         )
+    model.precision = precision
     return model.to(dev).eval()
 
 

@@ -68,6 +68,9 @@ class SAM2Model(nn.Module):
         dim, mem_dim = cfg.neck.d_model, cfg.memory_encoder.out_dim
         self.hidden_dim, self.mem_dim = dim, mem_dim
         self.image_size = cfg.image_size
+        #: inference autocast policy read by the predictors ("auto", "float32",
+        #: "bfloat16"; see :func:`sam2_engine.device.autocast_dtype`)
+        self.precision = "auto"
 
         self.image_encoder = ImageEncoder(cfg.trunk, cfg.neck)
         self.memory_attention = MemoryAttention(dim, mem_dim, cfg.memory_attention)
