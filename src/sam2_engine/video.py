@@ -55,13 +55,18 @@ class VideoPredictor:
         How many frames' image features to keep (each is computed once per frame for
         all objects).
     max_batch_objects
-        Most objects tracked in one batch. None (default): all of them on a GPU; on a
-        CPU, as many as keep the attention inputs around 16 MB (e.g. 2 objects at
-        512 px, 1 at 1024 px, 8 at 256 px), which measured fastest there.
+        Most objects tracked in one batch. None (default): up to 32 on a GPU (Hiera-T
+        at 1024 px needs about 170 MB of GPU memory per object in a batch); on a CPU,
+        as many as keep the attention inputs around 16 MB (e.g. 2 objects at 512 px, 1
+        at 1024 px, 8 at 256 px), which measured fastest there.
     offload_to_cpu
         Keep the memory bank in CPU RAM when running on a GPU.
     non_overlapping
         Give each pixel to at most one object in the returned masks.
+    prefetch
+        Read and prepare the next frame in a background thread while the model works
+        on the current one. None (default): on GPUs and MPS, not on CPU-only machines
+        (where the model already keeps every core busy).
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class VideoPredictor:
         max_batch_objects: int | None = None,
         offload_to_cpu: bool = False,
         non_overlapping: bool = False,
+        prefetch: bool | None = None,
     ) -> None:
         self.model = model
         self.fill_hole_area = fill_hole_area
@@ -84,6 +90,7 @@ class VideoPredictor:
         self.offload_to_cpu = offload_to_cpu
         self.non_overlapping = non_overlapping
         self.max_batch_objects = max_batch_objects
+        self.prefetch = prefetch
 
     def start(
         self,

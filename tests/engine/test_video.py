@@ -251,3 +251,45 @@ def test_all_nan_frame_gives_a_clear_error(model):
     with pytest.raises(ValueError, match="NaN"):
         session.add_points(0, 1, [[5, 5]], [1])
     assert session.obj_ids in ([], [1])
+
+
+def test_prefetching_the_next_frame_changes_nothing_but_when_frames_are_read(model, movie):
+    import threading
+
+    class ThreadRecordingStack(CountingStack):
+        def __getitem__(self, index):
+            self.threads.add(threading.current_thread().name)
+            return super().__getitem__(index)
+
+    results = {}
+    frames = (movie // 16).astype(np.uint8)  # uint8: no statistics sampling
+    for prefetch in (False, True):
+        stack = ThreadRecordingStack(frames)
+        stack.threads = set()
+        session = _session(model, stack, prefetch=prefetch)
+        session.add_points(0, 1, [[50, 40]], [1])
+        outs = list(session.propagate(start=0, max_frames=5))
+        results[prefetch] = np.stack([o.masks for o in outs])
+        # each frame is read once either way, none beyond max_frames
+        assert sorted(stack.reads) == [0, 1, 2, 3, 4]
+        background = {name for name in stack.threads if name.startswith("sam2-prefetch")}
+        assert bool(background) is prefetch
+    np.testing.assert_array_equal(results[False], results[True])
+
+
+def test_a_failing_background_read_raises_in_the_caller():
+    from sam2_engine.prefetch import FramePrefetcher
+
+    def load(frame: int) -> torch.Tensor:
+        if frame == 3:
+            raise OSError("chunk 3 is corrupt")
+        return torch.full((1,), float(frame))
+
+    pre = FramePrefetcher(load, enabled=True)
+    pre.schedule(2)
+    pre.schedule(3)
+    assert pre.get(2).item() == 2.0
+    with pytest.raises(OSError, match="chunk 3"):
+        pre.get(3)
+    assert pre.get(4).item() == 4.0  # not scheduled: loaded on demand
+    pre.close()
