@@ -195,7 +195,15 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
 
     # ================================================================== model
     def set_model(self, model: Any, name: str | None = None) -> None:
-        """Use an already built ``SAM2Model`` (drops embeddings and tracking sessions)."""
+        """Use an already built ``SAM2Model`` (drops embeddings and tracking sessions).
+
+        A model still loading in the background (e.g. the bundled demo model that the
+        widget loads when it opens) is cancelled: the explicit choice wins.
+        """
+        self.cancel("model")
+        self._use_model(model, name)
+
+    def _use_model(self, model: Any, name: str | None) -> None:
         for kind in ("embed", "preview", "propagate", "automatic"):
             self.cancel(kind)
         self.model = model
@@ -225,7 +233,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
             Job(
                 "model",
                 work,
-                on_done=lambda model: self.set_model(model, name),
+                on_done=lambda model: self._use_model(model, name),
                 on_error=lambda err: self._set_status(f"Could not load {name}."),
                 on_progress=self._progress_fn("model"),
                 description=f"Loading {name}",

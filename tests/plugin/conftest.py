@@ -28,6 +28,16 @@ def _one_torch_thread():
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(autouse=True)
+def _no_bundled_model(tmp_path_factory, monkeypatch):
+    """Hide the bundled demo model: the widget would load it in a worker as it opens,
+    which tests that set their own model do not want (tests/plugin/test_gui.py checks
+    the loading itself with a model of its own)."""
+    from napari_sam2 import models
+
+    monkeypatch.setattr(models, "BUNDLED_DIR", tmp_path_factory.mktemp("no_bundled_models"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     import sam2_engine as se

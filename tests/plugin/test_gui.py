@@ -267,3 +267,19 @@ def test_closing_the_widget_cancels_work_and_reopening_keeps_state(
     reopened = open_widget(viewer)
     assert reopened.controller is c and c.labels_layer is not None
     assert helpers(viewer) == ["SAM 2 preview", "SAM 2 box", "SAM 2 prompts"]
+
+
+def test_opening_the_widget_loads_a_bundled_model(
+    make_napari_viewer, qtbot, nuclei_2d, tiny_model, tmp_path, monkeypatch
+):
+    from napari_sam2 import models
+    from sam2_engine import save_checkpoint
+
+    save_checkpoint(tiny_model, tmp_path / "demo_nuclei.pt")
+    monkeypatch.setattr(models, "BUNDLED_DIR", tmp_path)
+    viewer = make_napari_viewer()
+    viewer.add_image(nuclei_2d.image, name="nuclei")
+    c = open_widget(viewer).controller
+    qtbot.waitUntil(lambda: c.model is not None and not c.is_running(), timeout=20000)
+    assert c.model_name == str(tmp_path / "demo_nuclei.pt")
+    assert c.model.image_size == tiny_model.image_size

@@ -11,13 +11,14 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def test_lists_official_and_test_models(cache):
+def test_lists_official_and_test_models(cache, tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "BUNDLED_DIR", tmp_path / "no_bundled_models")
     choices = {m.name: m for m in models.available_models()}
     assert choices["sam2.1_hiera_tiny"].kind == "official"
     assert not choices["sam2.1_hiera_tiny"].ready, "nothing is downloaded in this cache"
     assert "download" in choices["sam2.1_hiera_tiny"].label
     assert choices["test_tiny"].kind == "test"
-    assert models.usable_default_model() == "test_small"
+    assert models.usable_default_model() == "test_small", "no bundled model, no download"
     assert models.available_devices()[:1] == ["auto"] and "cpu" in models.available_devices()
 
 
