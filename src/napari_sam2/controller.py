@@ -110,6 +110,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
         self._sources: dict[tuple, Any] = {}
         self._slot: SessionSlot | None = None
         self._jobs: dict[str, JobHandle] = {}
+        self._queued_model: tuple[str, str | None] | None = None
         self._embedding: PlaneKey | None = None
         self._embed_next: PlaneKey | None = None
         self._preview_again = False
@@ -200,6 +201,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
         A model still loading in the background (e.g. the bundled demo model that the
         widget loads when it opens) is cancelled: the explicit choice wins.
         """
+        self._queued_model = None
         self.cancel("model")
         self._use_model(model, name)
 
@@ -217,11 +219,30 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
         if not self.current.prompts.empty:
             self.request_preview()
 
-    def load_model(self, name: str, device: str | None = None) -> JobHandle:
-        """Build or download a model in a worker, then :meth:`set_model` it."""
-        from napari_sam2.models import load_model
+    def load_model(self, name: str, device: str | None = None) -> JobHandle | None:
+        """Build or download a model in a worker, then :meth:`set_model` it.
 
-        self.cancel("model")
+        One model loads at a time: while another is loading it is cancelled (its result
+        is dropped) and this one starts when that worker has returned. Returns the job
+        handle, or None when the load is queued behind the running one. (Two loads in
+        two napari workers at once were seen to deadlock in torch.load.)
+        """
+        running = self._jobs.get("model")
+        if running is not None and running.running:
+            running.cancel()
+            self._queued_model = (name, device)
+            self._set_status(f"Loading model {name} after the current one…")
+            return None
+        self._queued_model = None
+        return self._start_model_job(name, device)
+
+    def _start_queued_model(self, _cancelled: bool) -> None:
+        queued, self._queued_model = self._queued_model, None
+        if queued is not None and not self._closed:
+            self._start_model_job(*queued)
+
+    def _start_model_job(self, name: str, device: str | None) -> JobHandle:
+        from napari_sam2.models import load_model
 
         def work(ctx: JobContext) -> Any:
             return load_model(
@@ -235,6 +256,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
                 work,
                 on_done=lambda model: self._use_model(model, name),
                 on_error=lambda err: self._set_status(f"Could not load {name}."),
+                on_finish=self._start_queued_model,
                 on_progress=self._progress_fn("model"),
                 description=f"Loading {name}",
             )

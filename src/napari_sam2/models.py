@@ -132,6 +132,9 @@ class _ModelStore:
     def __init__(self) -> None:
         self._models: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
+        # one build at a time: a second request for the same model waits and reuses the
+        # first one's result, and torch.load in two threads at once was seen to hang
+        self._build_lock = threading.Lock()
 
     def get(
         self,
@@ -140,12 +143,24 @@ class _ModelStore:
         progress: Callable[[int, int | None], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> Any:
-        from sam2_engine.build import build_model
-        from sam2_engine.checkpoints import OFFICIAL_CHECKPOINTS
         from sam2_engine.device import resolve_device
 
         dev = str(resolve_device(None if device in (None, "auto") else device))
         key = (str(name), dev)
+        with self._build_lock:
+            return self._get_or_build(name, key, progress, cancel)
+
+    def _get_or_build(
+        self,
+        name: str,
+        key: tuple[str, str],
+        progress: Callable[[int, int | None], None] | None,
+        cancel: Callable[[], bool] | None,
+    ) -> Any:
+        from sam2_engine.build import build_model
+        from sam2_engine.checkpoints import OFFICIAL_CHECKPOINTS
+
+        dev = key[1]
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)

@@ -237,3 +237,21 @@ def test_prompts_on_a_plane_displaced_by_a_newer_request_still_get_a_preview(
     c.set_position((4, 0, 0))  # scrubbing on: frame 4 displaces frame 1 in the queue
     runner.run_all()
     assert c.preview_is_current and c.preview.plane == PlaneKey(1, ())
+
+
+def test_one_model_loads_at_a_time_and_the_last_choice_wins(
+    make_controller, monkeypatch, tiny_model, present_model
+):
+    from napari_sam2 import models
+
+    built = {"first": tiny_model, "second": present_model}
+    monkeypatch.setattr(models, "load_model", lambda name, *a, **k: built[name])
+    runner = ManualRunner()
+    c = make_controller(runner=runner)
+    assert c.load_model("first") is not None
+    assert c.load_model("second") is None, "queued behind the running load"
+    assert runner.kinds() == ["model"], "no second worker while the first one runs"
+    runner.run_next()  # the first load returns, cancelled: its model is dropped
+    assert c.model is None and runner.kinds() == ["model"]
+    runner.run_next()
+    assert c.model is present_model and c.model_name == "second"
