@@ -18,7 +18,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import Row, alternate, median_time, peak_rss_mib, write  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    Row,
+    alternate,
+    isolated,
+    median_time,
+    peak_rss_mib,
+    write,
+)
 
 MODEL = "sam2.1_hiera_tiny"
 
@@ -49,13 +56,13 @@ def _median_gap(results) -> float:
     return statistics.median(b - a for a, b in itertools.pairwise(stamps))
 
 
-def ours_image(repeats: int) -> dict:
+def ours_image(repeats: int, precision: str = "auto") -> dict:
     import torch
 
     import sam2_engine as se
 
     torch.manual_seed(0)
-    model = se.build_model(MODEL, checkpoint=False, device="cpu")
+    model = se.build_model(MODEL, checkpoint=False, device="cpu", precision=precision)
     pred = se.ImagePredictor(model)
     img = _image(model.image_size)
     embed = median_time(lambda: pred.set_image(img), repeats)
@@ -85,13 +92,13 @@ def reference_image(repeats: int) -> dict:
     return {"embed": median_time(embed, repeats), "decode": median_time(decode, 20, warmup=2)}
 
 
-def ours_video(n_frames: int) -> dict:
+def ours_video(n_frames: int, precision: str = "auto") -> dict:
     import torch
 
     import sam2_engine as se
 
     torch.manual_seed(0)
-    model = se.build_model(MODEL, checkpoint=False, device="cpu")
+    model = se.build_model(MODEL, checkpoint=False, device="cpu", precision=precision)
     frames = _movie(model.image_size, n_frames)
     session = se.VideoPredictor(model).start(frames)
     session.add_points(0, 1, [[400, 500]], [1])
@@ -132,6 +139,8 @@ def main() -> None:
 
     oi, ri = alternate(ours_image, reference_image, args.repeats, rounds=args.rounds)
     ov, rv = alternate(ours_video, reference_video, args.frames, rounds=args.rounds)
+    bi = isolated(ours_image, args.repeats, "bfloat16")
+    bv = isolated(ours_video, args.frames, "bfloat16")
     rows = [
         Row("image embedding, 1024 px", "s", oi["embed"], ri["embed"], f"median of {args.repeats}"),
         Row("one-point decode (3 masks)", "s", oi["decode"], ri["decode"], "median of 20"),
@@ -148,6 +157,20 @@ def main() -> None:
             ov["peak_rss"],
             rv["peak_rss"],
             "whole process: model, frames, state",
+        ),
+        Row(
+            "image embedding, ours with precision='bfloat16'",
+            "s",
+            bi["embed"],
+            ri["embed"],
+            "opt-in on CPU; reference in float32",
+        ),
+        Row(
+            "propagation per frame, ours with precision='bfloat16'",
+            "s",
+            bv["per_frame"],
+            rv["per_frame"],
+            "opt-in on CPU; reference in float32",
         ),
     ]
     path = write(
