@@ -225,7 +225,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
         One model loads at a time: while another is loading it is cancelled (its result
         is dropped) and this one starts when that worker has returned. Returns the job
         handle, or None when the load is queued behind the running one. (Two loads in
-        two napari workers at once were seen to deadlock in torch.load.)
+        two napari workers at once were seen to hang, one of them inside torch.load.)
         """
         running = self._jobs.get("model")
         if running is not None and running.running:

@@ -133,7 +133,7 @@ class _ModelStore:
         self._models: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
         # one build at a time: a second request for the same model waits and reuses the
-        # first one's result, and torch.load in two threads at once was seen to hang
+        # first one's result (and two builds in two napari workers were seen to hang)
         self._build_lock = threading.Lock()
 
     def get(

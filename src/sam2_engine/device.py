@@ -65,7 +65,8 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     precision
         ``"auto"`` (default): bfloat16 autocast on CUDA GPUs that support it (the
         reference's recommended mode, about twice as fast), float32 elsewhere.
-        ``"float32"``: never autocast (bit-for-bit comparable with the CPU).
+        ``"float32"``: never autocast (on CUDA the results then match the CPU's up to
+        cuDNN's TF32 rounding).
         ``"bfloat16"``: autocast wherever the device supports it (CUDA, CPU).
     """
     if precision not in PRECISIONS:

@@ -1,9 +1,9 @@
 """Read and prepare the next frame of a propagation while the model works on this one.
 
-On a GPU one tracked frame of Hiera-T takes a few tens of milliseconds; reading a frame,
-scaling its intensities and normalising it on the CPU takes about as long again at
-1024 px. :class:`FramePrefetcher` does that work for the next frame in one background
-thread, so that the two overlap. On a CPU-only machine the model already uses every
+On a GPU one tracked frame of Hiera-T takes a few tens of milliseconds; reading a frame
+and scaling its intensities on the CPU takes a large part of that again at 1024 px.
+:class:`FramePrefetcher` does that work for the next frame in one background thread, so
+that the two overlap. On a CPU-only machine the model already uses every
 core, so sessions leave it off there (see ``VideoPredictor(prefetch=...)``).
 """
 
