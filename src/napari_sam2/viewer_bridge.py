@@ -88,6 +88,18 @@ def is_helper(layer: Any) -> bool:
     return layer.metadata.get(HELPER_KEY) in ("prompts", "box", "preview")
 
 
+def layer_choices(viewer: Any, kind: str) -> list[tuple[str, Any]]:
+    """(name, layer) of the user's layers of one type ("Image", "Labels") for a combo box;
+    the plugin's helper layers are left out, and a missing viewer gives none."""
+    if viewer is None:
+        return []
+    return [
+        (layer.name, layer)
+        for layer in viewer.layers
+        if type(layer).__name__ == kind and not is_helper(layer)
+    ]
+
+
 class ViewerBridge:
     """Connects one viewer to one controller; see the module docstring."""
 

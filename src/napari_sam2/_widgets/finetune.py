@@ -38,7 +38,7 @@ from napari_sam2.finetuning import (
 )
 from napari_sam2.models import MODEL_LIST, available_devices, available_models, default_model_name
 from napari_sam2.state import StackKind
-from napari_sam2.viewer_bridge import is_helper, unwrap_viewer
+from napari_sam2.viewer_bridge import layer_choices, unwrap_viewer
 
 PLUGIN, SAM2_WIDGET = "napari-sam2", "SAM 2"
 _NONE = -1  # "no axis" in the axis combos
@@ -218,18 +218,11 @@ class FinetuneWidget(Container):
         _on_close(self, self._viewer, c, self._connections)
 
     # ------------------------------------------------------------------ choices
-    def _layers(self, kind: str) -> list[Any]:
-        return [
-            layer
-            for layer in self._viewer.layers
-            if type(layer).__name__ == kind and not is_helper(layer)
-        ]
-
     def _image_choices(self, _: Any = None) -> list[tuple[str, Any]]:
-        return [(layer.name, layer) for layer in self._layers("Image")]
+        return layer_choices(self._viewer, "Image")
 
     def _labels_choices(self, _: Any = None) -> list[tuple[str, Any]]:
-        return [(layer.name, layer) for layer in self._layers("Labels")]
+        return layer_choices(self._viewer, "Labels")
 
     def _axes(self) -> list[tuple[int, int]]:
         combo = self.__dict__.get("image_combo")  # None while the fields are being built

@@ -18,7 +18,7 @@ from napari_sam2.models import (
     available_models,
     default_model_name,
 )
-from napari_sam2.viewer_bridge import ViewerBridge, is_helper, unwrap_viewer
+from napari_sam2.viewer_bridge import ViewerBridge, layer_choices, unwrap_viewer
 
 _NONE = -1  # "no axis" in the axis combos
 
@@ -134,21 +134,11 @@ class SetupPanel(Container):
     def viewer(self) -> Any:
         return self._viewer
 
-    def _layers(self, kind: str) -> list[Any]:
-        viewer = self.viewer
-        if viewer is None:
-            return []
-        return [
-            layer
-            for layer in viewer.layers
-            if type(layer).__name__ == kind and not is_helper(layer)
-        ]
-
     def _image_choices(self, _: Any = None) -> list[tuple[str, Any]]:
-        return [(layer.name, layer) for layer in self._layers("Image")]
+        return layer_choices(self.viewer, "Image")
 
     def _labels_choices(self, _: Any = None) -> list[tuple[str, Any]]:
-        return [(layer.name, layer) for layer in self._layers("Labels")]
+        return layer_choices(self.viewer, "Labels")
 
     def _axes(self) -> list[tuple[int, int]]:
         layer = self.image_combo.value if hasattr(self, "image_combo") else None
