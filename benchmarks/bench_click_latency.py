@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     import sam2_engine as se
-    from sam2_engine.synthetic import fluorescence_image
+    from sam2_synthetic import fluorescence_image
 
     model = se.build_model(MODEL, checkpoint=False, device="cpu")
     image = fluorescence_image((1024, 1024), n_nuclei=120, seed=0).image

@@ -31,7 +31,7 @@ MODEL = "sam2.1_hiera_tiny"
 
 
 def _image(size: int):
-    from sam2_engine.synthetic import natural_rgb_image
+    from sam2_synthetic import natural_rgb_image
 
     return natural_rgb_image((size, size), seed=0)
 
@@ -39,7 +39,7 @@ def _image(size: int):
 def _movie(size: int, n: int):
     import numpy as np
 
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     m = nuclei_timelapse(n_frames=n, shape=(size, size), n_nuclei=12, seed=0).movie
     m = (m.astype(np.float32) / m.max() * 255).astype(np.uint8)

@@ -62,7 +62,7 @@ def _median_gap(results: Iterable) -> float:
 def _movie(n: int):
     import numpy as np
 
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     m = nuclei_timelapse(n_frames=n, shape=(SIZE, SIZE), n_nuclei=24, seed=0).movie
     m = (m.astype(np.float32) / m.max() * 255).astype(np.uint8)
@@ -90,7 +90,7 @@ def _peak_mib() -> float:
 
 def ours_image(repeats: int) -> dict:
     import sam2_engine as se
-    from sam2_engine.synthetic import natural_rgb_image
+    from sam2_synthetic import natural_rgb_image
 
     model = se.build_model(TINY, checkpoint=False, device="cuda")
     pred = se.ImagePredictor(model)
@@ -106,7 +106,7 @@ def reference_image(repeats: int) -> dict:
     from sam2.sam2_image_predictor import SAM2ImagePredictor
 
     from sam2_engine.config import load_config
-    from sam2_engine.synthetic import natural_rgb_image
+    from sam2_synthetic import natural_rgb_image
     from tests.reference_oracle import build_reference
 
     pred = SAM2ImagePredictor(build_reference(load_config(TINY)).cuda())

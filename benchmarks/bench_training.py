@@ -77,7 +77,7 @@ def run_case(case: Case) -> dict[str, object]:
     import torch
 
     import sam2_training as st
-    from sam2_engine.synthetic import fluorescence_image, nuclei_timelapse
+    from sam2_synthetic import fluorescence_image, nuclei_timelapse
 
     if case.threads is not None:
         torch.set_num_threads(case.threads)

@@ -34,7 +34,7 @@ MODEL, SIZE = "sam2.1_hiera_tiny", 512
 def _movie(n: int):
     import numpy as np
 
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     tl = nuclei_timelapse(n_frames=min(n, 40), shape=(SIZE, SIZE), n_nuclei=16, seed=0)
     m = (tl.movie.astype(np.float32) / tl.movie.max() * 255).astype(np.uint8)

@@ -3,7 +3,7 @@
 No official weights can be downloaded on the machines this project is built on, yet the
 demo must segment and track something. This script trains the ``test_small``
 architecture (1.5 M parameters, 256 px input) with our own fine-tuning loop on data the
-project generates (``sam2_engine.synthetic``): 2D fluorescence images for clicks and
+project generates (``sam2_synthetic``): 2D fluorescence images for clicks and
 boxes, time-lapses of moving, dividing nuclei for tracking. It then measures one-click
 IoU on held-out images and tracking IoU on a held-out time-lapse and, unless
 ``--no-install``, copies the best checkpoint to ``src/napari_sam2/_models/demo_nuclei.pt``.
@@ -26,7 +26,7 @@ import yaml
 
 import sam2_engine as se
 import sam2_training as st
-from sam2_engine.synthetic import fluorescence_image, nuclei_timelapse
+from sam2_synthetic import fluorescence_image, nuclei_timelapse
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "napari_sam2" / "_models" / "demo_nuclei.pt"

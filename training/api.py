@@ -103,7 +103,7 @@ def finetune(
 
     Examples
     --------
-    >>> from sam2_engine.synthetic import fluorescence_image
+    >>> from sam2_synthetic import fluorescence_image
     >>> data = fluorescence_image((128, 128), n_nuclei=5, seed=0)
     >>> path = finetune(data.image, data.labels, "test_tiny", output=tmp_path, max_steps=2,
     ...                 overrides={"data.val_fraction": 0})  # doctest: +SKIP

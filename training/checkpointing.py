@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sam2_engine.checkpoints import atomic_torch_save, save_checkpoint
+from sam2_engine import atomic_torch_save, save_checkpoint
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ FREEZABLE = (
 
 
 @dataclass
-class ModelConfig:
+class BaseModelConfig:
     """Which model to start from."""
 
     base: str = "sam2.1_hiera_tiny"  # a name from sam2_engine.list_models() or a .pt of ours
@@ -152,7 +152,7 @@ class TrainConfig:
 
     output: str = "sam2_finetune"  # run folder, or a .pt path for the final weights
     resume: bool = False  # continue from the run folder's training_state.pt if present
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: BaseModelConfig = field(default_factory=BaseModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     prompts: PromptConfig = field(default_factory=PromptConfig)
     loss: LossConfig = field(default_factory=LossConfig)

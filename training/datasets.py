@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from sam2_engine.frames import Normalization, intensity_range, resize_batch, to_rgb
+from sam2_engine import Normalization, intensity_range, resize_batch, to_rgb
 from sam2_training import folders, sources
 from sam2_training.augment import ClipTransform, apply_geometry, apply_intensity, draw_transform
 from sam2_training.config import DataConfig, PromptConfig
-from sam2_training.prompting import PromptPlan, draw_plan
+from sam2_training.prompt_simulation import PromptPlan, draw_plan
 from sam2_training.sources import LabelledStack, Segment
 
 

@@ -15,15 +15,13 @@ markers (small blobs inside each cell), not full masks; train on full instance m
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sam2_cells.ctc import TIFF_SUFFIXES, find_ctc_sequences, is_ctc_folder
 from sam2_training.sources import LabelledStack, channel_axis_of, check_label_dtype
-
-TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 class _LazyTiff:
@@ -150,56 +148,20 @@ def stacks_from_tiff_folder(
     return [TiffPairStack(images[k], labels[k], channel_axis) for k in sorted(images)]
 
 
-_CTC_SEQUENCE = re.compile(r"^\d+$")
-_NUMBER = re.compile(r"(\d+)\D*$")
-
-
-def _numbered(folder: Path, prefix: str) -> dict[int, Path]:
-    out = {}
-    for p in folder.iterdir():
-        if p.name.startswith(prefix) and p.suffix.lower() in TIFF_SUFFIXES:
-            match = _NUMBER.search(p.stem)
-            if match:
-                out[int(match.group(1))] = p
-    return out
-
-
-def is_ctc_folder(folder: str | Path) -> bool:
-    """True when ``folder`` holds at least one ``NN/`` + ``NN_GT/TRA/`` pair."""
-    folder = Path(folder)
-    return folder.is_dir() and any(
-        p.is_dir() and _CTC_SEQUENCE.match(p.name) and (folder / f"{p.name}_GT" / "TRA").is_dir()
-        for p in folder.iterdir()
-    )
-
-
 def stacks_from_ctc_folder(folder: str | Path) -> list[LabelledStack]:
     """One stack per CTC sequence with tracking labels (see module doc).
 
     Frames without a ``man_trackNNN.tif`` file are skipped; labels come from ``TRA``
     because its ids are consistent in time (``SEG`` annotates only some frames).
     """
-    folder = Path(folder)
-    stacks: list[LabelledStack] = []
-    for seq in sorted(p for p in folder.iterdir() if p.is_dir() and _CTC_SEQUENCE.match(p.name)):
-        tra = folder / f"{seq.name}_GT" / "TRA"
-        if not tra.is_dir():
-            continue
-        frames, tracks = _numbered(seq, "t"), _numbered(tra, "man_track")
-        common = sorted(set(frames) & set(tracks))
-        if not common:
-            raise ValueError(
-                f"{seq} and {tra} share no frame numbers; expected tNNN.tif frames and "
-                "man_trackNNN.tif labels with the same NNN"
-            )
-        stacks.append(
-            FrameFilesStack(seq.name, [frames[t] for t in common], [tracks[t] for t in common])
+    return [
+        FrameFilesStack(
+            seq.name,
+            [seq.frames[t] for t in seq.common_frames],
+            [seq.tracking[t] for t in seq.common_frames],
         )
-    if not stacks:
-        raise ValueError(
-            f"{folder} holds no Cell Tracking Challenge sequence (NN/ with NN_GT/TRA/)"
-        )
-    return stacks
+        for seq in find_ctc_sequences(folder)
+    ]
 
 
 def stacks_from_folder(

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from sam2_engine.device import resolve_device
+from sam2_engine import resolve_device
 from sam2_training import distributed
 from sam2_training.base_model import build_base_model
 from sam2_training.checkpointing import (

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine import SAM2Model
 from sam2_training.config import FREEZABLE, OptimConfig
 
 _BLOCK = re.compile(r"\.blocks\.(\d+)\.")

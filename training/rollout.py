@@ -22,20 +22,25 @@ takes a list of samples, so that DistributedDataParallel sees one forward per st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from sam2_engine.memory_bank import select_memory
-from sam2_engine.model.image_encoder import ImageFeatures
-from sam2_engine.model.sam2 import HeadOutput, SAM2Model
-from sam2_engine.model.tracking import ObjectMemory, memory_tokens
+from sam2_engine import (
+    FrameOutput,
+    ImageFeatures,
+    ObjectMemory,
+    SAM2Model,
+    select_memory,
+    step_memory,
+    track_step,
+)
 from sam2_training.config import LossConfig, PromptConfig
 from sam2_training.losses import LossTerms, step_loss
-from sam2_training.prompting import (
+from sam2_training.prompt_simulation import (
     PromptPlan,
     noisy_boxes,
     points_at_error_centres,
@@ -74,20 +79,6 @@ class FramePrediction:
     logits: torch.Tensor
 
 
-@dataclass
-class _Memory:
-    """What later frames read from a processed frame (K objects)."""
-
-    memory: torch.Tensor | None  # (K, mem_dim, h, w)
-    obj_ptr: torch.Tensor  # (K, C)
-
-
-@dataclass
-class _Bank:
-    cond: dict[int, _Memory] = field(default_factory=dict)
-    recent: dict[int, _Memory] = field(default_factory=dict)
-
-
 def encode_frames(model: SAM2Model, images: torch.Tensor, encoder_grad: bool) -> ImageFeatures:
     """Encode (T, 3, S, S) normalised frames (see ``SAM2Model.encode_image``)."""
     return model.encode_image(images, encoder_grad=encoder_grad)
@@ -96,21 +87,25 @@ def encode_frames(model: SAM2Model, images: torch.Tensor, encoder_grad: bool) ->
 def _object_memories(
     model: SAM2Model,
     frame: int,
-    bank: _Bank,
+    cond: dict[int, FrameOutput],
+    recent: dict[int, FrameOutput],
     num_frames: int,
     past_pointers_only: bool,
 ) -> tuple[list[ObjectMemory], int]:
-    """Per-object memories read on ``frame`` (the video predictor's selection rules)."""
+    """Per-object memories read on ``frame`` (the video predictor's selection rules).
+
+    The bank's outputs hold the K objects of the clip along their first axis.
+    """
     mem, max_offset = select_memory(
-        bank.cond,
-        bank.recent,
+        cond,
+        recent,
         frame,
         False,
         num_frames,
         model.cfg.tracking,
         only_past_pointers=past_pointers_only,
     )
-    k = next(iter(bank.cond.values())).obj_ptr.shape[0]
+    k = next(iter(cond.values())).obj_ptr.shape[0]
     per_object = [
         ObjectMemory(
             spatial=[(slot, feat[i]) for slot, feat in mem.spatial],
@@ -159,7 +154,7 @@ def run_clip(
     masks
         (K, T, S, S) bool ground truth (used for prompts and correction clicks).
     plan
-        Which prompts, on which frames (see :func:`sam2_training.prompting.draw_plan`).
+        Which prompts, on which frames (see :func:`sam2_training.prompt_simulation.draw_plan`).
     prompts
         Box-noise settings.
     generator
@@ -184,10 +179,8 @@ def run_clip(
         )
     k = masks.shape[0]
     feats = features if features is not None else encode_frames(model, images, encoder_grad)
-    h, w = feats.embed.shape[-2:]
-    memory_pos = model.memory_encoder.position_encoding.encode(h, w, feats.embed.device)
-    memory_pos = memory_pos.unsqueeze(0)
-    bank = _Bank()
+    cond: dict[int, FrameOutput] = {}
+    recent: dict[int, FrameOutput] = {}
     order = plan.processing_order
     corrected = set(plan.correction_frames)
     results: dict[int, FramePrediction] = {}
@@ -197,77 +190,62 @@ def run_clip(
         gt = masks[:, t : t + 1]  # (K, 1, S, S)
         initial = t in plan.init_cond_frames
         points = labels = None
-        steps: list[StepPrediction] = []
-        if initial and plan.kind == "mask":
-            head = model.mask_as_output(frame_feats, gt.to(frame_feats.embed.dtype))
-            embed = None
-        else:
-            if initial:
-                embed = model.embed_without_memory(frame_feats)
-                points, labels = _initial_prompt(plan, gt, prompts, generator, not training)
-            else:
-                memories, max_offset = _object_memories(
-                    model, t, bank, num_frames, past_pointers_only=not training
-                )
-                tokens = memory_tokens(model, memories, memory_pos, max_offset, feats.embed.dtype)
-                embed = model.condition_on_memory(
-                    frame_feats, tokens.tokens, tokens.pos, tokens.num_ptr_tokens, tokens.key_mask
-                )
-            n_points = 0 if labels is None else labels.shape[1]
-            head = model.heads(
-                embed,
-                frame_feats.high_res,
-                points,
-                labels,
-                None,
-                model.use_multimask(initial, n_points),
+        memories, max_offset = None, 1
+        if not initial:
+            memories, max_offset = _object_memories(
+                model, t, cond, recent, num_frames, past_pointers_only=not training
             )
-        steps.append(StepPrediction(head.multi_logits, head.multi_iou, head.object_score))
+        mask_prompt = initial and plan.kind == "mask"
+        if initial and not mask_prompt:
+            points, labels = _initial_prompt(plan, gt, prompts, generator, not training)
+        step = track_step(
+            model,
+            frame_feats,
+            memories,
+            points=points,
+            labels=labels,
+            mask=gt.to(frame_feats.embed.dtype) if mask_prompt else None,
+            max_ptr_offset=max_offset,
+            encode_memory=False,
+        )
+        head = step.head
+        steps = [StepPrediction(head.multi_logits, head.multi_iou, head.object_score)]
 
-        if t in corrected and embed is not None:
+        if t in corrected and step.embed is not None:
             flags = plan.from_gt[plan.correction_frames.index(t)]
             for j in range(plan.num_corrections):
                 pred = None if flags[j] else model.upsample_logits(head.logits.detach()) > 0
                 new_pts, new_lbl = points_from_errors(gt, pred, generator)
                 points = new_pts if points is None else torch.cat([points, new_pts], dim=1)
                 labels = new_lbl if labels is None else torch.cat([labels, new_lbl], dim=1)
-                head = model.heads(
-                    embed,
-                    frame_feats.high_res,
-                    points,
-                    labels,
-                    head.logits,
-                    model.use_multimask(initial, labels.shape[1]),
+                step = track_step(
+                    model,
+                    frame_feats,
+                    memories,
+                    points=points,
+                    labels=labels,
+                    prev_logits=head.logits,
+                    embed=step.embed,
+                    encode_memory=False,
                 )
+                head = step.head
                 steps.append(StepPrediction(head.multi_logits, head.multi_iou, head.object_score))
 
         results[t] = FramePrediction(t, steps, head.logits)
         if position < len(order) - 1:  # the last frame's memory would never be read
-            bank_entry = _Memory(_encode(model, frame_feats, head, training, points), head.obj_ptr)
+            # clicked frames are binarised before memory encoding in evaluation only
+            binarize = (
+                not training
+                and points is not None
+                and model.cfg.tracking.binarize_mask_from_pts_for_mem_enc
+            )
+            memory, _ = step_memory(model, frame_feats, head, binarize)
+            entry = FrameOutput(head.logits, head.obj_ptr, head.object_score, head.iou, memory)
             if initial or t in corrected:
-                bank.cond[t] = bank_entry
+                cond[t] = entry
             else:
-                bank.recent[t] = bank_entry
+                recent[t] = entry
     return [results[t] for t in range(num_frames)]
-
-
-def _encode(
-    model: SAM2Model,
-    feats: ImageFeatures,
-    head: HeadOutput,
-    training: bool,
-    points: torch.Tensor | None,
-) -> torch.Tensor:
-    """Memory of a frame's final prediction (binarised for clicked frames in evaluation)."""
-    binarize = (
-        not training
-        and points is not None
-        and model.cfg.tracking.binarize_mask_from_pts_for_mem_enc
-    )
-    memory, _ = model.encode_memory(
-        feats.embed, model.upsample_logits(head.logits), head.object_score, binarize
-    )
-    return memory
 
 
 def _full_resolution_loss(

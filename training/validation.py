@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine import SAM2Model
 from sam2_training.config import PromptConfig
 from sam2_training.datasets import ClipDataset
-from sam2_training.prompting import PromptPlan
+from sam2_training.prompt_simulation import PromptPlan
 from sam2_training.rollout import encode_frames, run_clip
 
 

@@ -38,8 +38,7 @@ class AutomaticMixin:
         plane, source, model, token = self.plane, self._source(self.plane), self.model, self._token
 
         def work(ctx: JobContext) -> np.ndarray:
-            from sam2_engine.automatic import AutomaticMaskGenerator
-            from sam2_engine.frames import Normalization
+            from sam2_engine import AutomaticMaskGenerator, Normalization
 
             rgb = source.frame(plane.frame)
             gen = AutomaticMaskGenerator(

@@ -294,7 +294,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
         ValueError
             The layer cannot be segmented (1D, empty, bad axes, non-numeric data).
         """
-        from sam2_engine.frames import Normalization
+        from sam2_engine import Normalization
 
         if layer is None:
             self._reset_image(None, None, None)
@@ -356,7 +356,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
 
     def _source(self, plane: PlaneKey) -> Any:
         """The lazy, normalised frame source through ``plane`` (one per fixed position)."""
-        from sam2_engine.frames import FrameSource
+        from sam2_engine import FrameSource
 
         assert self.layout is not None
         src = self._sources.get(plane.fixed)
@@ -478,8 +478,7 @@ class Sam2Controller(PromptingMixin, PropagationMixin, AutomaticMixin):
         source, model, token = self._source(plane), self.model, self._token
 
         def work(ctx: JobContext) -> CachedFeatures:
-            from sam2_engine.frames import Normalization
-            from sam2_engine.image import ImagePredictor
+            from sam2_engine import ImagePredictor, Normalization
 
             rgb = source.frame(plane.frame)
             predictor = ImagePredictor(model, normalization=Normalization("none", clip=False))

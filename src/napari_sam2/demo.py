@@ -60,7 +60,7 @@ def build(argv: Sequence[str] | None = None) -> tuple[Any, Any, argparse.Namespa
     _, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "SAM 2")
     model = opts.model or usable_default_model()
     if model.startswith("test_"):
-        from sam2_engine.download import cache_dir
+        from sam2_engine import cache_dir
 
         log.warning(
             "No trained SAM 2 weights on disk: the demo uses %s (random weights, masks are "

@@ -7,7 +7,7 @@ thread. Everything that can be wrong with the input is refused by
 :meth:`FinetuneController.plan` *before* anything starts, with the training package's
 own checks where they exist. When the run ends (finished, or cancelled: the loop still
 writes usable weights) the model is registered by name
-(``sam2_engine.build.register_model``) and announced through
+(``sam2_engine.register_model``) and announced through
 :data:`napari_sam2.models.MODEL_LIST`, so that model lists refresh at once.
 
 Threading: the training loop calls its progress callback in the worker thread; the
@@ -59,7 +59,7 @@ FREEZE_GROUPS = {
 
 def preset_for(device: str) -> str:
     """The bundled run config for a device: ``finetune_cpu`` on a CPU, else ``finetune``."""
-    from sam2_engine.device import resolve_device
+    from sam2_engine import resolve_device
 
     return (
         "finetune_cpu"
@@ -163,7 +163,7 @@ def check_output_folder(folder: Path | None) -> Path:
 
 def check_base_model(name: str) -> str:
     """Refuse a base model that is neither a known name nor an existing ``.pt`` file."""
-    from sam2_engine.build import list_models
+    from sam2_engine import list_models
 
     name = str(name or "").strip()
     if not name:
@@ -178,8 +178,7 @@ def check_base_model(name: str) -> str:
 
 def check_name(name: str, output: Path, replace: bool) -> str:
     """Refuse an empty or odd name, a built-in model's name, or one already taken."""
-    from sam2_engine.build import list_models
-    from sam2_engine.config import builtin_config_names
+    from sam2_engine import builtin_config_names, list_models
 
     name = name.strip()
     if not name:
@@ -299,7 +298,7 @@ class _RunSlot:
 def _train(plan: TrainingPlan, reports: queue.SimpleQueue, slot: _RunSlot, ctx: JobContext) -> None:
     """The worker: fine-tune, then register the model (cancelled runs too)."""
     import sam2_training
-    from sam2_engine.build import register_model
+    from sam2_engine import register_model
 
     def progress(report: Any) -> None:
         reports.put(report)

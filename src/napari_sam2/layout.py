@@ -260,7 +260,7 @@ class LazyFrames:
 
     ``frames[t]`` reads exactly one plane of the underlying array (numpy view, dask
     compute of the needed chunks, zarr read) and returns it with channels last. It is
-    what :class:`sam2_engine.frames.FrameSource` and the tracking session index.
+    what :class:`sam2_engine.imaging.frames.FrameSource` and the tracking session index.
 
     Parameters
     ----------

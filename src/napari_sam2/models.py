@@ -2,9 +2,9 @@
 
 Choices, in the order the widget lists them:
 
-1. bundled demo models: ``napari_sam2/_models/*.pt`` (fine-tuned files that carry their
-   config), if the package ships any;
-2. locally registered models (``sam2_engine.build.register_model``, e.g. written by the
+1. bundled models (``sam2_engine.bundled_models()``: files shipped inside the engine
+   that carry their config), buildable by name and offline;
+2. locally registered models (``sam2_engine.register_model``, e.g. written by the
    fine-tuning widget), then the official SAM 2 / 2.1 sizes (downloaded and verified on
    first use; the label says when a download is needed);
 3. the random-weight test configs (``test_tiny``, ``test_small``), for trying the GUI;
@@ -31,7 +31,6 @@ from psygnal import Signal
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DIR = Path(__file__).parent / "_models"
 DEFAULT_OFFICIAL = "sam2.1_hiera_tiny"
 FALLBACK_TEST_MODEL = "test_small"
 _MAX_LOADED = 2
@@ -59,19 +58,15 @@ class ModelChoice:
     ready: bool = True
 
 
-def bundled_models(folder: Path | None = None) -> list[ModelChoice]:
-    """Demo models shipped inside the package (``_models/*.pt``)."""
-    folder = BUNDLED_DIR if folder is None else folder
-    if not folder.is_dir():
-        return []
-    return [
-        ModelChoice(str(p), f"{p.stem} (bundled demo)", "bundled")
-        for p in sorted(folder.glob("*.pt"))
-    ]
+def bundled_models() -> list[ModelChoice]:
+    """Models shipped inside the package (work offline), by name."""
+    import sam2_engine as se
+
+    return [ModelChoice(name, f"{name} (bundled)", "bundled") for name in se.bundled_models()]
 
 
 def _official_ready(name: str) -> bool:
-    from sam2_engine.download import cached_path
+    from sam2_engine import cached_path
 
     try:
         return cached_path(name).exists()
@@ -81,11 +76,11 @@ def _official_ready(name: str) -> bool:
 
 def available_models(extra_files: tuple[str, ...] = ()) -> list[ModelChoice]:
     """Every model the user can pick now (cheap: reads no weights)."""
-    from sam2_engine.build import list_models
-    from sam2_engine.checkpoints import OFFICIAL_CHECKPOINTS
+    from sam2_engine import OFFICIAL_CHECKPOINTS, list_models
 
     choices = bundled_models()
-    names = list_models()
+    bundled = {c.name for c in choices}
+    names = [n for n in list_models() if n not in bundled]
     local = set(names) - set(list_models(include_local=False))
     for name in sorted(local):
         choices.append(ModelChoice(name, f"{name} (fine-tuned)", "local"))
@@ -121,7 +116,7 @@ def usable_default_model() -> str:
 
 def available_devices() -> list[str]:
     """``"auto"`` followed by the devices torch can use here."""
-    from sam2_engine.device import available_devices as engine_devices
+    from sam2_engine import available_devices as engine_devices
 
     return ["auto", *engine_devices()]
 
@@ -143,7 +138,7 @@ class _ModelStore:
         progress: Callable[[int, int | None], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> Any:
-        from sam2_engine.device import resolve_device
+        from sam2_engine import resolve_device
 
         dev = str(resolve_device(None if device in (None, "auto") else device))
         key = (str(name), dev)
@@ -157,8 +152,7 @@ class _ModelStore:
         progress: Callable[[int, int | None], None] | None,
         cancel: Callable[[], bool] | None,
     ) -> Any:
-        from sam2_engine.build import build_model
-        from sam2_engine.checkpoints import OFFICIAL_CHECKPOINTS
+        from sam2_engine import OFFICIAL_CHECKPOINTS, build_model
 
         dev = key[1]
         with self._lock:
@@ -167,7 +161,7 @@ class _ModelStore:
                 return self._models[key]
         checkpoint = None
         if name in OFFICIAL_CHECKPOINTS:
-            from sam2_engine.download import ensure_checkpoint
+            from sam2_engine import ensure_checkpoint
 
             checkpoint = ensure_checkpoint(name, progress=progress, cancel=cancel)
         model = build_model(name, checkpoint=checkpoint, device=dev)
@@ -203,7 +197,7 @@ MODEL_LIST = _ModelListEvents()
 
 
 def model_registered(name: str) -> None:
-    """Announce a model registered with ``sam2_engine.build.register_model``.
+    """Announce a model registered with ``sam2_engine.register_model``.
 
     Forgets loaded copies of an earlier model of that name (so the new weights load)
     and emits :data:`MODEL_LIST` ``.changed`` so that model lists refresh.

@@ -197,7 +197,7 @@ class PromptingMixin:
         model, plane, version = self.model, cur.plane, cur.version
 
         def work(ctx: JobContext) -> Preview:
-            from sam2_engine.image import ImagePredictor
+            from sam2_engine import ImagePredictor
 
             predictor = ImagePredictor(model)
             predictor.set_features(cached.features, [cached.plane_hw])

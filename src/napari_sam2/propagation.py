@@ -134,7 +134,7 @@ class PropagationMixin:
         return None
 
     def _session_slot(self: Sam2Controller, fixed: tuple) -> SessionSlot:
-        from sam2_engine.video import VideoPredictor
+        from sam2_engine import VideoPredictor
 
         key = (self._token, id(self.model), fixed)
         if self._slot is None or self._slot.key != key:

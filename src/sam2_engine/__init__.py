@@ -19,31 +19,64 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first access)
+# public name -> module that defines it (imported on first access). This is the one
+# surface the sibling packages (napari_sam2, sam2_training, sam2_cells) import; an
+# import-linter contract keeps them out of the submodules.
 _LAZY = {
+    # entry points: models by name, configs, devices
     "build_model": "sam2_engine.build",
     "list_models": "sam2_engine.build",
     "load_config": "sam2_engine.config",
     "ModelConfig": "sam2_engine.config",
-    "CheckpointError": "sam2_engine.checkpoints",
-    "CheckpointMismatchError": "sam2_engine.checkpoints",
-    "OfficialCheckpoint": "sam2_engine.checkpoints",
-    "OFFICIAL_CHECKPOINTS": "sam2_engine.checkpoints",
-    "ensure_checkpoint": "sam2_engine.checkpoints",
-    "cache_dir": "sam2_engine.checkpoints",
-    "save_checkpoint": "sam2_engine.checkpoints",
-    "load_checkpoint_file": "sam2_engine.checkpoints",
+    "config_to_dict": "sam2_engine.config",
+    "builtin_config_names": "sam2_engine.config",
     "resolve_device": "sam2_engine.device",
-    "SAM2Model": "sam2_engine.model.sam2",
+    "available_devices": "sam2_engine.device",
+    # errors callers catch
+    "CheckpointError": "sam2_engine.errors",
+    "CheckpointMismatchError": "sam2_engine.errors",
+    "DownloadError": "sam2_engine.errors",
+    "DownloadCancelled": "sam2_engine.weights.download",
+    # weights: official files, the cache, our checkpoint files, names on this computer
+    "OfficialCheckpoint": "sam2_engine.weights.official",
+    "OFFICIAL_CHECKPOINTS": "sam2_engine.weights.official",
+    "ensure_checkpoint": "sam2_engine.weights.download",
+    "cached_path": "sam2_engine.weights.download",
+    "cache_dir": "sam2_engine.weights.download",
+    "save_checkpoint": "sam2_engine.weights.checkpoints",
+    "load_checkpoint_file": "sam2_engine.weights.checkpoints",
+    "read_metadata": "sam2_engine.weights.checkpoints",
+    "atomic_torch_save": "sam2_engine.weights.checkpoints",
+    "register_model": "sam2_engine.weights.local",
+    "unregister_model": "sam2_engine.weights.local",
+    "bundled_models": "sam2_engine.weights.local",
+    # predictors
     "ImagePredictor": "sam2_engine.image",
     "ImagePrediction": "sam2_engine.image",
-    "VideoPredictor": "sam2_engine.video",
-    "TrackingSession": "sam2_engine.session",
-    "FrameResult": "sam2_engine.session",
-    "AutomaticMaskGenerator": "sam2_engine.automatic",
-    "masks_to_label_image": "sam2_engine.label_image",
-    "Normalization": "sam2_engine.intensity",
-    "FrameSource": "sam2_engine.frames",
+    "VideoPredictor": "sam2_engine.video.predictor",
+    "TrackingSession": "sam2_engine.video.session",
+    "FrameResult": "sam2_engine.video.session",
+    "AutomaticMaskGenerator": "sam2_engine.automatic.generator",
+    # images and masks
+    "Normalization": "sam2_engine.imaging.intensity",
+    "intensity_range": "sam2_engine.imaging.intensity",
+    "to_rgb": "sam2_engine.imaging.intensity",
+    "FrameSource": "sam2_engine.imaging.frames",
+    "resize_batch": "sam2_engine.imaging.frames",
+    "masks_to_label_image": "sam2_engine.masks.label_image",
+    "masks_to_boxes": "sam2_engine.masks.postprocess",
+    # the model and its one track step (for training code)
+    "SAM2Model": "sam2_engine.model.sam2",
+    "ImageFeatures": "sam2_engine.model.image_encoder",
+    "HeadOutput": "sam2_engine.model.sam2",
+    "LOGIT_CLAMP": "sam2_engine.model.sam2",
+    "PromptLabel": "sam2_engine.model.prompt_encoder",
+    "track_step": "sam2_engine.model.track_step",
+    "step_memory": "sam2_engine.model.track_step",
+    "ObjectMemory": "sam2_engine.model.track_step",
+    "StepOutput": "sam2_engine.model.track_step",
+    "select_memory": "sam2_engine.video.memory_bank",
+    "FrameOutput": "sam2_engine.video.memory_bank",
 }
 
 __all__ = sorted(_LAZY)
@@ -63,24 +96,34 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from sam2_engine.automatic import AutomaticMaskGenerator
+    from sam2_engine.automatic.generator import AutomaticMaskGenerator
     from sam2_engine.build import build_model, list_models
-    from sam2_engine.checkpoints import (
-        OFFICIAL_CHECKPOINTS,
-        CheckpointError,
-        CheckpointMismatchError,
-        OfficialCheckpoint,
-        cache_dir,
-        ensure_checkpoint,
+    from sam2_engine.config import ModelConfig, builtin_config_names, config_to_dict, load_config
+    from sam2_engine.device import available_devices, resolve_device
+    from sam2_engine.errors import CheckpointError, CheckpointMismatchError, DownloadError
+    from sam2_engine.image import ImagePrediction, ImagePredictor
+    from sam2_engine.imaging.frames import FrameSource, resize_batch
+    from sam2_engine.imaging.intensity import Normalization, intensity_range, to_rgb
+    from sam2_engine.masks.label_image import masks_to_label_image
+    from sam2_engine.masks.postprocess import masks_to_boxes
+    from sam2_engine.model.image_encoder import ImageFeatures
+    from sam2_engine.model.prompt_encoder import PromptLabel
+    from sam2_engine.model.sam2 import LOGIT_CLAMP, HeadOutput, SAM2Model
+    from sam2_engine.model.track_step import ObjectMemory, StepOutput, step_memory, track_step
+    from sam2_engine.video.memory_bank import FrameOutput, select_memory
+    from sam2_engine.video.predictor import VideoPredictor
+    from sam2_engine.video.session import FrameResult, TrackingSession
+    from sam2_engine.weights.checkpoints import (
+        atomic_torch_save,
         load_checkpoint_file,
+        read_metadata,
         save_checkpoint,
     )
-    from sam2_engine.config import ModelConfig, load_config
-    from sam2_engine.device import resolve_device
-    from sam2_engine.frames import FrameSource
-    from sam2_engine.image import ImagePrediction, ImagePredictor
-    from sam2_engine.intensity import Normalization
-    from sam2_engine.label_image import masks_to_label_image
-    from sam2_engine.model.sam2 import SAM2Model
-    from sam2_engine.session import FrameResult, TrackingSession
-    from sam2_engine.video import VideoPredictor
+    from sam2_engine.weights.download import (
+        DownloadCancelled,
+        cache_dir,
+        cached_path,
+        ensure_checkpoint,
+    )
+    from sam2_engine.weights.local import bundled_models, register_model, unregister_model
+    from sam2_engine.weights.official import OFFICIAL_CHECKPOINTS, OfficialCheckpoint

@@ -5,20 +5,21 @@ Three kinds of names are known to :func:`list_models`:
 * the official sizes (``sam2.1_hiera_tiny`` ... ``sam2_hiera_large``), whose weights are
   downloaded once, verified and cached;
 * the test configs (``test_tiny``, ``test_small``): random weights, milliseconds on CPU;
-* local models registered with :func:`register_model` (fine-tuned or bundled files).
+* bundled models shipped in the package and local models registered with
+  :func:`~sam2_engine.weights.local.register_model` (fine-tuned files).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from sam2_engine.checkpoints import (
+from sam2_engine.config import ModelConfig, builtin_config_names, config_from_dict, load_config
+from sam2_engine.device import autocast_dtype, resolve_device
+from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.weights.checkpoints import (
     OFFICIAL_CHECKPOINTS,
     ensure_checkpoint,
     load_checkpoint_file,
@@ -26,67 +27,19 @@ from sam2_engine.checkpoints import (
     read_metadata,
     shape_signature,
 )
-from sam2_engine.config import ModelConfig, builtin_config_names, config_from_dict, load_config
-from sam2_engine.device import autocast_dtype, resolve_device
-from sam2_engine.download import cache_dir
-from sam2_engine.model.sam2 import SAM2Model
-
-REGISTRY_FILE = "models.json"
-
-
-def _registry_path() -> Path:
-    return cache_dir() / REGISTRY_FILE
-
-
-def _local_models() -> dict[str, str]:
-    path = _registry_path()
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return {str(k): str(v) for k, v in data.items() if Path(v).exists()}
-
-
-def register_model(name: str, checkpoint: str | Path) -> None:
-    """Make a checkpoint written by this package (e.g. fine-tuned) buildable by name.
-
-    The file must carry its config in the metadata (as :func:`save_checkpoint` writes).
-    The registry is a small JSON file in the cache folder, written atomically.
-    """
-    checkpoint = Path(checkpoint).resolve()
-    if name in builtin_config_names():
-        raise ValueError(f"{name!r} is a built-in model name; choose another name")
-    if "config" not in read_metadata(checkpoint):
-        raise ValueError(
-            f"{checkpoint} has no model config in its metadata; only files written by "
-            "sam2_engine.save_checkpoint (e.g. by fine-tuning) can be registered by name"
-        )
-    entries = _local_models()
-    entries[name] = str(checkpoint)
-    path = _registry_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models.", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(entries, handle, indent=1)
-    os.replace(tmp, path)
-
-
-def unregister_model(name: str) -> None:
-    """Forget a local model name (the file itself is kept)."""
-    entries = _local_models()
-    if entries.pop(name, None) is not None:
-        _registry_path().write_text(json.dumps(entries, indent=1))
+from sam2_engine.weights.local import bundled_models, local_models
 
 
 def list_models(include_local: bool = True) -> list[str]:
-    """Registered model names: official sizes, test configs, then local models."""
+    """Model names: official sizes, test configs, bundled models, then registered ones.
+
+    ``include_local=False`` leaves out the models registered on this computer.
+    """
     names = builtin_config_names()
     official = [n for n in names if n in OFFICIAL_CHECKPOINTS]
     others = [n for n in names if n not in OFFICIAL_CHECKPOINTS]
-    local = sorted(_local_models()) if include_local else []
-    return official + others + local
+    local = sorted(local_models()) if include_local else []
+    return official + others + list(bundled_models()) + local
 
 
 def _config_signatures(exclude: str) -> dict[str, dict[str, tuple]]:
@@ -109,7 +62,7 @@ def _resolve(
     if isinstance(name_or_config, ModelConfig):
         return name_or_config, None if checkpoint in (None, False) else Path(checkpoint)
     key = str(name_or_config)
-    local = _local_models()
+    local = {**{k: str(v) for k, v in bundled_models().items()}, **local_models()}
     if key in local or (key.endswith(".pt") and Path(key).exists()):
         path = Path(local.get(key, key))
         meta = read_metadata(path)

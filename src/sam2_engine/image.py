@@ -23,14 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
-from sam2_engine.frames import resize_batch
-from sam2_engine.intensity import Normalization, to_rgb
-from sam2_engine.masks import fill_small_holes, remove_small_islands
+from sam2_engine.imaging.frames import resize_batch
+from sam2_engine.imaging.intensity import Normalization, to_rgb
+from sam2_engine.masks.postprocess import fill_small_holes, remove_small_islands
 from sam2_engine.model.image_encoder import ImageFeatures
-from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.prompts import check_boxes, check_points, combine_prompts, to_model_coords
-
-LOGIT_CLAMP = 32.0
 
 
 @dataclass
@@ -81,7 +79,7 @@ class ImagePredictor:
         If > 0, fill holes / remove islands up to this area (in low-resolution pixels,
         i.e. at a quarter of the model input size) before upsampling; runs on CPU.
     normalization
-        Default intensity normalisation (see :class:`~sam2_engine.intensity.Normalization`):
+        Default intensity normalisation (see :class:`~sam2_engine.imaging.intensity.Normalization`):
         8-bit data is scaled by 1/255 as the official model expects, other dtypes by
         robust percentiles.
     """
@@ -148,7 +146,7 @@ class ImagePredictor:
             images are detected without it.
         channels
             Up to three channel indices to show the model as R, G, B (multichannel
-            fluorescence); see :func:`sam2_engine.intensity.to_rgb` for the default.
+            fluorescence); see :func:`sam2_engine.imaging.intensity.to_rgb` for the default.
         normalization
             Overrides the predictor's default normalisation for this image.
         """

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sam2_engine.model.prompt_encoder import BOX_LABELS
+
 ArrayLike = np.ndarray | Sequence | torch.Tensor
 
 
@@ -132,7 +134,7 @@ def combine_prompts(
     if boxes is None:
         return points, labels
     k = boxes.shape[0]
-    box_labels = torch.tensor([[2, 3]], dtype=torch.int32, device=boxes.device).repeat(k, 1)
+    box_labels = torch.tensor([BOX_LABELS], dtype=torch.int32, device=boxes.device).repeat(k, 1)
     if points is None:
         return boxes, box_labels
     if points.shape[0] != k:

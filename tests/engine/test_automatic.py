@@ -19,9 +19,9 @@ import torch
 from scipy import ndimage
 
 import sam2_engine as se
-import sam2_engine.automatic_filters as filters
-from sam2_engine.automatic import AutomaticMaskGenerator, MaskRecord
-from sam2_engine.masks import (
+import sam2_engine.automatic.filters as filters
+from sam2_engine.automatic.generator import AutomaticMaskGenerator, MaskRecord
+from sam2_engine.masks.postprocess import (
     coco_to_rle,
     mask_to_rle,
     masks_to_boxes,
@@ -188,7 +188,7 @@ def test_low_res_cleanup_matches_reference_cuda_path(monkeypatch):
     monkeypatch.setattr(misc, "get_connected_components", _cpu_connected_components)
     # the reference has no full-resolution step (2); switch ours off for this comparison
     monkeypatch.setattr(
-        "sam2_engine.automatic.remove_small_regions_and_nms", lambda found, *_: found
+        "sam2_engine.automatic.generator.remove_small_regions_and_nms", lambda found, *_: found
     )
     settings = PARITY_CASES["single crop"]
     cfg, ref, ours = reference_pair(SEED)

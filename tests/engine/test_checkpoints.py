@@ -6,13 +6,13 @@ import pytest
 import torch
 
 import sam2_engine as se
-from sam2_engine.build import register_model, unregister_model
-from sam2_engine.checkpoints import (
+from sam2_engine import register_model, unregister_model
+from sam2_engine.errors import CheckpointError, CheckpointMismatchError
+from sam2_engine.weights.checkpoints import (
     load_checkpoint_file,
     read_metadata,
     save_checkpoint,
 )
-from sam2_engine.errors import CheckpointError, CheckpointMismatchError
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_unknown_name_lists_the_known_ones():
 
 
 def test_official_name_offline_says_where_to_put_the_file(cache, monkeypatch):
-    from sam2_engine import download
+    from sam2_engine.weights import download
 
     entry = download.OFFICIAL_CHECKPOINTS["sam2.1_hiera_tiny"]
     broken = download.OfficialCheckpoint(

@@ -1,4 +1,4 @@
-"""Tests for sam2_engine.crops: point grids, crop boxes and mapping crops back."""
+"""Tests for sam2_engine.automatic.crops: point grids, crop boxes and mapping crops back."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_engine.crops import (
+from sam2_engine.automatic.crops import (
     batch_iterator,
     box_near_crop_edge,
     crop_boxes,

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from sam2_engine import download
-from sam2_engine.download import (
+from sam2_engine.errors import CheckpointError, DownloadError
+from sam2_engine.weights import download
+from sam2_engine.weights.download import (
     CACHE_ENV,
     OFFICIAL_CHECKPOINTS,
     DownloadCancelled,
@@ -31,7 +32,6 @@ from sam2_engine.download import (
     ensure_checkpoint,
     sha256_of,
 )
-from sam2_engine.errors import CheckpointError, DownloadError
 
 PAYLOAD = random.Random(0).randbytes(3 * (1 << 20) + 12345)  # several download chunks
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()

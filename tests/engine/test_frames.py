@@ -1,4 +1,4 @@
-"""Tests for sam2_engine.frames: dtypes, layouts, normalisation, lazy stacks, resizing."""
+"""Tests for sam2_engine.imaging.frames: dtypes, layouts, normalisation, lazy stacks, resizing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_engine.frames import (
+from sam2_engine.imaging.frames import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     FrameSource,

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import sam2_engine as se
-from sam2_engine.frames import Normalization
-from sam2_engine.synthetic import fluorescence_image
+from sam2_engine.imaging.frames import Normalization
+from sam2_synthetic import fluorescence_image
 
 
 @pytest.fixture(scope="module")

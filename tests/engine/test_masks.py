@@ -1,4 +1,4 @@
-"""Tests for sam2_engine.masks: post-processing, boxes, RLE and label images."""
+"""Tests for sam2_engine.masks.postprocess: post-processing, boxes, RLE and label images."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from skimage.measure import label as sk_label
 
-from sam2_engine import masks as M
-from sam2_engine.masks import (
+from sam2_engine.masks import postprocess as M
+from sam2_engine.masks.postprocess import (
     box_xyxy_to_xywh,
     coco_to_rle,
     fill_small_holes,

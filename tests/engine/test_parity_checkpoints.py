@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import sam2_engine as se
-from sam2_engine.checkpoints import save_checkpoint, shape_signature
 from sam2_engine.config import builtin_config_names, load_config
+from sam2_engine.weights.checkpoints import save_checkpoint, shape_signature
 from tests.reference_oracle import build_reference
 
 pytestmark = pytest.mark.reference

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sam2_engine import ImagePredictor
-from sam2_engine.synthetic import natural_rgb_scene
+from sam2_synthetic import natural_rgb_scene
 from tests.reference_oracle import make_pair, rel_err
 
 pytestmark = pytest.mark.reference

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2_engine import VideoPredictor
-from sam2_engine.synthetic import nuclei_timelapse
+from sam2_synthetic import nuclei_timelapse
 from tests.reference_oracle import make_pair, reference_video_state, rel_err
 
 pytestmark = pytest.mark.reference

@@ -12,7 +12,7 @@ import torch
 
 import sam2_engine as se
 from sam2_engine.device import autocast_dtype
-from sam2_engine.synthetic import fluorescence_image, natural_rgb_image, nuclei_timelapse
+from sam2_synthetic import fluorescence_image, natural_rgb_image, nuclei_timelapse
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

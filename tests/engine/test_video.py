@@ -9,7 +9,7 @@ import torch
 import zarr
 
 import sam2_engine as se
-from sam2_engine.synthetic import nuclei_timelapse
+from sam2_synthetic import nuclei_timelapse
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +278,7 @@ def test_prefetching_the_next_frame_changes_nothing_but_when_frames_are_read(mod
 
 
 def test_a_failing_background_read_raises_in_the_caller():
-    from sam2_engine.prefetch import FramePrefetcher
+    from sam2_engine.video.prefetch import FramePrefetcher
 
     def load(frame: int) -> torch.Tensor:
         if frame == 3:

@@ -33,9 +33,9 @@ def _no_bundled_model(tmp_path_factory, monkeypatch):
     """Hide the bundled demo model: the widget would load it in a worker as it opens,
     which tests that set their own model do not want (tests/plugin/test_gui.py checks
     the loading itself with a model of its own)."""
-    from napari_sam2 import models
+    from sam2_engine.weights import local as local_weights
 
-    monkeypatch.setattr(models, "BUNDLED_DIR", tmp_path_factory.mktemp("no_bundled_models"))
+    monkeypatch.setattr(local_weights, "BUNDLED_DIR", tmp_path_factory.mktemp("no_bundled_models"))
 
 
 @pytest.fixture(scope="session")
@@ -59,14 +59,14 @@ def present_model():
 
 @pytest.fixture(scope="session")
 def nuclei_2d():
-    from sam2_engine.synthetic import fluorescence_image
+    from sam2_synthetic import fluorescence_image
 
     return fluorescence_image((96, 96), n_nuclei=6, seed=1)
 
 
 @pytest.fixture(scope="session")
 def timelapse():
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     return nuclei_timelapse(n_frames=6, shape=(64, 64), n_nuclei=3, seed=0)
 

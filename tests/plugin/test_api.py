@@ -65,7 +65,7 @@ def test_viewer_argument_and_controller_for(present_model, timelapse):
 
 
 def test_segment_everything(tiny_model, nuclei_2d):
-    pytest.importorskip("sam2_engine.automatic")
+    pytest.importorskip("sam2_engine.automatic.generator")
     labels = api.segment_everything(
         Image(nuclei_2d.image),
         model=tiny_model,

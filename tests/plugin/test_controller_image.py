@@ -205,7 +205,7 @@ def test_bad_images_are_refused_clearly(make_controller, data, match):
 def test_segment_everything_adds_fresh_ids_and_keeps_painted(
     make_controller, tiny_model, image_layer
 ):
-    pytest.importorskip("sam2_engine.automatic")
+    pytest.importorskip("sam2_engine.automatic.generator")
     from napari_sam2.state import AutomaticSettings
 
     c = make_controller(tiny_model)

@@ -67,7 +67,7 @@ def test_cancel_keeps_finished_frames_and_a_consistent_layer(
 def test_correction_repropagates_from_the_corrected_frame(
     make_controller, present_model, timelapse, monkeypatch
 ):
-    from sam2_engine.video import TrackingSession
+    from sam2_engine.video.predictor import TrackingSession
 
     starts = []
     original = TrackingSession.propagate
@@ -184,7 +184,7 @@ def test_propagation_needs_a_stack_and_a_commit(
 
 
 def test_z_stack_propagates_both_ways(make_controller, present_model):
-    from sam2_engine.synthetic import nuclei_zstack
+    from sam2_synthetic import nuclei_zstack
 
     stack = nuclei_zstack(n_planes=6, shape=(48, 48), n_nuclei=2, seed=0, radius=(8, 10))
     c = make_controller(present_model)

@@ -28,7 +28,7 @@ def layers(image, labels, **image_kwargs):
 
 
 def two_images():
-    from sam2_engine.synthetic import fluorescence_image
+    from sam2_synthetic import fluorescence_image
 
     return [fluorescence_image((96, 96), n_nuclei=5, seed=s) for s in (1, 2)]
 
@@ -209,8 +209,7 @@ def test_bad_input_is_refused_before_anything_starts(
 
 
 def test_taken_name_needs_replace(make, messages, tmp_path, cache, tiny_model):
-    from sam2_engine import save_checkpoint
-    from sam2_engine.build import register_model
+    from sam2_engine import register_model, save_checkpoint
 
     register_model("taken", save_checkpoint(tiny_model, tmp_path / "taken.pt"))
     runner = ManualRunner()
@@ -298,12 +297,12 @@ def test_cancel_after_the_first_report_keeps_a_usable_model(make, messages, cach
 
 
 def test_a_failed_registration_keeps_the_file_and_says_so(make, messages, cache, monkeypatch):
-    import sam2_engine.build
+    import sam2_engine
 
     def refuse(name, path):
         raise OSError("read-only cache folder (simulated)")
 
-    monkeypatch.setattr(sam2_engine.build, "register_model", refuse)
+    monkeypatch.setattr(sam2_engine, "register_model", refuse)
     c = make(ok_pairs(), epochs=1, name="unlisted")
     c.start()
     assert c.outcome.checkpoint.exists() and "read-only" in c.outcome.register_error

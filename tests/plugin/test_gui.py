@@ -45,7 +45,7 @@ def go_to_frame(viewer, t):
 
 
 def slow_tracking(monkeypatch, seconds=0.15):
-    from sam2_engine.video import TrackingSession
+    from sam2_engine.video.predictor import TrackingSession
 
     original = TrackingSession._track_frame
 
@@ -139,7 +139,7 @@ def test_propagate_writes_every_frame(make_napari_viewer, qtbot, movie, present_
 
 
 def test_cancel_keeps_finished_frames(make_napari_viewer, qtbot, present_model, monkeypatch):
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     slow_tracking(monkeypatch)
     movie = nuclei_timelapse(n_frames=12, shape=(64, 64), n_nuclei=3, seed=2).movie
@@ -198,7 +198,7 @@ def test_worker_error_is_a_notification_and_the_gui_stays_usable(
 def test_closing_the_viewer_during_propagation_stops_the_worker(
     make_napari_viewer, qtbot, present_model, monkeypatch
 ):
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     slow_tracking(monkeypatch, 0.2)
     movie = nuclei_timelapse(n_frames=20, shape=(64, 64), n_nuclei=3, seed=2).movie
@@ -219,7 +219,7 @@ def test_closing_the_viewer_during_propagation_stops_the_worker(
 
 
 def test_segment_everything_widget(make_napari_viewer, qtbot, nuclei_2d, tiny_model):
-    pytest.importorskip("sam2_engine.automatic")
+    pytest.importorskip("sam2_engine.automatic.generator")
     viewer = make_napari_viewer()
     viewer.add_image(nuclei_2d.image, name="nuclei")
     widget = open_widget(viewer, "SAM 2 segment everything")
@@ -246,7 +246,7 @@ def test_demo_headless_check(make_napari_viewer, monkeypatch):
 def test_closing_the_widget_cancels_work_and_reopening_keeps_state(
     make_napari_viewer, qtbot, present_model, monkeypatch
 ):
-    from sam2_engine.synthetic import nuclei_timelapse
+    from sam2_synthetic import nuclei_timelapse
 
     slow_tracking(monkeypatch, 0.2)
     movie = nuclei_timelapse(n_frames=20, shape=(64, 64), n_nuclei=3, seed=2).movie
@@ -272,14 +272,14 @@ def test_closing_the_widget_cancels_work_and_reopening_keeps_state(
 def test_opening_the_widget_loads_a_bundled_model(
     make_napari_viewer, qtbot, nuclei_2d, tiny_model, tmp_path, monkeypatch
 ):
-    from napari_sam2 import models
     from sam2_engine import save_checkpoint
+    from sam2_engine.weights import local as local_weights
 
     save_checkpoint(tiny_model, tmp_path / "demo_nuclei.pt")
-    monkeypatch.setattr(models, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setattr(local_weights, "BUNDLED_DIR", tmp_path)
     viewer = make_napari_viewer()
     viewer.add_image(nuclei_2d.image, name="nuclei")
     c = open_widget(viewer).controller
     qtbot.waitUntil(lambda: c.model is not None and not c.is_running(), timeout=20000)
-    assert c.model_name == str(tmp_path / "demo_nuclei.pt")
+    assert c.model_name == "demo_nuclei"
     assert c.model.image_size == tiny_model.image_size

@@ -17,7 +17,8 @@ import pytest
 import tifffile
 import torch
 
-from sam2_engine.synthetic import fluorescence_image, nuclei_timelapse, write_ctc_folder
+from sam2_cells import write_ctc_dataset
+from sam2_synthetic import fluorescence_image, nuclei_timelapse
 
 #: Overrides that make a run tiny and fast (random test_tiny weights, no TensorBoard).
 FAST = {
@@ -65,7 +66,9 @@ def tiff_folder(tmp_path: Path, images_2d, timelapse) -> Path:
 
 @pytest.fixture
 def ctc_folder(tmp_path: Path, timelapse) -> Path:
-    return write_ctc_folder(timelapse, tmp_path / "ctc")
+    return write_ctc_dataset(
+        timelapse.movie, timelapse.labels, timelapse.tracks, tmp_path / "ctc"
+    )
 
 
 def free_port() -> int:

@@ -13,8 +13,8 @@ import torch
 
 import sam2_engine
 import sam2_training as st
-from sam2_engine.build import register_model, unregister_model
-from sam2_engine.checkpoints import read_metadata, save_checkpoint
+from sam2_engine import register_model, unregister_model
+from sam2_engine.weights.checkpoints import read_metadata, save_checkpoint
 
 from .conftest import FAST, python, subprocess_env
 

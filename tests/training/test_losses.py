@@ -142,7 +142,7 @@ def test_terms_are_divided_by_the_number_of_objects_and_weighted():
 def test_checkpointed_full_resolution_loss_gives_the_same_gradients():
     import sam2_engine
     from sam2_training.config import PromptConfig
-    from sam2_training.prompting import PromptPlan
+    from sam2_training.prompt_simulation import PromptPlan
     from sam2_training.rollout import clip_loss, run_clip
 
     torch.manual_seed(0)

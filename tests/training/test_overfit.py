@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 
 import sam2_engine
 import sam2_training as st
-from sam2_engine.synthetic import fluorescence_image
+from sam2_synthetic import fluorescence_image
 
 from .conftest import FAST
 

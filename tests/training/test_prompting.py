@@ -6,14 +6,20 @@ import numpy as np
 import pytest
 import torch
 
+import sam2_engine as se
 from sam2_training.config import PromptConfig
-from sam2_training.prompting import (
+from sam2_training.prompt_simulation import (
     draw_plan,
-    masks_to_boxes,
     noisy_boxes,
     points_at_error_centres,
     points_from_errors,
 )
+
+
+def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """(B, 4) float32 tight boxes of (B, 1, H, W) masks: the engine's function, as the
+    prompt simulation uses it."""
+    return se.masks_to_boxes(masks[:, 0]).to(torch.float32)
 
 
 def _masks(batch: int = 16, size: int = 64, seed: int = 0) -> torch.Tensor:

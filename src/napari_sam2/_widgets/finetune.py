@@ -477,7 +477,7 @@ def _fits(image: Any, labels: Any) -> bool:
 def _free_name(base: str = "sam2_finetuned") -> str:
     """``base``, or ``base_2``, ``base_3``, ... (counting on from a ``_N`` suffix): the
     first name no model uses yet."""
-    from sam2_engine.build import list_models
+    from sam2_engine import list_models
 
     taken = set(list_models())
     match = re.fullmatch(r"(.*?)_(\d+)", base)

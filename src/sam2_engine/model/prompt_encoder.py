@@ -7,13 +7,26 @@ given as two labelled corner points, so there is a single code path for both.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import torch
 from torch import nn
 
 from sam2_engine.model.common import LayerNorm2d
 from sam2_engine.model.position import RandomFourierEncoding
 
-LABEL_PAD, LABEL_NEG, LABEL_POS, LABEL_BOX_TL, LABEL_BOX_BR = -1, 0, 1, 2, 3
+
+class PromptLabel(IntEnum):
+    """Point labels of the SAM prompt encoder (the one set of codes of the project)."""
+
+    PAD = -1  # no point (padding)
+    NEGATIVE = 0  # background click
+    POSITIVE = 1  # object click
+    BOX_TOP_LEFT = 2  # a box's (x0, y0) corner
+    BOX_BOTTOM_RIGHT = 3  # a box's (x1, y1) corner
+
+
+BOX_LABELS = (PromptLabel.BOX_TOP_LEFT, PromptLabel.BOX_BOTTOM_RIGHT)
 
 
 class PromptEncoder(nn.Module):
@@ -64,10 +77,11 @@ class PromptEncoder(nn.Module):
         """
         b = coords.shape[0]
         coords = torch.cat([coords + 0.5, coords.new_zeros(b, 1, 2)], dim=1)  # pixel centres
-        labels = torch.cat([labels, labels.new_full((b, 1), LABEL_PAD)], dim=1)
+        labels = torch.cat([labels, labels.new_full((b, 1), PromptLabel.PAD)], dim=1)
         emb = self.pe_layer.points(coords, self.image_size)
         labels = labels.unsqueeze(-1)
-        emb = torch.where(labels == LABEL_PAD, self.not_a_point_embed.weight.expand_as(emb), emb)
+        pad = self.not_a_point_embed.weight.expand_as(emb)
+        emb = torch.where(labels == PromptLabel.PAD, pad, emb)
         for value, table in enumerate(self.point_embeddings):
             emb = torch.where(labels == value, emb + table.weight, emb)
         return emb

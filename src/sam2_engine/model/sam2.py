@@ -2,7 +2,7 @@
 
 This class holds weights and answers tensor questions: encode an image, decode prompts
 into masks, encode a memory, condition features on memories. Which memories to use
-for which frame is decided by :mod:`sam2_engine.model.tracking` (the track step) and
+for which frame is decided by :mod:`sam2_engine.model.track_step` (the track step) and
 the video session; the predictors wrap the model, they never inherit from it.
 
 Module and parameter names follow the official checkpoint layout, so an official file's
@@ -18,16 +18,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2_engine.config import ModelConfig
+from sam2_engine.model.attention import RopeAttention
 from sam2_engine.model.common import MLP
 from sam2_engine.model.image_encoder import ImageEncoder, ImageFeatures
 from sam2_engine.model.mask_decoder import DecoderOutput, MaskDecoder
 from sam2_engine.model.memory_attention import MemoryAttention
 from sam2_engine.model.memory_encoder import MemoryEncoder
 from sam2_engine.model.position import sine_1d
-from sam2_engine.model.prompt_encoder import LABEL_PAD, PromptEncoder
+from sam2_engine.model.prompt_encoder import PromptEncoder, PromptLabel
 
 NO_OBJECT_LOGIT = -1024.0  # mask logit written where the object is predicted absent
 MASK_PROMPT_SCALE, MASK_PROMPT_BIAS = 20.0, -10.0  # binary mask -> logits of about +-10
+LOGIT_CLAMP = 32.0  # mask logits fed back as a mask prompt are clamped to +-LOGIT_CLAMP
 
 
 @dataclass
@@ -132,7 +134,7 @@ class SAM2Model(nn.Module):
         if images.ndim != 4 or images.shape[1] != 3 or images.shape[-2:] != (s, s):
             raise ValueError(
                 f"expected images of shape (B, 3, {s}, {s}), got {tuple(images.shape)}; "
-                "use sam2_engine.frames to prepare images"
+                "use sam2_engine.imaging.frames to prepare images"
             )
         with torch.set_grad_enabled(encoder_grad and torch.is_grad_enabled()):
             features, pos = self.image_encoder(images)
@@ -179,7 +181,7 @@ class SAM2Model(nn.Module):
         if points is None:
             batch = mask_logits.shape[0] if mask_logits is not None else embed.shape[0]
             points = torch.zeros(batch, 1, 2, device=embed.device)
-            labels = torch.full((batch, 1), LABEL_PAD, dtype=torch.int32, device=embed.device)
+            labels = torch.full((batch, 1), PromptLabel.PAD, dtype=torch.int32, device=embed.device)
         batch = points.shape[0]
         sparse = pe.embed_points(points, labels)
         if mask_logits is not None and mask_logits.shape[-2:] != pe.mask_input_size:
@@ -304,7 +306,7 @@ class SAM2Model(nn.Module):
         """Memory attention over prepared memory tokens; returns (B, C, h, w).
 
         ``memory``/``memory_pos`` are (B, M, mem_dim); see
-        :func:`sam2_engine.model.tracking.memory_tokens`.
+        :func:`sam2_engine.model.track_step.memory_tokens`.
         """
         embed = features.embed
         b, c, h, w = embed.shape
@@ -314,6 +316,22 @@ class SAM2Model(nn.Module):
             current, pos, memory, memory_pos, (h, w), num_ptr_tokens, key_mask
         )
         return out.transpose(1, 2).reshape(b, c, h, w)
+
+    def set_memory_dropout(self, p: float) -> None:
+        """Change the dropout probability of memory attention (used in training mode only).
+
+        Raises
+        ------
+        ValueError
+            If ``p`` is not in [0, 1).
+        """
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"memory dropout p={p} must be in [0, 1)")
+        for module in self.memory_attention.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = p
+            elif isinstance(module, RopeAttention):
+                module.dropout = p
 
     def use_multimask(self, initial: bool, num_points: int) -> bool:
         """Whether the decoder returns three masks for a frame with ``num_points`` points.

@@ -1,0 +1,413 @@
+"""AutomaticMaskGenerator: segment everything by prompting SAM 2 with a grid of points.
+
+Every grid point is one positive click. The points of a crop are decoded in batches,
+masks with a low predicted IoU or a low stability score are dropped, duplicates are
+removed by box non-maximum suppression within each crop and across crops, and what is
+left comes back as :class:`MaskRecord` objects or as a label image.
+
+Coordinates follow the SAM convention: points are ``(x, y) = (column, row)`` pixels of
+the original image, boxes are ``(x, y, width, height)`` in records.
+
+Examples
+--------
+>>> import numpy as np, sam2_engine as se
+>>> gen = se.AutomaticMaskGenerator(se.build_model("test_tiny"), points_per_side=4,
+...                                 pred_iou_thresh=0, stability_score_thresh=0)
+>>> image = np.random.default_rng(0).integers(0, 4000, (64, 80), dtype=np.uint16)
+>>> labels = gen.generate_labels(image)
+>>> labels.shape
+(64, 80)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from sam2_engine.automatic.crops import batch_iterator, crop_boxes
+from sam2_engine.automatic.filters import (
+    OUTPUT_MODES,
+    BatchProgress,
+    CancelCallback,
+    Candidates,
+    FilterSettings,
+    ProgressCallback,
+    check_options,
+    crop_scores,
+    filter_batch,
+    nms,
+    remove_small_regions_and_nms,
+    resolve_grids,
+)
+from sam2_engine.device import inference_context
+from sam2_engine.image import ImagePredictor
+from sam2_engine.imaging.intensity import Normalization, to_rgb
+from sam2_engine.masks.label_image import masks_to_label_image
+from sam2_engine.masks.postprocess import box_xyxy_to_xywh
+from sam2_engine.masks.rle import rle_area, rle_to_coco, rle_to_mask
+from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
+from sam2_engine.prompts import to_model_coords
+
+__all__ = ["OUTPUT_MODES", "AutomaticMaskGenerator", "MaskRecord"]
+
+LABEL_ORDERS = ("area", "score")
+# the crops are already normalised to [0, 1] RGB: the predictor must use them as they are
+_AS_IS = Normalization("none", clip=False)
+
+
+@dataclass(frozen=True, eq=False)
+class MaskRecord:
+    """One mask found by the generator.
+
+    Attributes
+    ----------
+    segmentation
+        (H, W) bool mask (``output_mode="binary_mask"``), an uncompressed COCO RLE
+        ``{"size": [H, W], "counts": [int, ...]}`` or a COCO RLE with string counts.
+    area
+        Number of pixels in the mask.
+    bbox
+        ``[x, y, width, height]`` of the mask's box (``width = x1 - x0`` of the
+        inclusive corners, as in the reference).
+    predicted_iou
+        The model's estimate of the mask's IoU with the object.
+    stability_score
+        IoU of the mask thresholded at ``mask_threshold +- stability_score_offset``.
+    point_coords
+        ``[[x, y]]``: the grid point that produced the mask, image pixels.
+    crop_box
+        ``[x, y, width, height]`` of the crop the mask was found in.
+    """
+
+    segmentation: np.ndarray | dict[str, Any]
+    area: int
+    bbox: list[float]
+    predicted_iou: float
+    stability_score: float
+    point_coords: list[list[float]]
+    crop_box: list[float]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The mask as an (H, W) bool array, whatever the output mode."""
+        if isinstance(self.segmentation, dict):
+            return rle_to_mask(self.segmentation)
+        return self.segmentation
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the reference's dict (same keys and order).
+
+        Every value is JSON-serialisable except a ``binary_mask`` segmentation, which
+        stays a numpy array (use an RLE output mode to write JSON).
+        """
+        return {
+            "segmentation": self.segmentation,
+            "area": self.area,
+            "bbox": list(self.bbox),
+            "predicted_iou": self.predicted_iou,
+            "point_coords": [list(p) for p in self.point_coords],
+            "stability_score": self.stability_score,
+            "crop_box": list(self.crop_box),
+        }
+
+
+class AutomaticMaskGenerator:
+    """Find all objects of an image with a grid of single-point prompts.
+
+    Parameters
+    ----------
+    model
+        A :class:`~sam2_engine.model.sam2.SAM2Model`.
+    points_per_side
+        Grid points along each side of the image (``points_per_side**2`` in all); give
+        exactly one of it and ``point_grids``.
+    points_per_batch
+        Points decoded together in one decoder call (memory vs speed).
+    pred_iou_thresh
+        Keep masks whose predicted IoU is ``> pred_iou_thresh`` (0 disables the filter).
+    stability_score_thresh
+        Keep masks whose stability score is ``>= stability_score_thresh`` (0 disables).
+    stability_score_offset
+        Shift of the logit threshold used by the stability score.
+    mask_threshold
+        Logit threshold that turns logits into masks.
+    box_nms_thresh
+        Box IoU above which the lower-IoU mask of a crop is dropped as a duplicate.
+    crop_n_layers
+        Extra layers of crops: layer ``i`` cuts the image into ``2**i x 2**i``
+        overlapping crops, each encoded and prompted on its own.
+    crop_nms_thresh
+        Box IoU for duplicates between crops; the mask from the smaller crop wins.
+    crop_overlap_ratio
+        Overlap of neighbouring layer-1 crops as a fraction of the shorter image side.
+    crop_n_points_downscale_factor
+        Layer ``i`` uses ``points_per_side / factor**i`` points per side.
+    point_grids
+        Explicit normalised ``(x, y)`` grids in [0, 1], one (N_i, 2) array per layer
+        (``crop_n_layers + 1`` of them), instead of ``points_per_side``.
+    min_mask_region_area
+        If > 0, two clean-ups run. (1) As the reference does on CUDA: in every decoded
+        low-resolution logit map (a quarter of the model input size), holes and islands
+        of at most this many low-resolution pixels are filled / removed before the
+        stability score and the mask are computed. (2) As SAM 1 does: after
+        de-duplication, holes and islands of fewer than this many image pixels are
+        removed from every mask, and NMS (at ``max(box_nms_thresh, crop_nms_thresh)``)
+        runs again, preferring unchanged masks; survivors keep their order and scores.
+    output_mode
+        ``"binary_mask"``, ``"uncompressed_rle"`` or ``"coco_rle"`` (COCO string RLE,
+        written without pycocotools): the form of :attr:`MaskRecord.segmentation`.
+    use_m2m
+        Refine every mask once more, prompting with its point and its own logits.
+    multimask
+        Three masks per point (True) or one.
+    normalization
+        Intensity normalisation of the image (see
+        :class:`~sam2_engine.imaging.intensity.Normalization`); it is computed once on the
+        whole image, so all crops share it.
+    """
+
+    def __init__(
+        self,
+        model: SAM2Model,
+        points_per_side: int | None = 32,
+        points_per_batch: int = 64,
+        pred_iou_thresh: float = 0.8,
+        stability_score_thresh: float = 0.95,
+        stability_score_offset: float = 1.0,
+        mask_threshold: float = 0.0,
+        box_nms_thresh: float = 0.7,
+        crop_n_layers: int = 0,
+        crop_nms_thresh: float = 0.7,
+        crop_overlap_ratio: float = 512 / 1500,
+        crop_n_points_downscale_factor: int = 1,
+        point_grids: Sequence[np.ndarray] | None = None,
+        min_mask_region_area: int = 0,
+        output_mode: str = "binary_mask",
+        use_m2m: bool = False,
+        multimask: bool = True,
+        normalization: Normalization | None = None,
+    ) -> None:
+        check_options(points_per_batch, crop_n_layers, min_mask_region_area, output_mode)
+        self.point_grids = resolve_grids(
+            points_per_side, point_grids, crop_n_layers, crop_n_points_downscale_factor
+        )
+        self.predictor = ImagePredictor(
+            model, mask_threshold=mask_threshold, normalization=normalization
+        )
+        self.points_per_batch = int(points_per_batch)
+        self.settings = FilterSettings(
+            pred_iou_thresh=pred_iou_thresh,
+            stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset,
+            mask_threshold=mask_threshold,
+            low_res_clean_area=int(min_mask_region_area),
+        )
+        self.box_nms_thresh = box_nms_thresh
+        self.crop_n_layers = int(crop_n_layers)
+        self.crop_nms_thresh = crop_nms_thresh
+        self.crop_overlap_ratio = crop_overlap_ratio
+        self.min_mask_region_area = int(min_mask_region_area)
+        self.output_mode = output_mode
+        self.use_m2m = use_m2m
+        self.multimask = multimask
+
+    @property
+    def model(self) -> SAM2Model:
+        return self.predictor.model
+
+    # ------------------------------------------------------------------ public API
+    def generate(
+        self,
+        image: np.ndarray,
+        *,
+        channel_axis: int | None = None,
+        channels: Sequence[int] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCallback | None = None,
+    ) -> list[MaskRecord]:
+        """Find the masks of one 2D image.
+
+        Parameters
+        ----------
+        image
+            (H, W) grey, (H, W, 3) RGB, or multichannel with ``channel_axis``; any real
+            dtype (as :meth:`ImagePredictor.set_image`). NaN/inf values are refused.
+        channel_axis, channels
+            As in :meth:`ImagePredictor.set_image`.
+        progress
+            Called as ``progress(done, total)`` after each decoded batch of points;
+            ``total`` counts the batches of all crops.
+        cancel
+            Polled before each crop and each batch; once it returns True no more batches
+            are decoded and the masks of the batches already done are returned,
+            de-duplicated and cleaned up as usual (a partial but consistent result).
+
+        Returns
+        -------
+        list of MaskRecord
+            In the reference's order: by predicted IoU within a crop (best first) and,
+            with crops, smaller crops first.
+        """
+        records, _ = self._run(image, channel_axis, channels, progress, cancel)
+        return records
+
+    def generate_labels(
+        self,
+        image: np.ndarray,
+        *,
+        channel_axis: int | None = None,
+        channels: Sequence[int] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCallback | None = None,
+        order: str = "area",
+        min_area: int = 0,
+    ) -> np.ndarray:
+        """Find the masks and merge them into one label image (e.g. a napari Labels layer).
+
+        Parameters
+        ----------
+        image, channel_axis, channels, progress, cancel
+            As in :meth:`generate`.
+        order
+            Who owns a pixel covered by several masks: ``"area"`` the smallest mask,
+            ``"score"`` the one with the highest predicted IoU.
+        min_area
+            Masks left with fewer visible pixels are dropped.
+
+        Returns
+        -------
+        numpy.ndarray of unsigned int, shape (H, W)
+            0 is background; masks get consecutive labels 1, 2, ... in record order.
+            See :func:`~sam2_engine.masks.label_image.masks_to_label_image`.
+        """
+        if order not in LABEL_ORDERS:
+            raise ValueError(f"order must be one of {LABEL_ORDERS}, got {order!r}.")
+        records, hw = self._run(image, channel_axis, channels, progress, cancel)
+        return masks_to_label_image(records, hw, order=order, min_area=min_area)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ pipeline
+    def _run(
+        self,
+        image: np.ndarray,
+        channel_axis: int | None,
+        channels: Sequence[int] | None,
+        progress: ProgressCallback | None,
+        cancel: CancelCallback | None,
+    ) -> tuple[list[MaskRecord], tuple[int, int]]:
+        rgb = to_rgb(
+            image,
+            channel_axis=channel_axis,
+            channels=channels,
+            normalization=self.predictor.normalization,
+        )
+        hw = (int(rgb.shape[0]), int(rgb.shape[1]))
+        with torch.inference_mode():
+            found = self._find_masks(rgb, BatchProgress(progress, cancel))
+        return [self._record(found, i) for i in range(len(found))], hw
+
+    def _find_masks(self, rgb: np.ndarray, tracker: BatchProgress) -> Candidates:
+        hw = rgb.shape[:2]
+        boxes, layers = crop_boxes(hw, self.crop_n_layers, self.crop_overlap_ratio)
+        # (N, 2) float64 (x, y) grid points of each crop, in crop pixels
+        sizes = [np.array([[x1 - x0, y1 - y0]]) for x0, y0, x1, y1 in boxes]
+        grids = [self.point_grids[k] * wh for k, wh in zip(layers, sizes, strict=True)]
+        tracker.total = sum(math.ceil(len(g) / self.points_per_batch) for g in grids)
+        parts = []
+        for box, points in zip(boxes, grids, strict=True):
+            if tracker.stop_requested():
+                break
+            parts.append(self._process_crop(rgb, box, points, tracker))
+        found = Candidates.concat(parts)
+        if len(boxes) > 1:
+            found = found.select(
+                nms(found.boxes, crop_scores(found.crop_boxes), self.crop_nms_thresh)
+            )
+        if self.min_mask_region_area > 0:
+            thresh = max(self.box_nms_thresh, self.crop_nms_thresh)
+            found = remove_small_regions_and_nms(found, self.min_mask_region_area, thresh)
+        return found
+
+    def _process_crop(
+        self, rgb: np.ndarray, box: Sequence[int], points: np.ndarray, tracker: BatchProgress
+    ) -> Candidates:
+        """Encode one crop, decode its points batch by batch, de-duplicate within it."""
+        x0, y0, x1, y1 = box
+        self.predictor.set_image(rgb[y0:y1, x0:x1], normalization=_AS_IS)
+        feats = self.predictor.features
+        with inference_context(self.model.device, self.model.precision):
+            embed = self.model.embed_without_memory(feats)
+        parts = []
+        for (batch,) in batch_iterator(self.points_per_batch, points):
+            if tracker.stop_requested():
+                break
+            parts.append(self._process_batch(embed, batch, box, rgb.shape[:2]))
+            tracker.advance()
+        self.predictor.reset()
+        found = Candidates.concat(parts)
+        found = found.select(nms(found.boxes, found.iou, self.box_nms_thresh))
+        return found.uncropped(box)
+
+    def _process_batch(
+        self, embed: torch.Tensor, points: np.ndarray, box: Sequence[int], image_hw: tuple
+    ) -> Candidates:
+        """Decode (n, 2) crop-pixel points in one decoder call; filter and encode the masks."""
+        x0, y0, x1, y1 = box
+        dev = self.model.device
+        xy = torch.as_tensor(points, dtype=torch.float32)
+        prompts = to_model_coords(xy, (y1 - y0, x1 - x0), self.model.image_size, dev)[:, None]
+        low_res, iou = self._decode(embed, prompts, None, self.multimask)
+        per_point = low_res.shape[0] // len(xy)
+        xy = xy.repeat_interleave(per_point, dim=0)
+        if self.use_m2m:
+            prompts = prompts.repeat_interleave(per_point, dim=0)
+            low_res, iou = self._refine(embed, prompts, low_res.clamp(-LOGIT_CLAMP, LOGIT_CLAMP))
+        return filter_batch(low_res, iou, xy, box, tuple(image_hw), self.settings)
+
+    def _decode(
+        self,
+        embed: torch.Tensor,
+        prompts: torch.Tensor,
+        mask_input: torch.Tensor | None,
+        multimask: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, 1, 2) model-pixel clicks -> (n * M, h, w) float logits and (n * M,) IoU."""
+        labels = torch.ones(prompts.shape[:2], dtype=torch.int32, device=prompts.device)
+        high_res = self.predictor.features.high_res
+        with inference_context(self.model.device, self.model.precision):
+            out = self.model.decode(embed, high_res, prompts, labels, mask_input, multimask)
+        return out.masks.float().flatten(0, 1), out.iou.float().flatten(0, 1)
+
+    def _refine(
+        self, embed: torch.Tensor, prompts: torch.Tensor, low_res: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask-to-mask refinement: each click again, with its own logits as mask prompt."""
+        logits, ious = [], []
+        for pts, masks in batch_iterator(self.points_per_batch, prompts, low_res):
+            out = self._decode(embed, pts, masks[:, None], multimask=False)
+            logits.append(out[0])
+            ious.append(out[1])
+        return torch.cat(logits), torch.cat(ious)
+
+    def _record(self, found: Candidates, i: int) -> MaskRecord:
+        rle = found.rles[i]
+        if self.output_mode == "binary_mask":
+            segmentation: np.ndarray | dict[str, Any] = rle_to_mask(rle)
+        elif self.output_mode == "coco_rle":
+            segmentation = rle_to_coco(rle)
+        else:
+            segmentation = rle
+        x0, y0, x1, y1 = found.crop_boxes[i].tolist()
+        return MaskRecord(
+            segmentation=segmentation,
+            area=rle_area(rle),
+            bbox=[float(v) for v in box_xyxy_to_xywh(found.boxes[i]).tolist()],
+            predicted_iou=float(found.iou[i]),
+            stability_score=float(found.stability[i]),
+            point_coords=[[float(v) for v in found.points[i].tolist()]],
+            crop_box=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+        )

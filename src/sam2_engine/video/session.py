@@ -1,0 +1,500 @@
+"""TrackingSession: prompts, the memory bank and propagation for one stack.
+
+Create sessions with :meth:`sam2_engine.video.predictor.VideoPredictor.start`. Coordinates are
+pixels of the original frames: points ``(x, y) = (column, row)``, boxes
+``(x0, y0, x1, y1)``; masks are (row, col).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sam2_engine.device import inference_context
+from sam2_engine.imaging.frames import FrameSource, resize_to_model
+from sam2_engine.masks.postprocess import fill_small_holes
+from sam2_engine.model.image_encoder import ImageFeatures
+from sam2_engine.model.prompt_encoder import BOX_LABELS
+from sam2_engine.model.sam2 import LOGIT_CLAMP
+from sam2_engine.model.track_step import ObjectMemory, StepOutput, track_step
+from sam2_engine.prompts import check_boxes, check_points, to_model_coords
+from sam2_engine.video.memory_bank import (
+    TRACKED_BACKWARD,
+    TRACKED_FORWARD,
+    FrameOutput,
+    ObjectTrack,
+    Prompt,
+    Retention,
+    prune,
+    select_memory,
+)
+from sam2_engine.video.prefetch import FramePrefetcher
+
+if TYPE_CHECKING:
+    from sam2_engine.video.predictor import VideoPredictor
+
+Direction = Literal["forward", "backward", "both"]
+
+
+@dataclass
+class FrameResult:
+    """Masks of several objects on one frame.
+
+    Attributes
+    ----------
+    frame
+        Frame (or z-plane) index.
+    obj_ids
+        Object ids, in the order of the arrays below.
+    masks
+        (K, H, W) bool masks at the original frame size.
+    scores
+        (K,) predicted IoU of each mask.
+    object_scores
+        (K,) object-presence logits (> 0: the object is visible on this frame).
+    logits
+        (K, S/4, S/4) float32 low-resolution mask logits.
+    """
+
+    frame: int
+    obj_ids: list[int]
+    masks: np.ndarray
+    scores: np.ndarray
+    object_scores: np.ndarray
+    logits: np.ndarray
+
+    def mask_of(self, obj_id: int) -> np.ndarray:
+        """(H, W) mask of one object; raises ``KeyError`` if it is not in this result."""
+        return self.masks[self.obj_ids.index(obj_id)]
+
+
+GPU_BATCH_OBJECTS = 32  # objects per batch on a GPU unless max_batch_objects says
+
+
+class TrackingSession:
+    """Prompts, memory bank and propagation for one stack. Thread-safe.
+
+    Create it with :meth:`VideoPredictor.start`.
+    """
+
+    def __init__(self, predictor: VideoPredictor, source: FrameSource) -> None:
+        self.predictor = predictor
+        self.model = predictor.model
+        self.source = source
+        self.num_frames = len(source)
+        self.frame_hw: tuple[int, int] = tuple(source.shape_hw)  # type: ignore[assignment]
+        self.tracks: OrderedDict[int, ObjectTrack] = OrderedDict()
+        self._features: OrderedDict[int, ImageFeatures] = OrderedDict()
+        self._lock = threading.RLock()
+        self._retention = Retention.for_config(self.model.cfg.tracking, predictor.bounded_memory)
+        dev = self.model.device
+        self._storage = torch.device("cpu") if predictor.offload_to_cpu else dev
+        prefetch = predictor.prefetch if predictor.prefetch is not None else dev.type != "cpu"
+        self._inputs = FramePrefetcher(self._load_input, enabled=prefetch)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def obj_ids(self) -> list[int]:
+        """Ids of the objects in this session, in the order they were added."""
+        return list(self.tracks)
+
+    def prompted_frames(self, obj_id: int | None = None) -> list[int]:
+        """Frames holding prompts (of one object, or of any)."""
+        tracks = [self._track(obj_id)] if obj_id is not None else self.tracks.values()
+        return sorted({f for t in tracks for f in t.prompts})
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the memory bank and the feature cache."""
+        with self._lock:
+            bank = sum(t.nbytes() for t in self.tracks.values())
+            return bank + sum(f.nbytes() for f in self._features.values())
+
+    # ------------------------------------------------------------------ prompts
+    def add_points(
+        self,
+        frame: int,
+        obj_id: int,
+        points: np.ndarray | Sequence | None = None,
+        labels: np.ndarray | Sequence | None = None,
+        *,
+        box: np.ndarray | Sequence | None = None,
+        clear: bool = True,
+    ) -> FrameResult:
+        """Prompt an object on a frame with clicks and/or a box.
+
+        Parameters
+        ----------
+        frame
+            Frame index (negative counts from the end).
+        obj_id
+            Any integer; a new id starts a new object.
+        points, labels
+            (N, 2) (x, y) pixel coordinates and (N,) labels (1 positive, 0 negative).
+        box
+            (x0, y0, x1, y1) box; it replaces earlier prompts on this frame.
+        clear
+            Replace this object's earlier points on this frame (default) or add to them.
+
+        Returns
+        -------
+        FrameResult
+            Masks on ``frame`` of every object that has one there (the prompted object
+            included).
+        """
+        if points is None and box is None:
+            raise ValueError("give points (with labels) and/or a box")
+        if (points is None) != (labels is None):
+            raise ValueError("points and labels go together: give both or neither")
+        if box is not None and not clear:
+            raise ValueError(
+                "a box replaces the frame's earlier prompts; use clear=True with a box"
+            )
+        frame = self._frame_index(frame)
+        obj_id = _check_obj_id(obj_id)
+        size = self.model.image_size
+        dev = self.model.device
+        pts = torch.zeros(0, 2, device=dev)
+        lab = torch.zeros(0, dtype=torch.int32, device=dev)
+        if points is not None:
+            p, lab_np = check_points(points, labels, self.frame_hw)  # type: ignore[arg-type]
+            if p.shape[0] != 1:
+                raise ValueError("points for one object must have shape (N, 2)")
+            pts = to_model_coords(p[0], self.frame_hw, size, dev)
+            lab = torch.as_tensor(lab_np[0], device=dev)
+        if box is not None:
+            b = check_boxes(box, self.frame_hw)
+            if b.shape[0] != 1:
+                raise ValueError("give one box per object, shape (4,)")
+            corners = to_model_coords(b.reshape(2, 2), self.frame_hw, size, dev)
+            pts = torch.cat([corners, pts])
+            lab = torch.cat([torch.tensor(BOX_LABELS, dtype=torch.int32, device=dev), lab])
+        with self._lock:
+            track = self._get_or_create(obj_id)
+            old = track.prompts.get(frame)
+            if not clear and old is not None and old.points is not None:
+                pts = torch.cat([old.points, pts])
+                lab = torch.cat([old.labels, lab])  # type: ignore[list-item]
+            prompt = Prompt(points=pts, labels=lab)
+            self._run_prompt(track, frame, prompt)
+            return self.frame_result(frame)
+
+    def add_box(self, frame: int, obj_id: int, box: np.ndarray | Sequence) -> FrameResult:
+        """Prompt an object with a box (x0, y0, x1, y1); see :meth:`add_points`."""
+        return self.add_points(frame, obj_id, box=box)
+
+    def add_mask(self, frame: int, obj_id: int, mask: np.ndarray) -> FrameResult:
+        """Prompt an object with a (H, W) boolean mask at the frame's size.
+
+        The mask is used as the object's segmentation on this frame.
+        """
+        frame = self._frame_index(frame)
+        obj_id = _check_obj_id(obj_id)
+        m = np.asarray(mask)
+        if m.shape != self.frame_hw:
+            raise ValueError(
+                f"mask has shape {m.shape} but frames are {self.frame_hw} (rows, columns)"
+            )
+        t = torch.as_tensor(m.astype(np.float32), device=self.model.device)[None, None]
+        s = self.model.image_size
+        if t.shape[-2:] != (s, s):
+            t = F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+            t = (t >= 0.5).float()
+        with self._lock:
+            track = self._get_or_create(obj_id)
+            self._run_prompt(track, frame, Prompt(mask=t[0]))
+            return self.frame_result(frame)
+
+    def clear_prompts(self, frame: int, obj_id: int | None = None) -> None:
+        """Remove the prompts on ``frame`` (of one object, or of all).
+
+        The frame's earlier result stays as an ordinary (non-prompted) memory.
+        """
+        frame = self._frame_index(frame)
+        with self._lock:
+            tracks = [self._track(obj_id)] if obj_id is not None else list(self.tracks.values())
+            for track in tracks:
+                track.prompts.pop(frame, None)
+                track.pending.pop(frame, None)
+                out = track.cond.pop(frame, None)
+                if out is not None:
+                    track.recent[frame] = out
+                    track.tracked[frame] = 0
+
+    def remove_object(self, obj_id: int) -> None:
+        """Forget an object and all its prompts and memories."""
+        with self._lock:
+            self._track(obj_id)
+            del self.tracks[obj_id]
+
+    def reset(self) -> None:
+        """Forget every object (the frames and the feature cache stay)."""
+        with self._lock:
+            self.tracks.clear()
+
+    # ------------------------------------------------------------------ propagation
+    def propagate(
+        self,
+        start: int | None = None,
+        direction: Direction = "forward",
+        max_frames: int | None = None,
+    ) -> Iterator[FrameResult]:
+        """Track every object frame by frame; yields one :class:`FrameResult` per frame.
+
+        Parameters
+        ----------
+        start
+            First frame. Default: the earliest prompted frame (the latest one for
+            ``"backward"``).
+        direction
+            ``"forward"`` (increasing index), ``"backward"``, or ``"both"``: forward
+            from ``start``, then backward from ``start - 1``.
+        max_frames
+            Process exactly this many frames per direction (default: to the end).
+
+        Notes
+        -----
+        Stopping the iteration (``break``, ``close()``) keeps every finished frame in
+        the session; a later call continues from wherever it is asked to start.
+        """
+        if direction not in ("forward", "backward", "both"):
+            raise ValueError(
+                f"direction must be 'forward', 'backward' or 'both', got {direction!r}"
+            )
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        with self._lock:
+            self._prepare()
+            first = self._default_start(direction) if start is None else self._frame_index(start)
+        if direction in ("forward", "both"):
+            yield from self._run(first, False, max_frames)
+        if direction == "backward":
+            yield from self._run(first, True, max_frames)
+        if direction == "both" and first > 0:
+            yield from self._run(first - 1, True, max_frames)
+
+    def frame_result(self, frame: int) -> FrameResult:
+        """Current masks on ``frame`` of every object that has a result there."""
+        frame = self._frame_index(frame)
+        with self._lock:
+            ids, outs = [], []
+            for obj_id, track in self.tracks.items():
+                out = track.output_at(frame)
+                if out is not None and out.logits is not None:
+                    ids.append(obj_id)
+                    outs.append(out)
+            return self._result(frame, ids, outs)
+
+    # ------------------------------------------------------------------ internals
+    def _frame_index(self, frame: int) -> int:
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise TypeError(f"frame must be an integer index, got {frame!r}")
+        n = self.num_frames
+        if not -n <= frame < n:
+            raise IndexError(
+                f"frame {frame} is out of range for a stack of {n} frames (0..{n - 1})"
+            )
+        return int(frame) % n
+
+    def _track(self, obj_id: int | None) -> ObjectTrack:
+        if obj_id not in self.tracks:
+            raise KeyError(f"unknown object id {obj_id!r}; known ids: {self.obj_ids}")
+        return self.tracks[obj_id]
+
+    def _get_or_create(self, obj_id: int) -> ObjectTrack:
+        if obj_id not in self.tracks:
+            self.tracks[obj_id] = ObjectTrack(obj_id, self.num_frames)
+        return self.tracks[obj_id]
+
+    def _features_at(self, frame: int) -> ImageFeatures:
+        cached = self._features.get(frame)
+        if cached is not None:
+            self._features.move_to_end(frame)
+            return cached
+        rgb = self._inputs.get(frame).to(self.model.device, non_blocking=True)
+        feats = self.model.encode_image(resize_to_model(rgb, self.model.image_size))
+        self._features[frame] = feats
+        while len(self._features) > self.predictor.feature_cache_size:
+            self._features.popitem(last=False)
+        return feats
+
+    def _load_input(self, frame: int) -> torch.Tensor:
+        """(H, W, 3) float32 RGB of a frame in [0, 1], on the CPU (pinned for a GPU);
+        resizing and normalising happen on the model's device."""
+        rgb = torch.from_numpy(self.source.frame(frame))
+        return rgb.pin_memory() if self.model.device.type == "cuda" else rgb
+
+    def _run_prompt(self, track: ObjectTrack, frame: int, prompt: Prompt) -> None:
+        """Decode a prompt on one frame (no memory encoding yet) and keep it pending."""
+        state = int(track.tracked[frame])
+        initial = state == 0
+        reverse = state == TRACKED_BACKWARD
+        cfg = self.model.cfg.tracking
+        with inference_context(self.model.device, self.model.precision):
+            feats = self._features_at(frame)
+            memories, max_off = None, 0
+            if not initial:
+                mem, max_off = select_memory(
+                    track.cond, track.recent, frame, reverse, self.num_frames, cfg
+                )
+                memories = [mem]
+            prev = None
+            if prompt.mask is None:
+                earlier = track.output_at(frame)
+                if earlier is not None and earlier.logits is not None:
+                    prev = earlier.logits[None].to(self.model.device)
+                    prev = prev.clamp(-LOGIT_CLAMP, LOGIT_CLAMP)
+            step = track_step(
+                self.model,
+                feats,
+                memories,
+                points=None if prompt.points is None else prompt.points[None],
+                labels=None if prompt.labels is None else prompt.labels[None],
+                mask=None if prompt.mask is None else prompt.mask[None],
+                prev_logits=prev,
+                max_ptr_offset=max_off,
+                encode_memory=False,
+            )
+        track.prompts[frame] = prompt
+        track.pending[frame] = self._to_output(step, 0, with_memory=False)
+
+    def _prepare(self) -> None:
+        """Encode pending prompts into conditioning memories; check every object has one."""
+        if not self.tracks:
+            raise RuntimeError("no object has prompts; add points, a box or a mask first")
+        for track in self.tracks.values():
+            if track.pending:
+                with inference_context(self.model.device, self.model.precision):
+                    for frame, out in sorted(track.pending.items()):
+                        out.memory = self._encode_prompt_memory(frame, out)
+                        track.cond[frame] = out
+                        track.recent.pop(frame, None)
+                track.pending.clear()
+            if not track.cond:
+                raise RuntimeError(
+                    f"object {track.obj_id} has no prompts left; add a prompt or remove_object"
+                    f"({track.obj_id})"
+                )
+
+    def _encode_prompt_memory(self, frame: int, out: FrameOutput) -> torch.Tensor:
+        feats = self._features_at(frame)
+        assert out.logits is not None
+        logits_hi = self.model.upsample_logits(out.logits[None].to(self.model.device))
+        binarize = self.model.cfg.tracking.binarize_mask_from_pts_for_mem_enc
+        mem, _ = self.model.encode_memory(feats.embed, logits_hi, out.object_score[None], binarize)
+        return mem[0].to(device=self._storage, dtype=self.predictor.memory_dtype)
+
+    def _default_start(self, direction: Direction) -> int:
+        frames = [f for t in self.tracks.values() for f in t.cond]
+        return max(frames) if direction == "backward" else min(frames)
+
+    def _run(self, start: int, reverse: bool, max_frames: int | None) -> Iterator[FrameResult]:
+        step = -1 if reverse else 1
+        stop = -1 if reverse else self.num_frames
+        frames = range(start, stop, step)
+        if max_frames is not None:
+            frames = frames[:max_frames]
+        for position, frame in enumerate(frames):
+            if position + 1 < len(frames):
+                self._inputs.schedule(frames[position + 1])
+            with self._lock:
+                result = self._track_frame(frame, reverse)
+            yield result
+
+    def _track_frame(self, frame: int, reverse: bool) -> FrameResult:
+        cfg = self.model.cfg.tracking
+        todo = [t for t in self.tracks.values() if frame not in t.cond]
+        size = self._batch_size(len(todo))
+        for first in range(0, len(todo), size):
+            chunk = todo[first : first + size]
+            with inference_context(self.model.device, self.model.precision):
+                feats = self._features_at(frame)
+                selections = [
+                    select_memory(t.cond, t.recent, frame, reverse, self.num_frames, cfg)
+                    for t in chunk
+                ]
+                memories: list[ObjectMemory] = [m for m, _ in selections]
+                step = track_step(
+                    self.model,
+                    feats,
+                    memories,
+                    max_ptr_offset=selections[0][1],
+                    encode_memory=True,
+                    binarize_memory=False,
+                )
+            for i, track in enumerate(chunk):
+                track.recent[frame] = self._to_output(step, i, with_memory=True)
+        mark = TRACKED_BACKWARD if reverse else TRACKED_FORWARD
+        ids, outs = [], []
+        for obj_id, track in self.tracks.items():
+            track.tracked[frame] = mark
+            out = track.cond.get(frame) or track.recent[frame]
+            ids.append(obj_id)
+            outs.append(out)
+            prune(track, frame, self._retention)
+        return self._result(frame, ids, outs)
+
+    def _batch_size(self, n_objects: int) -> int:
+        """Objects per batch. On GPUs up to 32 (memory encoding works at full input
+        resolution: about 170 MB per object for Hiera-T at 1024 px, measured on an
+        H200, so 32 objects peak near 6 GB). On a CPU, batches whose memory tokens stay
+        around 16 MB (larger batches are slower there: their temporaries no longer fit
+        in the caches, and each fresh large allocation costs page faults)."""
+        if self.predictor.max_batch_objects is not None:
+            return max(1, self.predictor.max_batch_objects)
+        if self.model.device.type != "cpu":
+            return max(1, min(n_objects, GPU_BATCH_OBJECTS))
+        e = self.model.embedding_size
+        per_object = self.model.cfg.tracking.num_maskmem * e * e * self.model.hidden_dim * 4
+        return max(1, min(n_objects, (16 << 20) // per_object))
+
+    def _to_output(self, step: StepOutput, i: int, with_memory: bool) -> FrameOutput:
+        head = step.head
+        logits = head.logits[i].float()
+        if self.predictor.fill_hole_area > 0:
+            logits = fill_small_holes(logits, self.predictor.fill_hole_area, fill_value=0.1)
+        memory = None
+        if with_memory and step.memory is not None:
+            memory = step.memory[i].to(device=self._storage, dtype=self.predictor.memory_dtype)
+        store = self._storage
+        return FrameOutput(
+            logits=logits.to(store),
+            obj_ptr=head.obj_ptr[i].float().to(store),
+            object_score=head.object_score[i].float().to(store),
+            iou=head.iou[i].float().to(store),
+            memory=memory,
+        )
+
+    def _result(self, frame: int, ids: list[int], outs: list[FrameOutput]) -> FrameResult:
+        h, w = self.frame_hw
+        if not outs:
+            empty = np.zeros((0, h, w), dtype=bool)
+            z = np.zeros(0, dtype=np.float32)
+            side = self.model.embedding_size * 4
+            return FrameResult(frame, [], empty, z, z, np.zeros((0, side, side), np.float32))
+        logits = torch.stack([o.logits for o in outs]).to(self.model.device)  # type: ignore[misc]
+        video = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+        if self.predictor.non_overlapping and len(outs) > 1:
+            winner = video.argmax(dim=0, keepdim=True)
+            keep = winner == torch.arange(len(outs), device=video.device)[:, None, None, None]
+            video = torch.where(keep, video, video.clamp(max=-10.0))
+        return FrameResult(
+            frame=frame,
+            obj_ids=ids,
+            masks=(video[:, 0] > 0).cpu().numpy(),
+            scores=torch.cat([o.iou for o in outs]).cpu().numpy(),
+            object_scores=torch.cat([o.object_score for o in outs]).cpu().numpy(),
+            logits=logits[:, 0].cpu().numpy(),
+        )
+
+
+def _check_obj_id(obj_id: int) -> int:
+    if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
+        raise TypeError(f"obj_id must be an integer, got {obj_id!r}")
+    return int(obj_id)

@@ -1,0 +1,93 @@
+"""Model names known on this computer: bundled files and the local registry.
+
+Two kinds of named checkpoint files, both written by this package (their config is in
+the metadata, see :func:`~sam2_engine.weights.checkpoints.save_checkpoint`):
+
+* **bundled** models shipped inside the package (``sam2_engine/weights/_bundled/*.pt``):
+  the name is the file stem, e.g. ``"demo_nuclei"``; they work offline;
+* **registered** models (:func:`register_model`, e.g. written by fine-tuning): a small
+  JSON file in the cache folder maps names to files, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from sam2_engine.config import builtin_config_names
+from sam2_engine.weights.checkpoints import read_metadata
+from sam2_engine.weights.download import cache_dir
+
+__all__ = [
+    "bundled_models",
+    "local_models",
+    "register_model",
+    "unregister_model",
+]
+
+REGISTRY_FILE = "models.json"
+BUNDLED_DIR = Path(__file__).parent / "_bundled"  # package data: *.pt files of ours
+
+
+def bundled_models() -> dict[str, Path]:
+    """Models shipped inside the package: ``{name: file}``, sorted by name."""
+    if not BUNDLED_DIR.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(BUNDLED_DIR.glob("*.pt"))}
+
+
+def _registry_path() -> Path:
+    return cache_dir() / REGISTRY_FILE
+
+
+def local_models() -> dict[str, str]:
+    """Registered names and their files (entries whose file is gone are skipped)."""
+    path = _registry_path()
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if Path(v).exists()}
+
+
+def _write_registry(entries: dict[str, str]) -> None:
+    path = _registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models.", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(entries, handle, indent=1)
+    os.replace(tmp, path)
+
+
+def register_model(name: str, checkpoint: str | Path) -> None:
+    """Make a checkpoint written by this package (e.g. fine-tuned) buildable by name.
+
+    The file must carry its config in the metadata (as :func:`save_checkpoint` writes).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is a built-in or bundled name, or the file carries no config.
+    """
+    checkpoint = Path(checkpoint).resolve()
+    if name in builtin_config_names() or name in bundled_models():
+        raise ValueError(f"{name!r} is a built-in model name; choose another name")
+    if "config" not in read_metadata(checkpoint):
+        raise ValueError(
+            f"{checkpoint} has no model config in its metadata; only files written by "
+            "sam2_engine.save_checkpoint (e.g. by fine-tuning) can be registered by name"
+        )
+    entries = local_models()
+    entries[name] = str(checkpoint)
+    _write_registry(entries)
+
+
+def unregister_model(name: str) -> None:
+    """Forget a local model name (the file itself is kept)."""
+    entries = local_models()
+    if entries.pop(name, None) is not None:
+        _write_registry(entries)
