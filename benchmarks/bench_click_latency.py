@@ -4,7 +4,7 @@ Measures, with ``sam2.1_hiera_tiny`` at 1024 px (random weights: the latency doe
 depend on the weights) on a 1024 x 1024 uint16 fluorescence image:
 
 * ``controller``: ``Sam2Controller.add_point`` -> preview mask ready, inline
-  (:class:`napari_sam2.jobs.SyncRunner`): coordinate conversion, decoder, mask
+  (:class:`napari_sam2.core.jobs.SyncRunner`): coordinate conversion, decoder, mask
   upsampling and selection, i.e. the plugin's model path without threads;
 * ``gui path`` (``--qt``, needs a display, e.g. ``xvfb-run``): a simulated mouse click on
   the prompts layer of a napari viewer model -> napari worker thread -> preview Labels
@@ -68,7 +68,7 @@ class ControllerPath:
     def __init__(self, model, image) -> None:
         from napari.layers import Image
 
-        from napari_sam2.controller import Sam2Controller
+        from napari_sam2.core.controller import Sam2Controller
 
         self.c = c = Sam2Controller(notify_fn=lambda level, msg: None)
         c.settings.click_selects_object = False
@@ -144,7 +144,7 @@ class GuiPath:
         from qtpy.QtWidgets import QApplication
 
         from napari_sam2._widgets.qt_runner import QtRunner
-        from napari_sam2.viewer_bridge import bridge_for
+        from napari_sam2.viewer.registry import bridge_for
 
         self.app = QApplication.instance() or QApplication([])
         self.viewer = ViewerModel()

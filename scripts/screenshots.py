@@ -120,7 +120,7 @@ def shot(viewer, name: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     # a throw-away napari settings file: no toasts on the canvas, the user's settings untouched
     os.environ["NAPARI_CONFIG"] = os.path.join(tempfile.mkdtemp(), "settings.yaml")
-    from napari_sam2.models import usable_default_model
+    from napari_sam2.core.models import usable_default_model
 
     parser = argparse.ArgumentParser(description="screenshots of the napari-sam2 plugin")
     parser.add_argument("--model", default=None)

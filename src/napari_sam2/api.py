@@ -1,6 +1,6 @@
 """Script SAM 2 from napari's console (or any Python) with the widget's machinery.
 
-The functions below drive the same :class:`~napari_sam2.controller.Sam2Controller` as
+The functions below drive the same :class:`~napari_sam2.core.controller.Sam2Controller` as
 the dock widget, inline (no threads): same coordinates, normalisation, overlap policy
 and undoable Labels edits. Positions are napari **layer data coordinates**: (row, col)
 for a 2D image, (t or z, row, col) for a stack; Points layers are mapped through world
@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.controller import Sam2Controller
-from napari_sam2.jobs import SyncRunner
-from napari_sam2.state import AutomaticSettings, OverlapPolicy, StackKind
-from napari_sam2.viewer_bridge import _REGISTRY, bridge_for, is_helper, unwrap_viewer
+from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.core.jobs import SyncRunner
+from napari_sam2.core.state import OverlapPolicy, StackKind
+from napari_sam2.viewer.helper_layers import is_helper
+from napari_sam2.viewer.registry import bridge_for, existing_bridge, unwrap_viewer
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +184,8 @@ def segment_everything(
     device: str | None = None,
     overlap: str = "keep",
     channel_axis: int | None = None,
-    points_per_side: int = 32,
-    pred_iou_thresh: float = 0.8,
-    stability_score_thresh: float = 0.95,
-    min_area: int = 0,
-    crop_n_layers: int = 0,
+    settings: Any = None,
+    **generator_settings: Any,
 ) -> Any:
     """Segment every object of one plane with the automatic mask generator.
 
@@ -198,9 +196,11 @@ def segment_everything(
     position
         The plane: image data coordinates (all axes), or a frame index along the first
         axis; default: the viewer's current slider position (or the first plane).
-    points_per_side, pred_iou_thresh, stability_score_thresh, min_area, crop_n_layers
-        As in ``sam2_engine.AutomaticMaskGenerator`` (``min_area`` also drops small
-        masks).
+    settings
+        ``sam2_engine.MaskGeneratorSettings`` (default: what the model recommends).
+    **generator_settings
+        Single fields of it, e.g. ``points_per_side=16``, ``pred_iou_thresh=0.5``,
+        ``min_mask_region_area=20`` (also drops smaller masks).
     labels, model, device, overlap, channel_axis
         As in :func:`segment_from_points`; new objects get fresh labels.
 
@@ -217,14 +217,7 @@ def segment_everything(
         position = [int(position)] + [0] * (c.layout.ndim - 1)
     if position is not None:
         c.set_position(position)
-    settings = AutomaticSettings(
-        points_per_side=points_per_side,
-        pred_iou_thresh=pred_iou_thresh,
-        stability_score_thresh=stability_score_thresh,
-        min_area=min_area,
-        crop_n_layers=crop_n_layers,
-    )
-    c.segment_everything(settings)
+    c.segment_everything((settings or c.automatic).replace(**generator_settings))
     c.ensure_labels()
     return _finish(c, viewer)
 
@@ -266,13 +259,12 @@ def _viewer_of(layer: Any) -> Any:
 
 
 def _resolve_model(layer: Any, model: Any, device: str | None) -> tuple[Any, str]:
-    from napari_sam2.models import load_model, usable_default_model
+    from napari_sam2.core.models import load_model, usable_default_model
 
     if model is not None and not isinstance(model, str | bytes):
         return model, getattr(getattr(model, "cfg", None), "name", "model")
     if model is None:
-        viewer = _viewer_of(layer)
-        bridge = _REGISTRY.get(viewer) if viewer is not None else None
+        bridge = existing_bridge(_viewer_of(layer))
         if bridge is not None and bridge.controller.model is not None:
             return bridge.controller.model, str(bridge.controller.model_name)
         model = usable_default_model()

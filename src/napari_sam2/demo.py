@@ -52,7 +52,7 @@ def build(argv: Sequence[str] | None = None) -> tuple[Any, Any, argparse.Namespa
     """
     import napari
 
-    from napari_sam2.models import usable_default_model
+    from napari_sam2.core.models import usable_default_model
 
     opts = _parse(argv)
     viewer = napari.Viewer(title="napari-sam2 demo", show=not opts.headless_check)

@@ -57,8 +57,13 @@ _LAZY = {
     "TrackingSession": "sam2_engine.video.session",
     "FrameResult": "sam2_engine.video.session",
     "AutomaticMaskGenerator": "sam2_engine.automatic.generator",
+    "MaskGeneratorSettings": "sam2_engine.automatic.settings",
+    "FilterReport": "sam2_engine.automatic.settings",
+    "propagation_order": "sam2_engine.video.order",
+    "DIRECTIONS": "sam2_engine.video.order",
     # images and masks
     "Normalization": "sam2_engine.imaging.intensity",
+    "NormalizedFrame": "sam2_engine.imaging.intensity",
     "intensity_range": "sam2_engine.imaging.intensity",
     "to_rgb": "sam2_engine.imaging.intensity",
     "FrameSource": "sam2_engine.imaging.frames",
@@ -97,13 +102,19 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.automatic.generator import AutomaticMaskGenerator
+    from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
     from sam2_engine.build import build_model, list_models
     from sam2_engine.config import ModelConfig, builtin_config_names, config_to_dict, load_config
     from sam2_engine.device import available_devices, resolve_device
     from sam2_engine.errors import CheckpointError, CheckpointMismatchError, DownloadError
     from sam2_engine.image import ImagePrediction, ImagePredictor
     from sam2_engine.imaging.frames import FrameSource, resize_batch
-    from sam2_engine.imaging.intensity import Normalization, intensity_range, to_rgb
+    from sam2_engine.imaging.intensity import (
+        Normalization,
+        NormalizedFrame,
+        intensity_range,
+        to_rgb,
+    )
     from sam2_engine.masks.label_image import masks_to_label_image
     from sam2_engine.masks.postprocess import masks_to_boxes
     from sam2_engine.model.image_encoder import ImageFeatures
@@ -111,6 +122,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.model.sam2 import LOGIT_CLAMP, HeadOutput, SAM2Model
     from sam2_engine.model.track_step import ObjectMemory, StepOutput, step_memory, track_step
     from sam2_engine.video.memory_bank import FrameOutput, select_memory
+    from sam2_engine.video.order import DIRECTIONS, propagation_order
     from sam2_engine.video.predictor import VideoPredictor
     from sam2_engine.video.session import FrameResult, TrackingSession
     from sam2_engine.weights.checkpoints import (

@@ -22,8 +22,8 @@ from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.weights.checkpoints import (
     OFFICIAL_CHECKPOINTS,
     ensure_checkpoint,
-    load_checkpoint_file,
     load_weights,
+    read_checkpoint,
     read_metadata,
     shape_signature,
 )
@@ -150,7 +150,7 @@ def build_model(
         cfg = config_from_dict({**_as_dict(cfg), "image_size": int(image_size)}, name=cfg.name)
     model = SAM2Model(cfg)
     if weights is not None:
-        state = load_checkpoint_file(weights)
+        state, meta = read_checkpoint(weights)
         load_weights(
             model,
             state,
@@ -158,6 +158,7 @@ def build_model(
             config_name=cfg.name,
             candidates=_LazySignatures(cfg.name),
         )
+        model.recommended = dict(meta.get("recommended", {}))
     model.precision = precision
     return model.to(dev).eval()
 

@@ -14,7 +14,7 @@ import torch
 # Load triton (through torchvision.ops) before any napari canvas exists: with Mesa OpenGL
 # (Xvfb), importing triton *after* the GL driver loaded its LLVM crashes the process, and
 # later test folders (engine, training) import torchvision. The plugin itself guards
-# against this at runtime (napari_sam2.torch_guard, tested on its own).
+# against this at runtime (napari_sam2.core.torch_guard, tested on its own).
 import torchvision.ops  # noqa: F401
 
 
@@ -85,8 +85,8 @@ def messages() -> Messages:
 
 @pytest.fixture
 def make_controller(messages):
-    from napari_sam2.controller import Sam2Controller
-    from napari_sam2.jobs import SyncRunner
+    from napari_sam2.core.controller import Sam2Controller
+    from napari_sam2.core.jobs import SyncRunner
 
     def make(model=None, runner=None, **settings):
         c = Sam2Controller(

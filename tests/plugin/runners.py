@@ -1,6 +1,6 @@
 """A runner that queues jobs until the test runs them (to test what happens meanwhile)."""
 
-from napari_sam2.jobs import Job, JobContext, JobHandle, SyncRunner
+from napari_sam2.core.jobs import Job, JobContext, JobHandle, SyncRunner
 
 
 class ManualRunner:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from napari.layers import Image, Labels
 
-from napari_sam2.state import OverlapPolicy, PlaneKey
+from napari_sam2.core.state import OverlapPolicy, PlaneKey
 from tests.plugin.helpers import centre_of
 from tests.plugin.runners import ManualRunner
 
@@ -170,7 +170,7 @@ def test_worker_error_is_notified_and_the_controller_recovers(
 
 
 def test_download_failure_is_shown(make_controller, messages, monkeypatch):
-    from napari_sam2 import models
+    from napari_sam2.core import models
     from sam2_engine.errors import DownloadError
 
     def fail(*args, **kwargs):
@@ -206,7 +206,7 @@ def test_segment_everything_adds_fresh_ids_and_keeps_painted(
     make_controller, tiny_model, image_layer
 ):
     pytest.importorskip("sam2_engine.automatic.generator")
-    from napari_sam2.state import AutomaticSettings
+    from sam2_engine import MaskGeneratorSettings
 
     c = make_controller(tiny_model)
     c.set_image(image_layer)
@@ -214,7 +214,9 @@ def test_segment_everything_adds_fresh_ids_and_keeps_painted(
     painted[0:10, 0:10] = 5
     labels = Labels(painted.copy())
     c.set_labels(labels)
-    settings = AutomaticSettings(points_per_side=4, pred_iou_thresh=0, stability_score_thresh=0)
+    settings = MaskGeneratorSettings(
+        points_per_side=4, pred_iou_thresh=0, stability_score_thresh=0
+    )
     assert c.segment_everything(settings)
     out = np.asarray(labels.data)
     assert (out[0:10, 0:10] == 5).all()
@@ -242,7 +244,7 @@ def test_prompts_on_a_plane_displaced_by_a_newer_request_still_get_a_preview(
 def test_one_model_loads_at_a_time_and_the_last_choice_wins(
     make_controller, monkeypatch, tiny_model, present_model
 ):
-    from napari_sam2 import models
+    from napari_sam2.core import models
 
     built = {"first": tiny_model, "second": present_model}
     monkeypatch.setattr(models, "load_model", lambda name, *a, **k: built[name])

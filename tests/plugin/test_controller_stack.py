@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from napari.layers import Image, Labels
 
-from napari_sam2 import controller as controller_module
-from napari_sam2 import labels_edit
-from napari_sam2.state import PlaneKey
+from napari_sam2.core import label_target as controller_module
+from napari_sam2.core import labels_edit
+from napari_sam2.core.state import PlaneKey
 from tests.plugin.test_layout import counting_dask
 
 
@@ -26,7 +26,7 @@ def test_propagation_writes_every_frame_as_one_undo_step(make_controller, presen
     labels = c.labels_layer
     history = len(labels._undo_history)
     done = []
-    c.propagation_finished.connect(lambda n, cancelled: done.append((n, cancelled)))
+    c.events.propagation_finished.connect(lambda n, cancelled: done.append((n, cancelled)))
     assert c.propagate("forward")
     assert done == [(6, False)]
     data = np.asarray(labels.data)
@@ -51,15 +51,15 @@ def test_cancel_keeps_finished_frames_and_a_consistent_layer(
         if done == 2:
             c.cancel("propagate")
 
-    c.progress_changed.connect(stop_after_two)
+    c.events.progress_changed.connect(stop_after_two)
     finished = []
-    c.propagation_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
+    c.events.propagation_finished.connect(lambda n, cancelled: finished.append((n, cancelled)))
     c.propagate("forward")
     assert finished == [(2, True)]
     data = np.asarray(c.labels_layer.data)
     assert (data[1] == a).any(), "the finished frame is kept"
     assert not data[2:].any(), "nothing after the cancel"
-    assert c._group is None and not c.labels_layer._block_history, "history is usable"
+    assert c.ws.labels.group is None and not c.labels_layer._block_history, "history is usable"
     c.labels_layer.undo()
     assert not np.asarray(c.labels_layer.data)[1:].any()
 

@@ -1,10 +1,16 @@
-"""napari (row, col) -> engine (x, y): converted once, in napari_sam2.coords."""
+"""napari (row, col) -> engine (x, y): converted once, in napari_sam2.core.coords."""
 
 import numpy as np
 from napari.layers import Image
 
-from napari_sam2.coords import box_rc_to_xyxy, points_from_rc, prompts_to_engine, rc_to_xy, xy_to_rc
-from napari_sam2.state import PlanePrompts, PointPrompt
+from napari_sam2.core.coords import (
+    box_rc_to_xyxy,
+    points_from_rc,
+    prompts_to_engine,
+    rc_to_xy,
+    xy_to_rc,
+)
+from napari_sam2.core.state import PlanePrompts, PointPrompt
 
 
 def test_rc_xy_round_trip():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sam2 import finetuning
-from napari_sam2.finetune_data import LayerPair, collect_arrays, pair_arrays
-from napari_sam2.finetuning import FinetuneController, FinetuneSettings, format_progress
-from napari_sam2.state import StackKind
+from napari_sam2.core.state import StackKind
+from napari_sam2.features.finetuning import checks as finetuning
+from napari_sam2.features.finetuning.controller import FinetuneController
+from napari_sam2.features.finetuning.data import LayerPair, collect_arrays, pair_arrays
+from napari_sam2.features.finetuning.presets import FinetuneSettings
+from napari_sam2.features.finetuning.progress_text import format_progress
 from tests.plugin.runners import ManualRunner
 
 QUICK = {"trainer.tensorboard": False, "trainer.checkpoint_every": 0}
@@ -259,7 +261,7 @@ def test_epochs_become_steps_as_the_training_loop_counts_them(make, timelapse, c
 
 def test_short_run_registers_a_buildable_model(make, messages, cache):
     import sam2_engine as se
-    from napari_sam2.models import MODEL_LIST, available_models
+    from napari_sam2.core.models import MODEL_LIST, available_models
 
     announced, finished, reports = [], [], []
     MODEL_LIST.changed.connect(announced.append)
@@ -347,7 +349,7 @@ def test_progress_text():
 
 
 def test_announcing_a_model_drops_its_loaded_copies(cache):
-    from napari_sam2.models import load_model, model_registered
+    from napari_sam2.core.models import load_model, model_registered
 
     first = load_model("test_tiny", "cpu")
     assert load_model("test_tiny", "cpu") is first
@@ -360,7 +362,7 @@ def test_the_controller_imports_no_qt_and_no_torch():
     import sys
 
     code = (
-        "import sys, napari_sam2.finetuning; "
+        "import sys, napari_sam2.features.finetuning.controller; "
         "heavy = [m for m in ('qtpy', 'PyQt5', 'magicgui', 'torch') if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
     )

@@ -57,7 +57,7 @@ def slow_tracking(monkeypatch, seconds=0.15):
 
 
 def helpers(viewer):
-    from napari_sam2.viewer_bridge import is_helper
+    from napari_sam2.viewer.helper_layers import is_helper
 
     return [layer.name for layer in viewer.layers if is_helper(layer)]
 
@@ -128,7 +128,7 @@ def test_propagate_writes_every_frame(make_napari_viewer, qtbot, movie, present_
         c.commit()
     labels = c.labels_layer
     steps = len(labels._undo_history)
-    with qtbot.waitSignal(c.propagation_finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(c.events.propagation_finished, timeout=30000) as blocker:
         widget.propagate_btn.native.click()
     assert blocker.args == [6, False]
     data = np.asarray(labels.data)
@@ -152,8 +152,8 @@ def test_cancel_keeps_finished_frames(make_napari_viewer, qtbot, present_model, 
     qtbot.waitUntil(lambda: c.preview_is_current, timeout=10000)
     c.commit()
     progress = []
-    c.progress_changed.connect(lambda kind, done, total: progress.append(done))
-    with qtbot.waitSignal(c.propagation_finished, timeout=30000) as blocker:
+    c.events.progress_changed.connect(lambda kind, done, total: progress.append(done))
+    with qtbot.waitSignal(c.events.propagation_finished, timeout=30000) as blocker:
         widget.propagate_btn.native.click()
         qtbot.waitUntil(lambda: len(progress) >= 3, timeout=20000)
         widget.progress_row.cancel.native.click()
@@ -215,7 +215,7 @@ def test_closing_the_viewer_during_propagation_stops_the_worker(
     qtbot.waitUntil(lambda: c.is_running("propagate"), timeout=5000)
     viewer.close()
     qtbot.waitUntil(lambda: runner.active == 0, timeout=20000)
-    assert widget.bridge.closed and c._closed
+    assert widget.bridge.closed and c.ws.jobs.closed
 
 
 def test_segment_everything_widget(make_napari_viewer, qtbot, nuclei_2d, tiny_model):
@@ -228,7 +228,7 @@ def test_segment_everything_widget(make_napari_viewer, qtbot, nuclei_2d, tiny_mo
     widget.points_per_side.value = 4
     widget.pred_iou.value = 0.0
     widget.stability.value = 0.0
-    with qtbot.waitSignal(c.automatic_finished, timeout=30000):
+    with qtbot.waitSignal(c.events.automatic_finished, timeout=30000):
         widget.run_btn.native.click()
     assert c.labels_layer is not None and c.labels_layer.data.max() >= 1
     assert c.labels_layer in viewer.layers
@@ -258,7 +258,7 @@ def test_closing_the_widget_cancels_work_and_reopening_keeps_state(
     click(widget.bridge.helper("prompts"), (0, 30, 30))
     qtbot.waitUntil(lambda: c.preview_is_current, timeout=10000)
     c.commit()
-    with qtbot.waitSignal(c.propagation_finished, timeout=30000) as blocker:
+    with qtbot.waitSignal(c.events.propagation_finished, timeout=30000) as blocker:
         c.propagate()
         qtbot.waitUntil(lambda: c.is_running("propagate"), timeout=5000)
         viewer.window.remove_dock_widget(dock)

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 from napari.layers import Labels
 
-from napari_sam2 import labels_edit
-from napari_sam2.labels_edit import EditGroup, max_label, new_labels_data, plan_plane, write_plane
-from napari_sam2.state import OverlapPolicy
+from napari_sam2.core import labels_edit
+from napari_sam2.core.labels_edit import (
+    EditGroup,
+    max_label,
+    new_labels_data,
+    plan_plane,
+    write_plane,
+)
+from napari_sam2.core.state import OverlapPolicy
 
 
 @pytest.fixture

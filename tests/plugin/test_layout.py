@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from napari.layers import Image
 
-from napari_sam2.layout import ImageLayout, LazyFrames, labels_transform
-from napari_sam2.state import PlaneKey
+from napari_sam2.core.layout import ImageLayout, LazyFrames, labels_transform
+from napari_sam2.core.state import PlaneKey
 
 
 class CountingArray:

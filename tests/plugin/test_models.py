@@ -2,7 +2,7 @@
 
 import pytest
 
-from napari_sam2 import models
+from napari_sam2.core import models
 from sam2_engine.weights import local as local_weights
 
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from napari_sam2 import torch_guard
+from napari_sam2.core import torch_guard
 
 
 def test_llvm_detection(tmp_path):

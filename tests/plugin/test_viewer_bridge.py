@@ -5,7 +5,9 @@ import pytest
 from napari.components import ViewerModel
 from napari.layers import Image
 
-from napari_sam2.viewer_bridge import SHORTCUTS, bridge_for, is_helper
+from napari_sam2.viewer.helper_layers import is_helper
+from napari_sam2.viewer.keys import SHORTCUTS
+from napari_sam2.viewer.registry import bridge_for
 from tests.plugin.mouse import click, gesture
 
 

@@ -13,7 +13,6 @@ from magicgui.widgets import Container, FloatSpinBox, Label, PushButton, SpinBox
 
 from napari_sam2._widgets.common import Connections, ProgressRow, viewer_bridge
 from napari_sam2._widgets.setup_panel import SetupPanel
-from napari_sam2.state import AutomaticSettings
 
 
 class AutomaticWidget(Container):
@@ -31,7 +30,7 @@ class AutomaticWidget(Container):
         super().__init__(labels=False)
         self.connections = Connections(self, self.bridge)
         self.setup = SetupPanel(napari_viewer, self.bridge, self.connections)
-        d = AutomaticSettings()
+        d = c.automatic  # the model's recommended generator settings
         self.points_per_side = SpinBox(
             label="Points per side",
             value=d.points_per_side,
@@ -58,7 +57,7 @@ class AutomaticWidget(Container):
         )
         self.min_area = SpinBox(
             label="Min area (px)",
-            value=d.min_area,
+            value=d.min_mask_region_area,
             min=0,
             max=10**8,
             tooltip="drop smaller masks; fill holes and remove islands below this area",
@@ -88,10 +87,10 @@ class AutomaticWidget(Container):
         self.run_btn.changed.connect(self.segment)
         self.progress_row.cancel.changed.connect(lambda: c.cancel("automatic"))
         con = self.connections
-        con.connect(c.jobs_changed, self._refresh)
-        con.connect(c.status_changed, self.progress_row.show_status)
+        con.connect(c.events.jobs_changed, self._refresh)
+        con.connect(c.events.status_changed, self.progress_row.show_status)
         con.connect(
-            c.progress_changed,
+            c.events.progress_changed,
             lambda kind, done, total: (
                 self.progress_row.show_progress(done, total) if kind == "automatic" else None
             ),
@@ -99,13 +98,14 @@ class AutomaticWidget(Container):
         self._refresh()
         self.setup.select_default_image()
 
-    def settings(self) -> AutomaticSettings:
-        """The thresholds as the controller takes them."""
-        return AutomaticSettings(
+    def settings(self) -> Any:
+        """The generator settings as the controller takes them
+        (``sam2_engine.MaskGeneratorSettings``)."""
+        return self.controller.automatic.replace(
             points_per_side=int(self.points_per_side.value),
             pred_iou_thresh=float(self.pred_iou.value),
             stability_score_thresh=float(self.stability.value),
-            min_area=int(self.min_area.value),
+            min_mask_region_area=int(self.min_area.value),
             crop_n_layers=int(self.crop_layers.value),
         )
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 
-from napari_sam2.viewer_bridge import ViewerBridge, bridge_for, unwrap_viewer
+from napari_sam2.viewer.bridge import ViewerBridge
+from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
 
 #: what each job kind is called in the progress row
 JOB_NAMES = {

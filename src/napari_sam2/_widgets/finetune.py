@@ -1,7 +1,8 @@
 """The "SAM 2 fine-tuning" dock widget: train a model on your Image + Labels layers.
 
-A thin view of :class:`~napari_sam2.finetuning.FinetuneController`: the fields fill its
-settings and pairs, Start calls ``start()`` (which refuses bad input before anything
+A thin view of
+:class:`~napari_sam2.features.finetuning.controller.FinetuneController`: the fields fill
+its settings and pairs, Start calls ``start()`` (which refuses bad input before anything
 runs), Cancel calls ``cancel()``; progress arrives on the GUI thread through the
 controller's signals and updates the text, the plot and the progress bar. Training runs
 in a napari worker thread (with napari's own progress bar in the activity dock).
@@ -27,21 +28,22 @@ from magicgui.widgets import (
     SpinBox,
 )
 
+from napari_sam2._widgets.choices import NO_AXIS, axis_choices, axis_value, model_choices
 from napari_sam2._widgets.loss_plot import LossPlot
-from napari_sam2.finetune_data import LayerPair, pair_arrays
-from napari_sam2.finetuning import (
-    DEFAULT_FOLDER,
-    FREEZE_GROUPS,
-    FinetuneController,
-    FinetuneSettings,
-    format_progress,
+from napari_sam2.core.models import (
+    MODEL_LIST,
+    available_devices,
+    default_model_name,
 )
-from napari_sam2.models import MODEL_LIST, available_devices, available_models, default_model_name
-from napari_sam2.state import StackKind
-from napari_sam2.viewer_bridge import layer_choices, unwrap_viewer
+from napari_sam2.core.state import StackKind
+from napari_sam2.features.finetuning.controller import FinetuneController
+from napari_sam2.features.finetuning.data import LayerPair, pair_arrays
+from napari_sam2.features.finetuning.presets import DEFAULT_FOLDER, FREEZE_GROUPS, FinetuneSettings
+from napari_sam2.features.finetuning.progress_text import format_progress
+from napari_sam2.viewer.helper_layers import layer_choices
+from napari_sam2.viewer.registry import unwrap_viewer
 
 PLUGIN, SAM2_WIDGET = "napari-sam2", "SAM 2"
-_NONE = -1  # "no axis" in the axis combos
 IMAGE_SIZES = (256, 384, 512, 640, 768, 1024)
 FREEZE_TIP = (
     "keep the image encoder (Hiera, ~80 % of the model's compute) fixed and train only the "
@@ -224,38 +226,31 @@ class FinetuneWidget(Container):
     def _labels_choices(self, _: Any = None) -> list[tuple[str, Any]]:
         return layer_choices(self._viewer, "Labels")
 
-    def _axes(self) -> list[tuple[int, int]]:
+    def _layer(self) -> Any:
         combo = self.__dict__.get("image_combo")  # None while the fields are being built
-        layer = None if combo is None else combo.value
-        if layer is None:
-            return []
-        shape = layer.data[0].shape if layer.multiscale else layer.data.shape
-        n = len(shape) - (1 if layer.rgb else 0)
-        return [(a, int(shape[a])) for a in range(n)]
+        return None if combo is None else combo.value
 
     def _stack_choices(self, _: Any = None) -> list[tuple[str, int]]:
-        return [("none (2D images)", _NONE)] + [(f"axis {a} ({n})", a) for a, n in self._axes()]
+        return axis_choices(self._layer(), "none (2D images)")
 
     def _channel_choices(self, _: Any = None) -> list[tuple[str, int]]:
-        return [("none", _NONE)] + [(f"axis {a} ({n})", a) for a, n in self._axes()]
+        return axis_choices(self._layer(), "none")
 
     def _pair_choices(self, _: Any = None) -> list[tuple[str, int]]:
         return [(p.describe(), i) for i, p in enumerate(self.controller.pairs)]
 
     def _model_choices(self, _: Any = None) -> list[tuple[str, str]]:
-        return [(m.label, m.name) for m in available_models(self._extra_files)]
+        return model_choices(self._extra_files)
 
     # ------------------------------------------------------------------ pairs
     def current_pair(self) -> LayerPair:
         """The pair described by the data fields."""
-        stack = self.stack_axis_combo.value
-        channel = self.channel_axis_combo.value
         return LayerPair(
             self.image_combo.value,
             self.labels_combo.value,
-            None if stack in (None, _NONE) else stack,
+            axis_value(self.stack_axis_combo.value),
             StackKind(self.stack_kind_combo.value),
-            None if channel in (None, _NONE) else channel,
+            axis_value(self.channel_axis_combo.value),
         )
 
     def add_pair(self, _: Any = None) -> None:
@@ -306,8 +301,10 @@ class FinetuneWidget(Container):
         guess = LayerPair.guess(image, self.labels_combo.value)
         self.stack_axis_combo.reset_choices()
         self.channel_axis_combo.reset_choices()
-        self.stack_axis_combo.value = _NONE if guess.stack_axis is None else guess.stack_axis
-        self.channel_axis_combo.value = _NONE if guess.channel_axis is None else guess.channel_axis
+        self.stack_axis_combo.value = NO_AXIS if guess.stack_axis is None else guess.stack_axis
+        self.channel_axis_combo.value = (
+            NO_AXIS if guess.channel_axis is None else guess.channel_axis
+        )
 
     def _choose_defaults(self, add: bool = True) -> None:
         """Select the active (else first) image and a fitting Labels layer; on opening,

@@ -1,6 +1,6 @@
 """The "SAM 2" dock widget: click, preview, commit, propagate.
 
-A thin view of the viewer's :class:`~napari_sam2.controller.Sam2Controller`: every
+A thin view of the viewer's :class:`~napari_sam2.core.controller.Sam2Controller`: every
 button calls one controller method, every label follows one controller signal.
 """
 
@@ -13,8 +13,8 @@ from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, S
 
 from napari_sam2._widgets.common import Connections, ProgressRow, viewer_bridge
 from napari_sam2._widgets.setup_panel import SetupPanel
-from napari_sam2.state import OverlapPolicy
-from napari_sam2.viewer_bridge import MOUSE_HELP, SHORTCUTS
+from napari_sam2.core.state import OverlapPolicy
+from napari_sam2.viewer.keys import MOUSE_HELP, SHORTCUTS
 
 
 def _tip(action: str, text: str) -> str:
@@ -132,15 +132,16 @@ class Sam2Widget(Container):
         self.track_labels_btn.changed.connect(lambda: c.track_labels_on_plane())
         self.reset_btn.changed.connect(c.reset_tracking)
         self.progress_row.cancel.changed.connect(lambda: c.cancel())
-        for signal in (c.jobs_changed, c.image_changed, c.model_changed, c.labels_changed):
+        ev = c.events
+        for signal in (ev.jobs_changed, ev.image_changed, ev.model_changed, ev.labels_changed):
             con.connect(signal, self._refresh)
-        con.connect(c.prompts_changed, self._follow_prompts)
-        con.connect(c.status_changed, self.progress_row.show_status)
+        con.connect(c.events.prompts_changed, self._follow_prompts)
+        con.connect(c.events.status_changed, self.progress_row.show_status)
         con.connect(
-            c.progress_changed,
+            c.events.progress_changed,
             lambda kind, done, total: self.progress_row.show_progress(done, total),
         )
-        con.connect(c.status_changed, self._follow_settings)
+        con.connect(c.events.status_changed, self._follow_settings)
 
     def _set_negative(self, value: bool) -> None:
         if bool(value) != self.controller.settings.negative_by_default:

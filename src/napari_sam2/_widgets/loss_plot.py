@@ -15,7 +15,7 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QPainter, QPainterPath, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
-from napari_sam2.finetuning import TrainingCurves
+from napari_sam2.features.finetuning.progress_text import TrainingCurves
 
 LOSS = QColor(240, 160, 60)
 LOSS_RAW = QColor(240, 160, 60, 90)

@@ -15,7 +15,7 @@ from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
-from napari_sam2.jobs import Job, JobContext, JobHandle, is_generator_job
+from napari_sam2.core.jobs import Job, JobContext, JobHandle, is_generator_job
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class _Reporter(QObject):
 
 
 class QtRunner:
-    """A :class:`~napari_sam2.jobs.Runner` backed by napari thread workers."""
+    """A :class:`~napari_sam2.core.jobs.Runner` backed by napari thread workers."""
 
     def __init__(self) -> None:
         self._workers: dict[int, Any] = {}

@@ -11,16 +11,23 @@ from typing import Any
 
 from magicgui.widgets import ComboBox, Container, PushButton
 
-from napari_sam2.controller import Sam2Controller
-from napari_sam2.models import (
+from napari_sam2._widgets.choices import (
+    NO_AXIS,
+    axis_choices,
+    axis_value,
+    layer_axes,
+    model_choices,
+)
+from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.core.models import (
     MODEL_LIST,
     available_devices,
     available_models,
     default_model_name,
 )
-from napari_sam2.viewer_bridge import ViewerBridge, layer_choices, unwrap_viewer
-
-_NONE = -1  # "no axis" in the axis combos
+from napari_sam2.viewer.bridge import ViewerBridge
+from napari_sam2.viewer.helper_layers import layer_choices
+from napari_sam2.viewer.registry import unwrap_viewer
 
 
 class SetupPanel(Container):
@@ -119,9 +126,9 @@ class SetupPanel(Container):
         self.file_btn.changed.connect(self._choose_file)
         self.load_btn.changed.connect(self.load_model)
         c = self.controller
-        connections.connect(c.image_changed, self._follow_image)
-        connections.connect(c.labels_changed, self._follow_labels)
-        connections.connect(c.model_changed, self._follow_model)
+        connections.connect(c.events.image_changed, self._follow_image)
+        connections.connect(c.events.labels_changed, self._follow_labels)
+        connections.connect(c.events.model_changed, self._follow_model)
         connections.connect(self._viewer.layers.events.inserted, self._layers_changed)
         connections.connect(self._viewer.layers.events.removed, self._layers_changed)
         connections.connect(MODEL_LIST.changed, self.refresh_models)
@@ -140,22 +147,18 @@ class SetupPanel(Container):
     def _labels_choices(self, _: Any = None) -> list[tuple[str, Any]]:
         return layer_choices(self.viewer, "Labels")
 
-    def _axes(self) -> list[tuple[int, int]]:
-        layer = self.image_combo.value if hasattr(self, "image_combo") else None
-        if layer is None:
-            return []
-        shape = layer.data[0].shape if layer.multiscale else layer.data.shape
-        nd = layer.ndim
-        return [(a, int(shape[a])) for a in range(nd - 2)]
+    def _layer(self) -> Any:
+        combo = self.__dict__.get("image_combo")  # None while the fields are being built
+        return None if combo is None else combo.value
 
     def _stack_choices(self, _: Any = None) -> list[tuple[str, int]]:
-        return [("none (2D)", _NONE)] + [(f"axis {a} ({n})", a) for a, n in self._axes()]
+        return axis_choices(self._layer(), "none (2D)")
 
     def _channel_choices(self, _: Any = None) -> list[tuple[str, int]]:
-        return [("none", _NONE)] + [(f"axis {a} ({n})", a) for a, n in self._axes()]
+        return axis_choices(self._layer(), "none")
 
     def _model_choices(self, _: Any = None) -> list[tuple[str, str]]:
-        return [(m.label, m.name) for m in available_models(self._extra_files)]
+        return model_choices(self._extra_files)
 
     def _layers_changed(self, _: Any = None) -> None:
         self.reset_choices()
@@ -207,27 +210,19 @@ class SetupPanel(Container):
         with self._quiet():
             self.stack_axis_combo.reset_choices()
             self.channel_axis_combo.reset_choices()
-            axes = self._axes()
-            self.stack_axis_combo.value = axes[0][0] if axes else _NONE
-            self.channel_axis_combo.value = _NONE
+            axes = layer_axes(self.image_combo.value)
+            self.stack_axis_combo.value = axes[0][0] if axes else NO_AXIS
+            self.channel_axis_combo.value = NO_AXIS
         self._apply_image()
 
     def _apply_image(self, _: Any = None) -> None:
         if self._updating:
             return
-        stack = (
-            None if self.stack_axis_combo.value in (None, _NONE) else self.stack_axis_combo.value
-        )
-        channel = (
-            None
-            if self.channel_axis_combo.value in (None, _NONE)
-            else self.channel_axis_combo.value
-        )
         try:
             self.controller.set_image(
                 self.image_combo.value,
-                stack_axis=stack,
-                channel_axis=channel,
+                stack_axis=axis_value(self.stack_axis_combo.value),
+                channel_axis=axis_value(self.channel_axis_combo.value),
                 stack_kind=self.stack_kind_combo.value,
                 normalization=self.intensity_combo.value,
             )
@@ -280,9 +275,11 @@ class SetupPanel(Container):
                 self.stack_axis_combo.reset_choices()
                 self.channel_axis_combo.reset_choices()
                 lay = c.layout
-                self.stack_axis_combo.value = _NONE if lay.stack_axis is None else lay.stack_axis
+                self.stack_axis_combo.value = (
+                    NO_AXIS if lay.stack_axis is None else lay.stack_axis
+                )
                 self.channel_axis_combo.value = (
-                    _NONE if lay.channel_axis is None else lay.channel_axis
+                    NO_AXIS if lay.channel_axis is None else lay.channel_axis
                 )
                 self.stack_kind_combo.value = lay.stack_kind.value
                 self.stack_kind_combo.enabled = lay.stack_axis is not None

@@ -31,6 +31,7 @@ from sam2_engine.automatic.crops import (
     uncrop_masks,
     uncrop_points,
 )
+from sam2_engine.automatic.settings import FilterReport
 from sam2_engine.masks.postprocess import (
     fill_small_holes,
     masks_to_boxes,
@@ -170,6 +171,7 @@ def filter_batch(
     crop_box: Sequence[int],
     image_hw: tuple[int, int],
     s: FilterSettings,
+    report: FilterReport | None = None,
 ) -> Candidates:
     """Filter one decoded batch and encode the surviving masks.
 
@@ -189,19 +191,24 @@ def filter_batch(
         ``(x0, y0, x1, y1)`` crop, image pixels, end exclusive.
     image_hw
         ``(H, W)`` of the whole image.
+    report
+        Counts of what each filter dropped, updated in place.
 
     Returns
     -------
     Candidates
         Boxes and points still in crop pixels; RLEs at the image size.
     """
+    report = report if report is not None else FilterReport()
     keep = torch.arange(len(iou), device=iou.device)
+    report.decoded += len(keep)
     if s.pred_iou_thresh > 0.0:
         keep = keep[iou > s.pred_iou_thresh]
+        report.low_iou += len(iou) - len(keep)
     x0, y0, x1, y1 = (int(v) for v in crop_box)
     step = max(1, CHUNK_PIXELS // max(1, image_hw[0] * image_hw[1]))
     parts = [
-        _filter_chunk(low_res[idx], idx, (y1 - y0, x1 - x0), crop_box, image_hw, s)
+        _filter_chunk(low_res[idx], idx, (y1 - y0, x1 - x0), crop_box, image_hw, s, report)
         for idx in keep.split(step)
     ]
     parts = [(i, stab, rle, box) for i, stab, rle, box in parts if len(i)]
@@ -226,17 +233,20 @@ def _filter_chunk(
     crop_box: Sequence[int],
     image_hw: tuple[int, int],
     s: FilterSettings,
+    report: FilterReport,
 ) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, Any]], torch.Tensor]:
     """Kept rows, their stability, RLEs and crop-pixel boxes, for a few masks."""
     logits = upsample_logits(low_res, crop_hw, s)
     stab = stability_score(logits, s.mask_threshold, s.stability_score_offset)
     if s.stability_score_thresh > 0.0:
         stable = stab >= s.stability_score_thresh
+        report.unstable += int((~stable).sum())
         logits, stab, rows = logits[stable], stab[stable], rows[stable]
     masks = logits > s.mask_threshold
     del logits
     boxes = masks_to_boxes(masks)
     inside = ~box_near_crop_edge(boxes, crop_box, [0, 0, image_hw[1], image_hw[0]])
+    report.at_crop_edge += int((~inside).sum())
     masks, boxes, stab, rows = masks[inside], boxes[inside], stab[inside], rows[inside]
     rles = mask_to_rle(uncrop_masks(masks, crop_box, *image_hw))
     return rows, stab.cpu(), rles, boxes.cpu()

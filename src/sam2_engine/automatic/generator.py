@@ -44,6 +44,7 @@ from sam2_engine.automatic.filters import (
     remove_small_regions_and_nms,
     resolve_grids,
 )
+from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
 from sam2_engine.device import inference_context
 from sam2_engine.image import ImagePredictor
 from sam2_engine.imaging.intensity import Normalization, to_rgb
@@ -53,7 +54,13 @@ from sam2_engine.masks.rle import rle_area, rle_to_coco, rle_to_mask
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.prompts import to_model_coords
 
-__all__ = ["OUTPUT_MODES", "AutomaticMaskGenerator", "MaskRecord"]
+__all__ = [
+    "OUTPUT_MODES",
+    "AutomaticMaskGenerator",
+    "FilterReport",
+    "MaskGeneratorSettings",
+    "MaskRecord",
+]
 
 LABEL_ORDERS = ("area", "score")
 # the crops are already normalised to [0, 1] RGB: the predictor must use them as they are
@@ -123,98 +130,90 @@ class AutomaticMaskGenerator:
     ----------
     model
         A :class:`~sam2_engine.model.sam2.SAM2Model`.
-    points_per_side
-        Grid points along each side of the image (``points_per_side**2`` in all); give
-        exactly one of it and ``point_grids``.
-    points_per_batch
-        Points decoded together in one decoder call (memory vs speed).
-    pred_iou_thresh
-        Keep masks whose predicted IoU is ``> pred_iou_thresh`` (0 disables the filter).
-    stability_score_thresh
-        Keep masks whose stability score is ``>= stability_score_thresh`` (0 disables).
-    stability_score_offset
-        Shift of the logit threshold used by the stability score.
-    mask_threshold
-        Logit threshold that turns logits into masks.
-    box_nms_thresh
-        Box IoU above which the lower-IoU mask of a crop is dropped as a duplicate.
-    crop_n_layers
-        Extra layers of crops: layer ``i`` cuts the image into ``2**i x 2**i``
-        overlapping crops, each encoded and prompted on its own.
-    crop_nms_thresh
-        Box IoU for duplicates between crops; the mask from the smaller crop wins.
-    crop_overlap_ratio
-        Overlap of neighbouring layer-1 crops as a fraction of the shorter image side.
-    crop_n_points_downscale_factor
-        Layer ``i`` uses ``points_per_side / factor**i`` points per side.
+    settings
+        A :class:`~sam2_engine.automatic.settings.MaskGeneratorSettings` (default: the
+        official generator's values); ``**overrides`` change single fields of it, e.g.
+        ``AutomaticMaskGenerator(model, points_per_side=16, pred_iou_thresh=0.5)``.
+        :meth:`MaskGeneratorSettings.for_model` gives the values a model recommends.
+        The fields:
+
+        ``points_per_side``: grid points along each side of the image
+        (``points_per_side**2`` in all); give exactly one of it and ``point_grids``.
+        ``points_per_batch``: points decoded together in one decoder call.
+        ``pred_iou_thresh``: keep masks whose predicted IoU is ``> pred_iou_thresh``
+        (0 disables the filter). ``stability_score_thresh``: keep masks whose stability
+        score is ``>= stability_score_thresh`` (0 disables). ``stability_score_offset``:
+        shift of the logit threshold used by the stability score. ``mask_threshold``:
+        logit threshold that turns logits into masks. ``box_nms_thresh``: box IoU above
+        which the lower-IoU mask of a crop is dropped as a duplicate. ``crop_n_layers``:
+        extra layers of crops: layer ``i`` cuts the image into ``2**i x 2**i``
+        overlapping crops, each encoded and prompted on its own. ``crop_nms_thresh``: box
+        IoU for duplicates between crops; the mask from the smaller crop wins.
+        ``crop_overlap_ratio``: overlap of neighbouring layer-1 crops as a fraction of
+        the shorter image side. ``crop_n_points_downscale_factor``: layer ``i`` uses
+        ``points_per_side / factor**i`` points per side. ``min_mask_region_area``: if
+        > 0, two clean-ups run. (1) As the reference does on CUDA: in every decoded
+        low-resolution logit map, holes and islands of at most this many low-resolution
+        pixels are filled / removed before the stability score and the mask are
+        computed. (2) As SAM 1 does: after de-duplication, holes and islands of fewer
+        than this many image pixels are removed from every mask, and NMS (at
+        ``max(box_nms_thresh, crop_nms_thresh)``) runs again, preferring unchanged masks.
+        ``use_m2m``: refine every mask once more, prompting with its point and its own
+        logits. ``multimask``: three masks per point (True) or one.
     point_grids
         Explicit normalised ``(x, y)`` grids in [0, 1], one (N_i, 2) array per layer
-        (``crop_n_layers + 1`` of them), instead of ``points_per_side``.
-    min_mask_region_area
-        If > 0, two clean-ups run. (1) As the reference does on CUDA: in every decoded
-        low-resolution logit map (a quarter of the model input size), holes and islands
-        of at most this many low-resolution pixels are filled / removed before the
-        stability score and the mask are computed. (2) As SAM 1 does: after
-        de-duplication, holes and islands of fewer than this many image pixels are
-        removed from every mask, and NMS (at ``max(box_nms_thresh, crop_nms_thresh)``)
-        runs again, preferring unchanged masks; survivors keep their order and scores.
+        (``crop_n_layers + 1`` of them), instead of ``points_per_side`` (pass
+        ``points_per_side=None`` with them).
     output_mode
         ``"binary_mask"``, ``"uncompressed_rle"`` or ``"coco_rle"`` (COCO string RLE,
         written without pycocotools): the form of :attr:`MaskRecord.segmentation`.
-    use_m2m
-        Refine every mask once more, prompting with its point and its own logits.
-    multimask
-        Three masks per point (True) or one.
     normalization
         Intensity normalisation of the image (see
         :class:`~sam2_engine.imaging.intensity.Normalization`); it is computed once on the
         whole image, so all crops share it.
+
+    Attributes
+    ----------
+    report : FilterReport
+        What the last run found and which filter removed what.
     """
 
     def __init__(
         self,
         model: SAM2Model,
-        points_per_side: int | None = 32,
-        points_per_batch: int = 64,
-        pred_iou_thresh: float = 0.8,
-        stability_score_thresh: float = 0.95,
-        stability_score_offset: float = 1.0,
-        mask_threshold: float = 0.0,
-        box_nms_thresh: float = 0.7,
-        crop_n_layers: int = 0,
-        crop_nms_thresh: float = 0.7,
-        crop_overlap_ratio: float = 512 / 1500,
-        crop_n_points_downscale_factor: int = 1,
+        settings: MaskGeneratorSettings | None = None,
+        *,
         point_grids: Sequence[np.ndarray] | None = None,
-        min_mask_region_area: int = 0,
         output_mode: str = "binary_mask",
-        use_m2m: bool = False,
-        multimask: bool = True,
         normalization: Normalization | None = None,
+        **overrides: Any,
     ) -> None:
-        check_options(points_per_batch, crop_n_layers, min_mask_region_area, output_mode)
+        s = (settings or MaskGeneratorSettings()).replace(**overrides)
+        check_options(s.points_per_batch, s.crop_n_layers, s.min_mask_region_area, output_mode)
         self.point_grids = resolve_grids(
-            points_per_side, point_grids, crop_n_layers, crop_n_points_downscale_factor
+            s.points_per_side, point_grids, s.crop_n_layers, s.crop_n_points_downscale_factor
         )
         self.predictor = ImagePredictor(
-            model, mask_threshold=mask_threshold, normalization=normalization
+            model, mask_threshold=s.mask_threshold, normalization=normalization
         )
-        self.points_per_batch = int(points_per_batch)
+        self.options = s
+        self.points_per_batch = int(s.points_per_batch)
         self.settings = FilterSettings(
-            pred_iou_thresh=pred_iou_thresh,
-            stability_score_thresh=stability_score_thresh,
-            stability_score_offset=stability_score_offset,
-            mask_threshold=mask_threshold,
-            low_res_clean_area=int(min_mask_region_area),
+            pred_iou_thresh=s.pred_iou_thresh,
+            stability_score_thresh=s.stability_score_thresh,
+            stability_score_offset=s.stability_score_offset,
+            mask_threshold=s.mask_threshold,
+            low_res_clean_area=int(s.min_mask_region_area),
         )
-        self.box_nms_thresh = box_nms_thresh
-        self.crop_n_layers = int(crop_n_layers)
-        self.crop_nms_thresh = crop_nms_thresh
-        self.crop_overlap_ratio = crop_overlap_ratio
-        self.min_mask_region_area = int(min_mask_region_area)
+        self.box_nms_thresh = s.box_nms_thresh
+        self.crop_n_layers = int(s.crop_n_layers)
+        self.crop_nms_thresh = s.crop_nms_thresh
+        self.crop_overlap_ratio = s.crop_overlap_ratio
+        self.min_mask_region_area = int(s.min_mask_region_area)
         self.output_mode = output_mode
-        self.use_m2m = use_m2m
-        self.multimask = multimask
+        self.use_m2m = s.use_m2m
+        self.multimask = s.multimask
+        self.report = FilterReport()
 
     @property
     def model(self) -> SAM2Model:
@@ -317,12 +316,14 @@ class AutomaticMaskGenerator:
         sizes = [np.array([[x1 - x0, y1 - y0]]) for x0, y0, x1, y1 in boxes]
         grids = [self.point_grids[k] * wh for k, wh in zip(layers, sizes, strict=True)]
         tracker.total = sum(math.ceil(len(g) / self.points_per_batch) for g in grids)
+        self.report = FilterReport(points=sum(len(g) for g in grids))
         parts = []
         for box, points in zip(boxes, grids, strict=True):
             if tracker.stop_requested():
                 break
             parts.append(self._process_crop(rgb, box, points, tracker))
         found = Candidates.concat(parts)
+        before = len(found)
         if len(boxes) > 1:
             found = found.select(
                 nms(found.boxes, crop_scores(found.crop_boxes), self.crop_nms_thresh)
@@ -330,6 +331,9 @@ class AutomaticMaskGenerator:
         if self.min_mask_region_area > 0:
             thresh = max(self.box_nms_thresh, self.crop_nms_thresh)
             found = remove_small_regions_and_nms(found, self.min_mask_region_area, thresh)
+        self.report.duplicates += before - len(found)
+        self.report.kept = len(found)
+        self.report.cancelled = tracker.stopped
         return found
 
     def _process_crop(
@@ -349,8 +353,9 @@ class AutomaticMaskGenerator:
             tracker.advance()
         self.predictor.reset()
         found = Candidates.concat(parts)
-        found = found.select(nms(found.boxes, found.iou, self.box_nms_thresh))
-        return found.uncropped(box)
+        kept = found.select(nms(found.boxes, found.iou, self.box_nms_thresh))
+        self.report.duplicates += len(found) - len(kept)
+        return kept.uncropped(box)
 
     def _process_batch(
         self, embed: torch.Tensor, points: np.ndarray, box: Sequence[int], image_hw: tuple
@@ -366,7 +371,7 @@ class AutomaticMaskGenerator:
         if self.use_m2m:
             prompts = prompts.repeat_interleave(per_point, dim=0)
             low_res, iou = self._refine(embed, prompts, low_res.clamp(-LOGIT_CLAMP, LOGIT_CLAMP))
-        return filter_batch(low_res, iou, xy, box, tuple(image_hw), self.settings)
+        return filter_batch(low_res, iou, xy, box, tuple(image_hw), self.settings, self.report)
 
     def _decode(
         self,

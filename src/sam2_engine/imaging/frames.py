@@ -38,6 +38,7 @@ from sam2_engine.imaging.intensity import (
     _MAX_STAT_PIXELS,
     Channels,
     Normalization,
+    NormalizedFrame,
     _as_stats,
     _channel_layout,
     _check_dtype,
@@ -224,6 +225,11 @@ class FrameSource:
             normalization=self._normalization,
             stats=self.stats,
         )
+
+    def normalized(self, t: int) -> NormalizedFrame:
+        """Frame ``t`` as :meth:`frame` gives it, marked as normalised: predictors use it
+        as it is (``ImagePredictor.set_image(source.normalized(t))``)."""
+        return NormalizedFrame(self.frame(t))
 
     def _layout_channels(self) -> Channels:
         """The channel choice, as ``to_rgb`` takes it, reproducing this source's layout."""

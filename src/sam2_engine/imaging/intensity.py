@@ -52,6 +52,7 @@ import numpy as np
 
 __all__ = [
     "Normalization",
+    "NormalizedFrame",
     "intensity_range",
     "to_rgb",
 ]
@@ -111,6 +112,34 @@ class Normalization:
     def needs_data(self) -> bool:
         """True if the range is estimated from pixel values (percentiles or min/max)."""
         return self.mode in ("auto", "percentile", "minmax")
+
+
+@dataclass(frozen=True, eq=False)
+class NormalizedFrame:
+    """A frame already turned into model colours, e.g. by a stack-wide normalisation.
+
+    :func:`to_rgb` (and so every predictor) takes it as it is, so that a frame normalised
+    once with the ranges of its whole stack (:meth:`FrameSource.normalized`) is never
+    normalised again on its own.
+
+    Attributes
+    ----------
+    rgb : numpy.ndarray
+        (H, W, 3) float32 (row, col, R/G/B), values in [0, 1].
+    """
+
+    rgb: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.rgb.ndim != 3 or self.rgb.shape[-1] != 3 or self.rgb.dtype != np.float32:
+            raise ValueError(
+                f"a NormalizedFrame holds (H, W, 3) float32 colours, got "
+                f"{self.rgb.dtype}{tuple(self.rgb.shape)}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.rgb.shape)
 
 
 @dataclass(frozen=True)
@@ -354,6 +383,7 @@ def to_rgb(
     ----------
     image : array_like, shape (H, W) or (H, W, C), or C along ``channel_axis``
         Axes are (row, col[, channel]). Any bool, integer or float dtype. Not modified.
+        A :class:`NormalizedFrame` is returned as it is (the other arguments are unused).
     channel_axis : int, optional
         The axis holding channels, e.g. 0 for (C, H, W). By default a 3D image must end
         in 3 (RGB) or 4 (RGBA, uint8 only; alpha is dropped) channels (1 is read as grey).
@@ -385,6 +415,8 @@ def to_rgb(
     >>> rgb.shape, rgb.dtype
     ((3, 4, 3), dtype('float32'))
     """
+    if isinstance(image, NormalizedFrame):
+        return image.rgb
     selected, layout = _prepare(image, channel_axis, channels)
     k = selected.shape[-1]
     if stats is not None:

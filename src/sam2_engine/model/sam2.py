@@ -73,6 +73,9 @@ class SAM2Model(nn.Module):
         #: inference autocast policy read by the predictors ("auto", "float32",
         #: "bfloat16"; see :func:`sam2_engine.device.autocast_dtype`)
         self.precision = "auto"
+        # inference settings the weights were made for, e.g. {"automatic": {...}} (read
+        # from our checkpoint metadata; empty for official weights)
+        self.recommended: dict = {}
 
         self.image_encoder = ImageEncoder(cfg.trunk, cfg.neck)
         self.memory_attention = MemoryAttention(dim, mem_dim, cfg.memory_attention)

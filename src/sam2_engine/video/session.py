@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,12 +35,18 @@ from sam2_engine.video.memory_bank import (
     prune,
     select_memory,
 )
+from sam2_engine.video.order import (
+    Direction,
+    PropagationPass,
+    check_direction,
+    default_start,
+    propagation_passes,
+)
 from sam2_engine.video.prefetch import FramePrefetcher
 
 if TYPE_CHECKING:
     from sam2_engine.video.predictor import VideoPredictor
 
-Direction = Literal["forward", "backward", "both"]
 
 
 @dataclass
@@ -263,21 +269,16 @@ class TrackingSession:
         Stopping the iteration (``break``, ``close()``) keeps every finished frame in
         the session; a later call continues from wherever it is asked to start.
         """
-        if direction not in ("forward", "backward", "both"):
-            raise ValueError(
-                f"direction must be 'forward', 'backward' or 'both', got {direction!r}"
-            )
-        if max_frames is not None and max_frames < 1:
-            raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        check_direction(direction, max_frames)
         with self._lock:
             self._prepare()
-            first = self._default_start(direction) if start is None else self._frame_index(start)
-        if direction in ("forward", "both"):
-            yield from self._run(first, False, max_frames)
-        if direction == "backward":
-            yield from self._run(first, True, max_frames)
-        if direction == "both" and first > 0:
-            yield from self._run(first - 1, True, max_frames)
+            first = (
+                default_start(self.prompted_frames(), direction)
+                if start is None
+                else self._frame_index(start)
+            )
+        for sweep in propagation_passes(self.num_frames, first, direction, max_frames):
+            yield from self._run(sweep)
 
     def frame_result(self, frame: int) -> FrameResult:
         """Current masks on ``frame`` of every object that has a result there."""
@@ -390,21 +391,13 @@ class TrackingSession:
         mem, _ = self.model.encode_memory(feats.embed, logits_hi, out.object_score[None], binarize)
         return mem[0].to(device=self._storage, dtype=self.predictor.memory_dtype)
 
-    def _default_start(self, direction: Direction) -> int:
-        frames = [f for t in self.tracks.values() for f in t.cond]
-        return max(frames) if direction == "backward" else min(frames)
-
-    def _run(self, start: int, reverse: bool, max_frames: int | None) -> Iterator[FrameResult]:
-        step = -1 if reverse else 1
-        stop = -1 if reverse else self.num_frames
-        frames = range(start, stop, step)
-        if max_frames is not None:
-            frames = frames[:max_frames]
+    def _run(self, sweep: PropagationPass) -> Iterator[FrameResult]:
+        frames = sweep.frames
         for position, frame in enumerate(frames):
             if position + 1 < len(frames):
                 self._inputs.schedule(frames[position + 1])
             with self._lock:
-                result = self._track_frame(frame, reverse)
+                result = self._track_frame(frame, sweep.reverse)
             yield result
 
     def _track_frame(self, frame: int, reverse: bool) -> FrameResult:

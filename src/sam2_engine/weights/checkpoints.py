@@ -65,8 +65,17 @@ def load_checkpoint_file(path: str | Path) -> dict[str, torch.Tensor]:
     CheckpointError
         If the file is missing, empty, truncated, corrupt or holds no tensors.
     """
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The state dict and our metadata (``{}`` for official files) of a checkpoint,
+    reading the file once; see :func:`load_checkpoint_file`."""
     path = Path(path)
     data = _read(path)
+    meta: dict[str, Any] = {}
+    if isinstance(data, Mapping) and isinstance(data.get(METADATA_KEY), Mapping):
+        meta = dict(data[METADATA_KEY])
     if isinstance(data, Mapping) and "model" in data and isinstance(data["model"], Mapping):
         data = data["model"]
     if (
@@ -78,7 +87,7 @@ def load_checkpoint_file(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path} does not hold a model state dict (expected a dict with a 'model' entry "
             "mapping parameter names to tensors, as in the official SAM 2 files)"
         )
-    return dict(data)
+    return dict(data), meta
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -195,5 +204,7 @@ def save_checkpoint(
     cfg = getattr(model, "cfg", None)
     if cfg is not None:
         meta.setdefault("config", config_to_dict(cfg))
+    if getattr(model, "recommended", None):
+        meta.setdefault("recommended", dict(model.recommended))
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     return atomic_torch_save({"model": state, METADATA_KEY: meta}, path)

@@ -4,7 +4,7 @@ Every write goes through :meth:`napari.layers.Labels.data_setitem`, napari's und
 edit path, with only the pixels that change: ``Ctrl-Z`` on the layer takes it back.
 
 * :func:`plan_plane` computes, on a copy of one (rows, cols) plane, what a set of object
-  masks does under an :class:`~napari_sam2.state.OverlapPolicy`.
+  masks does under an :class:`~napari_sam2.core.state.OverlapPolicy`.
 * :func:`write_plane` applies such a plan as **one** history atom.
 * :class:`EditGroup` makes many writes, arriving asynchronously (one per propagated
   frame, from worker results delivered to the GUI thread), into **one** undo step.
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.state import OverlapPolicy
+from napari_sam2.core.state import OverlapPolicy
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def plan_plane(
         ``OVERWRITE`` the earlier pixels of every listed object are cleared first, so an
         object's mask on this plane is *replaced*; an empty mask removes the object.
     policy
-        See :class:`~napari_sam2.state.OverlapPolicy`.
+        See :class:`~napari_sam2.core.state.OverlapPolicy`.
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 Every coordinate stored here is in napari's convention: **(row, col)** pixels of the
 image layer's data (pixel centres at integers). The conversion to the engine's
-(x, y) = (col, row) convention happens in one place, :mod:`napari_sam2.coords`.
+(x, y) = (col, row) convention happens in one place, :mod:`napari_sam2.core.coords`.
 
 A *plane* is one 2D image of the layer: a frame of a time-lapse, a slice of a z-stack,
 or the image itself. It is named by a :class:`PlaneKey`: the index along the tracked
@@ -215,34 +215,3 @@ class InteractiveSettings:
     auto_embed: bool = True
     direction: str = "forward"
     max_frames: int | None = None
-
-
-@dataclass
-class AutomaticSettings:
-    """Parameters of "segment everything" (see ``sam2_engine.AutomaticMaskGenerator``).
-
-    Attributes
-    ----------
-    points_per_side
-        Grid points along each side (``points_per_side**2`` prompts).
-    pred_iou_thresh
-        Keep masks whose predicted IoU exceeds this.
-    stability_score_thresh
-        Keep masks whose stability score reaches this.
-    min_area
-        Drop masks (and fill holes / remove islands) below this many pixels.
-    box_nms_thresh
-        Box IoU above which a duplicate mask is dropped.
-    crop_n_layers
-        Extra layers of overlapping crops (finer objects, slower).
-    points_per_batch
-        Prompts decoded together (memory vs speed).
-    """
-
-    points_per_side: int = 32
-    pred_iou_thresh: float = 0.8
-    stability_score_thresh: float = 0.95
-    min_area: int = 0
-    box_nms_thresh: float = 0.7
-    crop_n_layers: int = 0
-    points_per_batch: int = 64

@@ -85,22 +85,3 @@ class SessionSlot:
                 session.remove_object(obj_id)
                 self.synced = {k: v for k, v in self.synced.items() if k[0] != obj_id}
         return added
-
-
-def propagation_frames(n_frames: int, start: int, direction: str, max_frames: int | None) -> int:
-    """How many results ``TrackingSession.propagate`` yields (for a progress bar)."""
-    forward = n_frames - start
-    backward = start + 1
-    if max_frames is not None:
-        forward, backward = min(forward, max_frames), min(backward, max_frames)
-    if direction == "forward":
-        return forward
-    if direction == "backward":
-        return backward
-    both_back = start if max_frames is None else min(start, max_frames)
-    return forward + both_back
-
-
-def default_start(frames: Sequence[int], direction: str) -> int:
-    """The engine's default first frame: earliest prompted frame (latest for backward)."""
-    return max(frames) if direction == "backward" else min(frames)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.layout import layer_data
-from napari_sam2.state import StackKind
+from napari_sam2.core.layout import layer_data
+from napari_sam2.core.state import StackKind
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from napari_sam2.state import PlanePrompts, PointPrompt
+from napari_sam2.core.state import PlanePrompts, PointPrompt
 
 
 def rc_to_xy(rc: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:

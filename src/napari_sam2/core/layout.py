@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.state import PlaneKey, StackKind
+from napari_sam2.core.state import PlaneKey, StackKind
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,149 @@
+"""Image embeddings of the planes the user looks at: computed in a worker, cached.
+
+Encoding a plane is the slow step; each plane is encoded once per (image, model) and kept
+in a :class:`~napari_sam2.core.features_cache.FeatureCache`. One embedding job runs at a
+time: while it runs only the latest requested plane waits (scrubbing a slider encodes one
+plane at a time, not every plane passed). A plane whose data cannot be encoded (e.g. NaN
+values) stops the automatic encoding of that image: the user is told once, and choosing
+the image again (after fixing its data) tries again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from napari_sam2.core.events import StatusLine
+from napari_sam2.core.features_cache import CachedFeatures, FeatureCache
+from napari_sam2.core.image_context import ImageContext
+from napari_sam2.core.job_board import JobBoard
+from napari_sam2.core.jobs import Job, JobContext
+from napari_sam2.core.model_slot import ModelSlot
+from napari_sam2.core.state import PlaneKey
+
+
+class Embeddings:
+    """Embedding cache and jobs of one controller.
+
+    Parameters
+    ----------
+    image, models, jobs, status
+        The controller's image context, model slot, job board and status line.
+    cache
+        The cache (default: 1 GiB).
+
+    Attributes
+    ----------
+    on_ready
+        ``on_ready(plane)`` after a plane's embedding arrived (GUI thread).
+    waiting_plane
+        Returns the plane whose prompts wait for an embedding, if any (it is encoded
+        next when a newer request displaced it).
+    """
+
+    def __init__(
+        self,
+        image: ImageContext,
+        models: ModelSlot,
+        jobs: JobBoard,
+        status: StatusLine,
+        cache: FeatureCache | None = None,
+    ) -> None:
+        self._image, self._models, self._jobs, self._status = image, models, jobs, status
+        self.cache = cache or FeatureCache()
+        self.on_ready: Callable[[PlaneKey], None] = lambda plane: None
+        self.waiting_plane: Callable[[], PlaneKey | None] = lambda: None
+        self._running: PlaneKey | None = None
+        self._next: PlaneKey | None = None
+        self._failed: set[tuple] = set()
+
+    def key(self, plane: PlaneKey) -> tuple:
+        """Cache key: what was encoded (image token, model, plane)."""
+        return (self._image.token, id(self._models.model), plane)
+
+    def has(self, plane: PlaneKey) -> bool:
+        return self.key(plane) in self.cache
+
+    def get(self, plane: PlaneKey) -> CachedFeatures | None:
+        return self.cache.get(self.key(plane))
+
+    def failed(self) -> bool:
+        """Whether encoding this image with this model failed (it is not retried)."""
+        return self.key(PlaneKey())[:2] in self._failed
+
+    def clear(self) -> None:
+        """Forget every embedding (the model changed)."""
+        self.cache.clear()
+        self._next = None
+        self._failed.clear()
+
+    def drop_queue(self) -> None:
+        """Forget the plane waiting behind the running job (the image changed)."""
+        self._next = None
+
+    def ensure(self, plane: PlaneKey) -> bool:
+        """Make sure ``plane`` is encoded; True if it already is.
+
+        Otherwise an embedding job starts, or ``plane`` is queued behind the running one.
+        """
+        if self._models.model is None or self._image.layout is None:
+            return False
+        key = self.key(plane)
+        if key in self.cache:
+            return True
+        if key[:2] in self._failed:
+            return False
+        if self._jobs.is_running("embed"):
+            if self._running != plane:
+                self._next = plane
+            return False
+        self._start(plane, key)
+        return False
+
+    def _start(self, plane: PlaneKey, key: tuple) -> None:
+        import sam2_engine as se
+
+        source, model, token = self._image.source(plane), self._models.model, self._image.token
+        name = self._image.plane_name(plane)
+
+        def work(ctx: JobContext) -> CachedFeatures:
+            frame = source.normalized(plane.frame)
+            predictor = se.ImagePredictor(model)
+            predictor.set_image(frame)
+            feats = predictor.features
+            return CachedFeatures(feats, tuple(frame.shape[:2]), feats.nbytes())
+
+        def done(item: CachedFeatures) -> None:
+            if token != self._image.token or model is not self._models.model:
+                return
+            self.cache.put(key, item)
+            if plane == self._image.plane:
+                self._status.set(f"Embedding of {name} ready: click to segment.")
+            self.on_ready(plane)
+
+        def failed(err: BaseException) -> None:
+            self._failed.add(key[:2])
+            self._status.set(f"SAM 2 cannot encode {name}; see the message.")
+
+        def finish(cancelled: bool) -> None:
+            self._running = None
+            nxt, self._next = self._next, None
+            if self._jobs.closed:
+                return
+            if nxt is not None:
+                self.ensure(nxt)
+            waiting = self.waiting_plane()  # prompts on a plane a newer request displaced
+            if waiting is not None and not self._jobs.is_running("embed"):
+                self.ensure(waiting)
+
+        self._running = plane
+        self._status.set(f"Computing the embedding of {name}…")
+        self._jobs.start(
+            Job(
+                "embed",
+                work,
+                on_done=done,
+                on_error=failed,
+                on_finish=finish,
+                description=f"SAM 2 embedding ({name})",
+            )
+        )
