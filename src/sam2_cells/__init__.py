@@ -3,16 +3,84 @@
 Lineage records, Cell Tracking Challenge (CTC) input/output and, built on
 :mod:`sam2_engine`, the cell tracker, divisions, GEFF export, metrics and the
 ``napari-sam2`` command line. It imports the engine's public surface only (never
-napari, Qt or the plugin), so scripts and clusters can use it headless.
+napari, Qt or the plugin), so scripts and clusters can use it headless. Importing it is
+cheap: numpy only; tifffile, zarr, geff and py-ctcmetrics are imported when first used.
+
+Stacks are (time, row, col) arrays read one frame at a time (numpy, dask, zarr, memory
+maps or :class:`LazyStack`), label 0 is background and one label id is one track.
+
+Modules
+-------
+* ``lineage``: :class:`TrackRecord` (the one lineage record), :class:`Lineage`, building
+  (:func:`tracks_from_labels`), checking (:func:`check_lineage`, :func:`lineage_problems`),
+  repairing (:func:`make_ctc_valid`) and napari Tracks data (:func:`tracks_layer_data`).
+* ``ctc``: CTC ground-truth data sets (movie + GT) and finding their sequences.
+* ``ctc_results``: CTC result / ground-truth folders written atomically, read lazily,
+  validated (:func:`write_ctc_results`, :func:`read_ctc_results`, :func:`ctc_validate`).
+* ``label_io``: TIFF / zarr / frame-folder stacks, read lazily, written atomically.
+* ``seeds``: tracking seeds (auto, a label image, points) checked against the movie.
+* ``geff_io``: the tracking graph as GEFF (:func:`write_geff`).
+* ``metrics``: CTC scores by py-ctcmetrics (:func:`score_ctc`, :func:`score_arrays`).
+* ``cli``: the ``napari-sam2`` command line.
 """
 
+from sam2_cells._frames import LazyStack
 from sam2_cells.ctc import CtcSequence, find_ctc_sequences, is_ctc_folder, write_ctc_dataset
-from sam2_cells.lineage import TrackRecord
+from sam2_cells.ctc_relabel import make_ctc_valid
+from sam2_cells.ctc_results import (
+    ctc_validate,
+    read_ctc_ground_truth,
+    read_ctc_results,
+    read_track_file,
+    write_ctc_ground_truth,
+    write_ctc_results,
+    write_track_file,
+)
+from sam2_cells.geff_io import TrackingGraph, tracking_graph, write_geff
+from sam2_cells.label_io import read_image_stack, read_label_stack, write_label_stack
+from sam2_cells.lineage import (
+    Lineage,
+    LineageError,
+    TrackRecord,
+    label_presence,
+    tracks_from_labels,
+)
+from sam2_cells.lineage_checks import check_lineage, lineage_problems
+from sam2_cells.metrics import TrackingScores, score_arrays, score_ctc
+from sam2_cells.seeds import Seeds, read_seeds
+from sam2_cells.tracks_layer import tracks_layer_data
 
 __all__ = [
     "CtcSequence",
+    "LazyStack",
+    "Lineage",
+    "LineageError",
+    "Seeds",
     "TrackRecord",
+    "TrackingGraph",
+    "TrackingScores",
+    "check_lineage",
+    "ctc_validate",
     "find_ctc_sequences",
     "is_ctc_folder",
+    "label_presence",
+    "lineage_problems",
+    "make_ctc_valid",
+    "read_ctc_ground_truth",
+    "read_ctc_results",
+    "read_image_stack",
+    "read_label_stack",
+    "read_seeds",
+    "read_track_file",
+    "score_arrays",
+    "score_ctc",
+    "tracking_graph",
+    "tracks_from_labels",
+    "tracks_layer_data",
     "write_ctc_dataset",
+    "write_ctc_ground_truth",
+    "write_ctc_results",
+    "write_geff",
+    "write_label_stack",
+    "write_track_file",
 ]
