@@ -11,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", ["sam2_engine", "napari_sam2", "sam2_training", "sam2_cells", "sam2_synthetic"])
+@pytest.mark.parametrize(
+    "module", ["sam2_engine", "napari_sam2", "sam2_training", "sam2_cells", "sam2_synthetic"]
+)
 def test_importing_a_package_does_not_import_torch_or_qt(module):
     code = (
         f"import sys, {module}; "

@@ -6,7 +6,7 @@ import torch
 
 import sam2_engine
 from sam2_engine import SAM2Model
-from sam2_training.config import TrainConfig
+from sam2_training.config import TrainConfig, WindowCropConfig
 
 
 def build_base_model(cfg: TrainConfig, device: torch.device) -> SAM2Model:
@@ -21,4 +21,16 @@ def build_base_model(cfg: TrainConfig, device: torch.device) -> SAM2Model:
         )
     if cfg.model.dropout is not None:
         model.set_memory_dropout(cfg.model.dropout)
+    if cfg.model.recommended:
+        model.recommended = {**model.recommended, **dict(cfg.model.recommended)}
     return model
+
+
+def uses_windows(windows: WindowCropConfig, model: SAM2Model) -> bool:
+    """Whether samples are object-centred windows: ``data.windows.enabled`` "on", or
+    "auto" with a base model that recommends windows (``model.recommended["windows"]``)."""
+    if windows.enabled == "on":
+        return True
+    if windows.enabled == "off":
+        return False
+    return bool((getattr(model, "recommended", None) or {}).get("windows"))

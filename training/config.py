@@ -51,6 +51,9 @@ class BaseModelConfig:
     checkpoint: str | None = None
     image_size: int | None = None  # train and run at this input side (multiple of 32)
     dropout: float | None = None  # memory-attention dropout while training (null: model's)
+    # inference settings stored with the weights (e.g. {windows: {...}, automatic: {...}});
+    # merged over the base model's own recommendations
+    recommended: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,6 +66,34 @@ class AugmentConfig:
     intensity_scale: list[float] = field(default_factory=lambda: [0.8, 1.2])  # x * s
     gamma: list[float] = field(default_factory=lambda: [0.8, 1.25])  # x ** g (x in [0, 1])
     noise_std: float = 0.03  # Gaussian noise, std drawn in [0, noise_std] (x in [0, 1])
+
+
+@dataclass
+class SyntheticDataConfig:
+    """Generated data (``sam2_synthetic``) to train on instead of a folder or arrays."""
+
+    images: int = 0  # still fields, each with its own random look
+    image_sizes: list[int] = field(default_factory=lambda: [192, 256, 384, 512])  # sides
+    timelapses: int = 0  # time-lapses (tracking clips)
+    timelapse_frames: int = 8
+    timelapse_size: int = 256
+    zstacks: int = 0  # fluorescence z-stacks (propagation through planes)
+    zstack_planes: int = 24
+    zstack_size: int = 160
+    nuclear_fraction: float = 0.5  # share forced to a nuclear stain (the rest: any modality)
+    seed: int = 0
+    cache: str | None = None  # folder that keeps the drawn data between runs (null: none)
+
+
+@dataclass
+class WindowCropConfig:
+    """Object-centred windows: each sample is cut around one object so that the object
+    fills a share of the window, as the engine's prompt-centred windows do at inference
+    (``sam2_engine.focus``)."""
+
+    enabled: str = "auto"  # "auto": when the base model recommends windows; "on"; "off"
+    object_fraction: list[float] = field(default_factory=lambda: [0.12, 0.6])  # log-uniform
+    jitter: float = 0.15  # offset of the window centre from the object, share of the side
 
 
 @dataclass
@@ -83,6 +114,11 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes
     percentiles: list[float] = field(default_factory=lambda: [1.0, 99.8])  # intensity range
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    synthetic: SyntheticDataConfig = field(default_factory=SyntheticDataConfig)
+    windows: WindowCropConfig = field(default_factory=WindowCropConfig)
+    # share of samples with one extra click on the background whose target is "no
+    # object" (teaches the object score to reject clicks on nothing: segment everything)
+    background_clicks: float = 0.0
 
 
 @dataclass
@@ -204,6 +240,19 @@ def _problems(cfg: TrainConfig) -> list[str]:
         out.append(f"data.augment.intensity_scale={list(a.intensity_scale)} must be [lo, hi], 0<lo")
     if not _range_ok(a.gamma, 0.0):
         out.append(f"data.augment.gamma={list(a.gamma)} must be [lo, hi] with 0 < lo <= hi")
+    w = d.windows
+    if w.enabled not in ("auto", "on", "off"):
+        out.append(f"data.windows.enabled={w.enabled!r} must be 'auto', 'on' or 'off'")
+    if not (_range_ok(w.object_fraction, 0.0) and w.object_fraction[1] <= 1.0):
+        out.append(
+            f"data.windows.object_fraction={list(w.object_fraction)} must be [lo, hi] "
+            "with 0 < lo <= hi <= 1"
+        )
+    if not 0.0 <= d.background_clicks <= 1.0:
+        out.append(f"data.background_clicks={d.background_clicks} must be in [0, 1]")
+    s = d.synthetic
+    if min(s.images, s.timelapses, s.zstacks) < 0 or not s.image_sizes or min(s.image_sizes) < 32:
+        out.append("data.synthetic counts must be >= 0 and image_sizes at least 32 pixels")
     if a.noise_std < 0:
         out.append(f"data.augment.noise_std={a.noise_std} must be >= 0")
     for name in ("prob_point_input", "prob_box_input", "prob_correction_from_gt"):

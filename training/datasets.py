@@ -30,6 +30,7 @@ from sam2_training.augment import ClipTransform, apply_geometry, apply_intensity
 from sam2_training.config import DataConfig, PromptConfig
 from sam2_training.prompt_simulation import PromptPlan, draw_plan
 from sam2_training.sources import LabelledStack, Segment
+from sam2_training.windows import add_background_object, window_crop
 
 
 class SampleKey(NamedTuple):
@@ -66,6 +67,10 @@ class ClipSample:
         Seed of the sample's prompt clicks and dropout.
     key
         Where the sample comes from.
+    background_points
+        (K, 2) float32 ``(x, y)`` model-input pixels of a click on the background for
+        objects whose target is "no object" (their masks are empty), NaN for the others;
+        None when the sample has none.
     """
 
     images: torch.Tensor
@@ -74,13 +79,20 @@ class ClipSample:
     plan: PromptPlan
     seed: int
     key: SampleKey
+    background_points: torch.Tensor | None = None
 
     @property
     def num_objects(self) -> int:
         return int(self.masks.shape[0])
 
     def to(self, device: torch.device | str) -> ClipSample:
-        return replace(self, images=self.images.to(device), masks=self.masks.to(device))
+        bg = None if self.background_points is None else self.background_points.to(device)
+        return replace(
+            self,
+            images=self.images.to(device),
+            masks=self.masks.to(device),
+            background_points=bg,
+        )
 
 
 def collate_samples(samples: list[ClipSample]) -> list[ClipSample]:
@@ -142,6 +154,9 @@ class ClipDataset(Dataset):
         Number of indices (items repeat cyclically); default ``len(items)``.
     max_objects
         Objects per sample; default ``data.max_objects``.
+    windows
+        Cut each sample as an object-centred window (``data.windows``) instead of a
+        ``crop_size`` crop: what the model sees at inference in window mode.
     """
 
     def __init__(
@@ -156,6 +171,7 @@ class ClipDataset(Dataset):
         train: bool = True,
         length: int | None = None,
         max_objects: int | None = None,
+        windows: bool = False,
     ) -> None:
         if not items:
             raise ValueError(
@@ -171,6 +187,7 @@ class ClipDataset(Dataset):
         self.train = train
         self.length = int(length) if length is not None else len(self.items)
         self.max_objects = int(max_objects or data.max_objects)
+        self.windows = bool(windows)
         low, high = data.percentiles
         norm = Normalization("auto", low=low, high=high)
         self._stats = [_stack_range(s, norm) for s in self.stacks]
@@ -192,7 +209,11 @@ class ClipDataset(Dataset):
         stack = self.stacks[item.stack]
         frames = np.stack([stack.image(t) for t in range(item.start, item.start + item.length)])
         labels = np.stack([stack.labels(t) for t in range(item.start, item.start + item.length)])
-        frames, labels = self._crop(frames, labels, rng)
+        target = None
+        if self.windows:
+            frames, labels, target = window_crop(frames, labels, self.data.windows, rng, self.train)
+        else:
+            frames, labels = self._crop(frames, labels, rng)
         transform = draw_transform(self.data.augment, rng) if self.train else ClipTransform()
         frames, labels = apply_geometry(frames, transform), apply_geometry(labels, transform)
         rgb = np.stack(
@@ -208,12 +229,15 @@ class ClipDataset(Dataset):
         if self.train:
             rgb = apply_intensity(rgb, transform, rng)
         images = resize_batch(list(rgb), self.image_size)
-        masks, ids = self._object_masks(labels, rng)
+        masks, ids = self._object_masks(labels, rng, target)
         if self.train:
             plan = draw_plan(item.length, self.prompts, rng)
         else:
             plan = PromptPlan("point", [0], num_frames=item.length)
-        return ClipSample(images, masks, ids, plan, torch_seed, key)
+        background = None
+        if self.train and plan.kind == "point" and rng.random() < self.data.background_clicks:
+            masks, ids, background = add_background_object(masks, ids, labels[0], rng)
+        return ClipSample(images, masks, ids, plan, torch_seed, key, background)
 
     # ------------------------------------------------------------------ helpers
     def _crop(
@@ -233,12 +257,15 @@ class ClipDataset(Dataset):
         return frames[window], labels[window]
 
     def _object_masks(
-        self, labels: np.ndarray, rng: np.random.Generator
+        self, labels: np.ndarray, rng: np.random.Generator, first: int | None = None
     ) -> tuple[torch.Tensor, list[int]]:
-        """(K, T, S, S) masks of up to ``max_objects`` objects visible on frame 0 at size S."""
+        """(K, T, S, S) masks of up to ``max_objects`` objects visible on frame 0 at size S
+        (``first`` leads when given: the object a window was cut around)."""
         candidates = np.unique(labels[0])
         candidates = candidates[candidates != 0]
         order = rng.permutation(candidates)
+        if first is not None and first in candidates:
+            order = np.concatenate([[first], order[order != first]])
         chosen: list[torch.Tensor] = []
         ids: list[int] = []
         for start in range(0, len(order), self.max_objects):
@@ -332,10 +359,14 @@ def prepare_data(
         stacks = sources.stacks_from_arrays(images, labels, data.channel_axis)
     elif data.folder is not None:
         stacks = folders.stacks_from_folder(data.folder, data.format, data.channel_axis)
+    elif _wants_synthetic(data):
+        from sam2_training.synthetic_data import synthetic_stacks
+
+        stacks = synthetic_stacks(data.synthetic)
     else:
         raise ValueError(
-            "no training data: pass images and labels, or set data.folder to a TIFF or "
-            "Cell Tracking Challenge folder"
+            "no training data: pass images and labels, set data.folder to a TIFF or "
+            "Cell Tracking Challenge folder, or ask for generated data (data.synthetic)"
         )
     present = sources.check_stacks(stacks)
     if val_images is not None or val_labels is not None:
@@ -358,6 +389,11 @@ def prepare_data(
     return TrainingData(all_stacks, all_present, train, val, sources.fingerprint(all_stacks))
 
 
+def _wants_synthetic(data: DataConfig) -> bool:
+    s = data.synthetic
+    return s.images + s.timelapses + s.zstacks > 0
+
+
 def build_datasets(
     training: TrainingData,
     data: DataConfig,
@@ -366,8 +402,10 @@ def build_datasets(
     seed: int,
     global_batch: int,
     val_max_objects: int = 8,
+    windows: bool = False,
 ) -> tuple[ClipDataset, ClipDataset | None]:
-    """Training dataset (at least ``global_batch`` long) and validation dataset (or None)."""
+    """Training dataset (at least ``global_batch`` long) and validation dataset (or None);
+    ``windows``: object-centred window samples (see :mod:`sam2_training.windows`)."""
     items = clip_items(training.stacks, training.present, training.train, data.clip_length)
     if not items:
         raise ValueError(
@@ -375,7 +413,9 @@ def build_datasets(
             "data.val_fraction"
         )
     length = data.samples_per_epoch or max(len(items), global_batch)
-    train = ClipDataset(training.stacks, items, data, prompts, image_size, seed, length=length)
+    train = ClipDataset(
+        training.stacks, items, data, prompts, image_size, seed, length=length, windows=windows
+    )
     val_items = clip_items(training.stacks, training.present, training.val, data.clip_length)
     val = (
         ClipDataset(
@@ -387,6 +427,7 @@ def build_datasets(
             seed,
             train=False,
             max_objects=val_max_objects,
+            windows=windows,
         )
         if val_items
         else None

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from sam2_engine import resolve_device
 from sam2_training import distributed
-from sam2_training.base_model import build_base_model
+from sam2_training.base_model import build_base_model, uses_windows
 from sam2_training.checkpointing import (
     RunPaths,
     TrainingState,
@@ -168,6 +168,7 @@ class _Run:
             t.seed,
             t.batch_size,
             t.val_max_objects,
+            windows=uses_windows(cfg.data.windows, self.model),
         )
         self.sampler = ResumableSampler(
             self.train_set, t.batch_size, info.world_size, info.rank, t.seed

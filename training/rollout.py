@@ -122,13 +122,27 @@ def _initial_prompt(
     prompts: PromptConfig,
     generator: torch.Generator,
     center_click: bool,
+    background: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Points and labels of the first prompt on an initial conditioning frame."""
+    """Points and labels of the first prompt on an initial conditioning frame.
+
+    ``background`` (K, 2) holds, for "no object" targets, the background pixel that is
+    clicked (a positive click the model must answer with "nothing here"); NaN rows are
+    ordinary objects.
+    """
     if plan.kind == "box":
         return noisy_boxes(gt, prompts.box_noise, prompts.box_max_noise, generator)
     if center_click:
-        return points_at_error_centres(gt, None)
-    return points_from_errors(gt, None, generator)
+        points, labels = points_at_error_centres(gt, None)
+    else:
+        points, labels = points_from_errors(gt, None, generator)
+    if background is not None:
+        rows = ~torch.isnan(background[:, 0])
+        points = points.clone()
+        labels = labels.clone()
+        points[rows, 0] = background[rows].to(points)
+        labels[rows, 0] = 1
+    return points, labels
 
 
 def run_clip(
@@ -142,6 +156,7 @@ def run_clip(
     encoder_grad: bool = True,
     training: bool = True,
     features: ImageFeatures | None = None,
+    background: torch.Tensor | None = None,
 ) -> list[FramePrediction]:
     """Prompt and track the K objects of one clip; return every frame's predictions.
 
@@ -166,6 +181,9 @@ def run_clip(
         masks are never binarised) or evaluation rules (the video predictor's).
     features
         Precomputed features of the T frames (skips the encoder).
+    background
+        (K, 2) background clicks of "no object" targets (see
+        :attr:`~sam2_training.datasets.ClipSample.background_points`), or None.
 
     Returns
     -------
@@ -197,7 +215,9 @@ def run_clip(
             )
         mask_prompt = initial and plan.kind == "mask"
         if initial and not mask_prompt:
-            points, labels = _initial_prompt(plan, gt, prompts, generator, not training)
+            points, labels = _initial_prompt(
+                plan, gt, prompts, generator, not training, background
+            )
         step = track_step(
             model,
             frame_feats,
@@ -363,6 +383,7 @@ class TrainingModule(nn.Module):
                     generator,
                     encoder_grad=self.encoder_grad,
                     training=True,
+                    background=sample.background_points,
                 )
                 terms = clip_loss(self.model, preds, sample.masks, num_objects, self.loss_cfg)
                 total = total + terms

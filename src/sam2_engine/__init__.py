@@ -62,6 +62,8 @@ _LAZY = {
     "propagation_order": "sam2_engine.video.order",
     "DIRECTIONS": "sam2_engine.video.order",
     # images and masks
+    "Window": "sam2_engine.focus.window",
+    "WindowPolicy": "sam2_engine.focus.policy",
     "Normalization": "sam2_engine.imaging.intensity",
     "NormalizedFrame": "sam2_engine.imaging.intensity",
     "intensity_range": "sam2_engine.imaging.intensity",
@@ -107,6 +109,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.config import ModelConfig, builtin_config_names, config_to_dict, load_config
     from sam2_engine.device import available_devices, resolve_device
     from sam2_engine.errors import CheckpointError, CheckpointMismatchError, DownloadError
+    from sam2_engine.focus.policy import WindowPolicy
+    from sam2_engine.focus.window import Window
     from sam2_engine.image import ImagePrediction, ImagePredictor
     from sam2_engine.imaging.frames import FrameSource, resize_batch
     from sam2_engine.imaging.intensity import (

@@ -16,54 +16,22 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
+from sam2_engine.focus.image_prompts import WindowedPrompts
+from sam2_engine.focus.policy import WindowPolicy
+from sam2_engine.focus.window import Window
+from sam2_engine.image_prediction import ImagePrediction
 from sam2_engine.imaging.frames import resize_batch
 from sam2_engine.imaging.intensity import Normalization, to_rgb
 from sam2_engine.masks.postprocess import fill_small_holes, remove_small_islands
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.prompts import check_boxes, check_points, combine_prompts, to_model_coords
-
-
-@dataclass
-class ImagePrediction:
-    """Masks for one prompt (or K prompts when several boxes/point sets are given).
-
-    Attributes
-    ----------
-    masks
-        (M, H, W) bool masks at the original size, or (K, M, H, W) for K prompts.
-    scores
-        (M,) or (K, M) predicted IoU of each mask.
-    logits
-        (M, S/4, S/4) or (K, M, S/4, S/4) low-resolution logits, clamped to +-32; feed
-        one back as ``mask_input`` to refine with more clicks.
-    object_scores
-        () or (K,) object-presence logits.
-    """
-
-    masks: np.ndarray
-    scores: np.ndarray
-    logits: np.ndarray
-    object_scores: np.ndarray
-
-    @property
-    def best(self) -> int | np.ndarray:
-        """Index (or (K,) indices) of the highest-scoring mask."""
-        return np.argmax(self.scores, axis=-1)
-
-    @property
-    def mask(self) -> np.ndarray:
-        """The highest-scoring mask: (H, W), or (K, H, W) for K prompts."""
-        if self.masks.ndim == 3:
-            return self.masks[int(self.best)]
-        return self.masks[np.arange(self.masks.shape[0]), self.best]
 
 
 class ImagePredictor:
@@ -79,9 +47,16 @@ class ImagePredictor:
         If > 0, fill holes / remove islands up to this area (in low-resolution pixels,
         i.e. at a quarter of the model input size) before upsampling; runs on CPU.
     normalization
-        Default intensity normalisation (see :class:`~sam2_engine.imaging.intensity.Normalization`):
-        8-bit data is scaled by 1/255 as the official model expects, other dtypes by
-        robust percentiles.
+        Default intensity normalisation (see
+        :class:`~sam2_engine.imaging.intensity.Normalization`): 8-bit data is scaled by
+        1/255 as the official model expects, other dtypes by robust percentiles.
+    windows
+        ``"auto"`` (default): prompt-centred windows when the model recommends them (see
+        :mod:`sam2_engine.focus`; models trained on microscopy at a fixed object scale),
+        the whole image otherwise (the official models). A
+        :class:`~sam2_engine.focus.policy.WindowPolicy` forces windows, None the whole
+        image. In window mode :meth:`set_image` encodes nothing; each prompt is decoded
+        in a window around it, and the result's ``window`` says which.
     """
 
     def __init__(
@@ -92,8 +67,13 @@ class ImagePredictor:
         max_hole_area: int = 0,
         max_sprinkle_area: int = 0,
         normalization: Normalization | None = None,
+        windows: WindowPolicy | str | None = "auto",
     ) -> None:
         self.model = model
+        policy = WindowPolicy.from_model(model) if windows == "auto" else windows
+        if policy is not None and not isinstance(policy, WindowPolicy):
+            raise TypeError(f"windows must be 'auto', a WindowPolicy or None, got {windows!r}")
+        self._focus = WindowedPrompts(model, policy) if policy is not None else None
         self.mask_threshold = mask_threshold
         self.max_hole_area = max_hole_area
         self.max_sprinkle_area = max_sprinkle_area
@@ -108,7 +88,12 @@ class ImagePredictor:
 
     @property
     def is_image_set(self) -> bool:
-        return self._features is not None
+        return self._features is not None or (self._focus is not None and bool(self._sizes))
+
+    @property
+    def windowed(self) -> bool:
+        """Whether prompts are decoded in prompt-centred windows (see ``windows``)."""
+        return self._focus is not None
 
     @property
     def original_sizes(self) -> list[tuple[int, int]]:
@@ -117,7 +102,16 @@ class ImagePredictor:
 
     @property
     def features(self) -> ImageFeatures:
-        """The cached image features (for embedding caches); raises if no image is set."""
+        """The cached image features (for embedding caches); raises if no image is set.
+
+        In window mode there are no whole-image features (windows are encoded per
+        prompt): keep the predictor itself instead.
+        """
+        if self._focus is not None:
+            raise RuntimeError(
+                "this predictor decodes prompts in windows and holds no whole-image "
+                "features; keep the predictor (it caches its window features) instead"
+            )
         self._require_image()
         assert self._features is not None
         return self._features
@@ -125,6 +119,8 @@ class ImagePredictor:
     def reset(self) -> None:
         """Forget the current image(s) and their features."""
         self._features, self._sizes = None, []
+        if self._focus is not None:
+            self._focus.set_images([])
 
     def set_image(
         self,
@@ -174,6 +170,12 @@ class ImagePredictor:
                 if fast is not None
                 else to_rgb(im, channel_axis=channel_axis, channels=channels, normalization=norm)
             )
+        if self._focus is not None:
+            frames = [torch.as_tensor(r, dtype=torch.float32) for r in rgbs]
+            self._focus.set_images(frames)
+            self._features = None
+            self._sizes = [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
+            return
         batch = resize_batch(rgbs, self.model.image_size, device=self.device)
         with inference_context(self.device, self.model.precision):
             feats = self.model.encode_image(batch)
@@ -202,6 +204,7 @@ class ImagePredictor:
         multimask: bool = True,
         *,
         image_index: int = 0,
+        window: Window | None = None,
     ) -> ImagePrediction:
         """Predict masks for point and/or box prompts on the current image.
 
@@ -221,12 +224,20 @@ class ImagePredictor:
             one.
         image_index
             Which image of :meth:`set_images`.
+        window
+            Window mode only: decode in this window (e.g. ``result.window`` of an earlier
+            prediction, to refine it with ``mask_input``) instead of one chosen for the
+            prompt.
 
         Returns
         -------
         ImagePrediction
             Without a leading K axis when one prompt set was given.
         """
+        if self._focus is not None:
+            return self._focus.predict(
+                self, points, labels, box, mask_input, multimask, image_index, window
+            )
         feats, hw = self._image(image_index)
         if points is None and box is None and mask_input is None:
             raise ValueError("give at least one prompt: points (with labels), a box or mask_input")
@@ -306,13 +317,17 @@ class ImagePredictor:
 
     def _postprocess(self, logits: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         """Low-res logits (K, M, h, w) -> (K, M, H, W) bool masks at the original size."""
+        up = F.interpolate(self._clean(logits), size=hw, mode="bilinear", align_corners=False)
+        return up > self.mask_threshold
+
+    def _clean(self, logits: torch.Tensor) -> torch.Tensor:
+        """Fill small holes / remove small islands of (K, M, h, w) logits (if asked)."""
         t = self.mask_threshold
         if self.max_hole_area > 0:
             logits = fill_small_holes(logits, self.max_hole_area, threshold=t)
         if self.max_sprinkle_area > 0:
             logits = remove_small_islands(logits, self.max_sprinkle_area, threshold=t)
-        up = F.interpolate(logits, size=hw, mode="bilinear", align_corners=False)
-        return up > t
+        return logits
 
 
 def _uint8_rgb_on_device(

@@ -1,0 +1,134 @@
+"""A square window of a frame: geometry, cropping to the model input, pasting masks back.
+
+Coordinates follow the engine: points are ``(x, y) = (column, row)`` frame pixels, masks
+and frames are (row, col). A window is ``rows top .. top + side - 1`` and ``columns
+left .. left + side - 1``; it may reach outside the frame, where the frame's edge pixels
+are repeated (the same padding is used when training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["Window"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A square region of a frame, in frame pixels.
+
+    Attributes
+    ----------
+    top, left : int
+        Frame row and column of the window's first pixel (may be negative).
+    side : int
+        Side in frame pixels (>= 1).
+    """
+
+    top: int
+    left: int
+    side: int
+
+    def __post_init__(self) -> None:
+        if self.side < 1:
+            raise ValueError(f"a window needs a side of at least 1 pixel, got {self.side}")
+
+    @classmethod
+    def centred(
+        cls, cy: float, cx: float, side: float, frame_hw: tuple[int, int], step: int = 1
+    ) -> Window:
+        """The window of ``side`` centred on (row ``cy``, col ``cx``).
+
+        It is shifted to lie inside the frame where the frame is larger than the window
+        (and centred on the frame where it is smaller); with ``step`` > 1 its corner is
+        snapped to multiples of ``step`` (a lattice: windows of one object then differ by
+        whole model tokens).
+        """
+        side_i = max(1, round(side))
+        h, w = frame_hw
+
+        def start(centre: float, extent: int) -> int:
+            s = round(centre - side_i / 2)
+            if extent >= side_i:
+                s = min(max(s, 0), extent - side_i)
+            else:
+                s = (extent - side_i) // 2
+            if step > 1:
+                s = int(np.floor(s / step + 0.5)) * step
+            return s
+
+        return cls(start(cy, h), start(cx, w), side_i)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """(row, col) of the window's centre."""
+        return self.top + self.side / 2, self.left + self.side / 2
+
+    def bbox_xyxy(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)`` frame pixels, end exclusive."""
+        return self.left, self.top, self.left + self.side, self.top + self.side
+
+    def shifted(self, rows: int, cols: int) -> Window:
+        return Window(self.top + rows, self.left + cols, self.side)
+
+    # ------------------------------------------------------------------ pixels
+    def crop(self, rgb: torch.Tensor, size: int) -> torch.Tensor:
+        """The window of an (H, W, 3) float frame as a (3, size, size) tensor.
+
+        Pixels outside the frame repeat the nearest edge pixel; the crop is resampled to
+        ``size`` with antialiased bilinear interpolation.
+        """
+        h, w = rgb.shape[:2]
+        y0, x0 = max(self.top, 0), max(self.left, 0)
+        y1, x1 = min(self.top + self.side, h), min(self.left + self.side, w)
+        if y1 <= y0 or x1 <= x0:  # entirely outside: the nearest edge pixel everywhere
+            cy = min(max(self.top, 0), h - 1)
+            cx = min(max(self.left, 0), w - 1)
+            y0, y1, x0, x1 = cy, cy + 1, cx, cx + 1
+        patch = rgb[y0:y1, x0:x1].permute(2, 0, 1)[None].float()
+        pad = (
+            x0 - self.left,
+            self.left + self.side - x1,
+            y0 - self.top,
+            self.top + self.side - y1,
+        )
+        if any(pad):
+            patch = F.pad(patch, pad, mode="replicate")
+        if patch.shape[-1] != size:
+            patch = F.interpolate(
+                patch, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+            )
+        return patch[0]
+
+    def to_input(self, xy: np.ndarray, size: int) -> np.ndarray:
+        """(..., 2) frame (x, y) pixels -> the same points in model-input pixels."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return (xy - np.array([self.left, self.top])) * (size / self.side)
+
+    def contains(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """(...,) whether frame points (x, y) lie inside the window (shrunk by ``margin``)."""
+        xy = np.asarray(xy, dtype=np.float64)
+        lo = np.array([self.left, self.top]) + margin
+        hi = lo + self.side - 2 * margin
+        return ((xy >= lo) & (xy <= hi)).all(axis=-1)
+
+    def paste(
+        self, logits: torch.Tensor, frame_hw: tuple[int, int], fill: float = -1024.0
+    ) -> torch.Tensor:
+        """(K, h, w) window logits -> (K, H, W) frame logits (``fill`` outside the window)."""
+        h, w = frame_hw
+        up = F.interpolate(
+            logits[:, None].float(), size=(self.side, self.side), mode="bilinear",
+            align_corners=False,
+        )[:, 0]
+        out = torch.full((logits.shape[0], h, w), fill, dtype=up.dtype, device=up.device)
+        y0, x0 = max(self.top, 0), max(self.left, 0)
+        y1, x1 = min(self.top + self.side, h), min(self.left + self.side, w)
+        if y1 > y0 and x1 > x0:
+            rows = slice(y0 - self.top, y1 - self.top)
+            out[:, y0:y1, x0:x1] = up[:, rows, x0 - self.left : x1 - self.left]
+        return out
