@@ -55,7 +55,7 @@ _LAZY = {
     "ImagePrediction": "sam2_engine.image",
     "VideoPredictor": "sam2_engine.video.predictor",
     "TrackingSession": "sam2_engine.video.session",
-    "FrameResult": "sam2_engine.video.session",
+    "FrameResult": "sam2_engine.video.frame_result",
     "AutomaticMaskGenerator": "sam2_engine.automatic.generator",
     "MaskGeneratorSettings": "sam2_engine.automatic.settings",
     "FilterReport": "sam2_engine.automatic.settings",
@@ -125,10 +125,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.model.prompt_encoder import PromptLabel
     from sam2_engine.model.sam2 import LOGIT_CLAMP, HeadOutput, SAM2Model
     from sam2_engine.model.track_step import ObjectMemory, StepOutput, step_memory, track_step
+    from sam2_engine.video.frame_result import FrameResult
     from sam2_engine.video.memory_bank import FrameOutput, select_memory
     from sam2_engine.video.order import DIRECTIONS, propagation_order
     from sam2_engine.video.predictor import VideoPredictor
-    from sam2_engine.video.session import FrameResult, TrackingSession
+    from sam2_engine.video.session import TrackingSession
     from sam2_engine.weights.checkpoints import (
         atomic_torch_save,
         load_checkpoint_file,

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from sam2_engine.config import TrackingConfig
+from sam2_engine.focus.window import Window
 from sam2_engine.model.track_step import ObjectMemory
 
 NOT_TRACKED, TRACKED_FORWARD, TRACKED_BACKWARD = 0, 1, 2
@@ -49,6 +50,9 @@ class FrameOutput:
     memory
         (mem_dim, h, w) encoded memory (stored in the bank's dtype), or None if not
         encoded yet (pending) or dropped.
+    window
+        Window mode: the window of the frame the output was computed in (its logits and
+        memory are in that window's coordinates); None for whole frames.
     """
 
     logits: torch.Tensor | None
@@ -56,6 +60,7 @@ class FrameOutput:
     object_score: torch.Tensor
     iou: torch.Tensor
     memory: torch.Tensor | None = None
+    window: Window | None = None
 
 
 @dataclass
@@ -82,6 +87,7 @@ class ObjectTrack:
     recent: dict[int, FrameOutput] = field(default_factory=dict)
     pending: dict[int, FrameOutput] = field(default_factory=dict)
     tracked: np.ndarray = field(init=False)  # (T,) int8: NOT_TRACKED / FORWARD / BACKWARD
+    window_side: int | None = None  # window mode: the object's window side (fixed)
 
     def __post_init__(self) -> None:
         self.tracked = np.zeros(self.num_frames, dtype=np.int8)

@@ -26,10 +26,13 @@ from collections.abc import Sequence
 
 import torch
 
+from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.imaging.frames import FrameSource
 from sam2_engine.imaging.intensity import Normalization
 from sam2_engine.model.sam2 import SAM2Model
-from sam2_engine.video.session import Direction, FrameResult, TrackingSession
+from sam2_engine.video.frame_result import FrameResult
+from sam2_engine.video.order import Direction
+from sam2_engine.video.session import TrackingSession
 
 __all__ = ["Direction", "FrameResult", "TrackingSession", "VideoPredictor"]
 
@@ -67,6 +70,11 @@ class VideoPredictor:
         Read and prepare the next frame in a background thread while the model works
         on the current one. None (default): on GPUs and MPS, not on CPU-only machines
         (where the model already keeps every core busy).
+    windows
+        ``"auto"`` (default): track every object in its own window that follows it (see
+        :mod:`sam2_engine.focus.window_view`) when the model recommends windows, whole
+        frames otherwise (the official models). A
+        :class:`~sam2_engine.focus.policy.WindowPolicy` forces windows, None whole frames.
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class VideoPredictor:
         offload_to_cpu: bool = False,
         non_overlapping: bool = False,
         prefetch: bool | None = None,
+        windows: WindowPolicy | str | None = "auto",
     ) -> None:
         self.model = model
         self.fill_hole_area = fill_hole_area
@@ -91,6 +100,10 @@ class VideoPredictor:
         self.non_overlapping = non_overlapping
         self.max_batch_objects = max_batch_objects
         self.prefetch = prefetch
+        policy = WindowPolicy.from_model(model) if windows == "auto" else windows
+        if policy is not None and not isinstance(policy, WindowPolicy):
+            raise TypeError(f"windows must be 'auto', a WindowPolicy or None, got {windows!r}")
+        self.windows: WindowPolicy | None = policy
 
     def start(
         self,

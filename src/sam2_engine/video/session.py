@@ -10,21 +10,21 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
-from sam2_engine.imaging.frames import FrameSource, resize_to_model
+from sam2_engine.focus.window import Window
+from sam2_engine.focus.window_view import ObjectWindowView
+from sam2_engine.imaging.frames import FrameSource
 from sam2_engine.masks.postprocess import fill_small_holes
-from sam2_engine.model.image_encoder import ImageFeatures
-from sam2_engine.model.prompt_encoder import BOX_LABELS
 from sam2_engine.model.sam2 import LOGIT_CLAMP
 from sam2_engine.model.track_step import ObjectMemory, StepOutput, track_step
-from sam2_engine.prompts import check_boxes, check_points, to_model_coords
+from sam2_engine.prompts import check_boxes, check_points
+from sam2_engine.video.frame_result import FrameResult
+from sam2_engine.video.frame_view import WholeFrameView
 from sam2_engine.video.memory_bank import (
     TRACKED_BACKWARD,
     TRACKED_FORWARD,
@@ -49,38 +49,6 @@ if TYPE_CHECKING:
 
 
 
-@dataclass
-class FrameResult:
-    """Masks of several objects on one frame.
-
-    Attributes
-    ----------
-    frame
-        Frame (or z-plane) index.
-    obj_ids
-        Object ids, in the order of the arrays below.
-    masks
-        (K, H, W) bool masks at the original frame size.
-    scores
-        (K,) predicted IoU of each mask.
-    object_scores
-        (K,) object-presence logits (> 0: the object is visible on this frame).
-    logits
-        (K, S/4, S/4) float32 low-resolution mask logits.
-    """
-
-    frame: int
-    obj_ids: list[int]
-    masks: np.ndarray
-    scores: np.ndarray
-    object_scores: np.ndarray
-    logits: np.ndarray
-
-    def mask_of(self, obj_id: int) -> np.ndarray:
-        """(H, W) mask of one object; raises ``KeyError`` if it is not in this result."""
-        return self.masks[self.obj_ids.index(obj_id)]
-
-
 GPU_BATCH_OBJECTS = 32  # objects per batch on a GPU unless max_batch_objects says
 
 
@@ -97,13 +65,26 @@ class TrackingSession:
         self.num_frames = len(source)
         self.frame_hw: tuple[int, int] = tuple(source.shape_hw)  # type: ignore[assignment]
         self.tracks: OrderedDict[int, ObjectTrack] = OrderedDict()
-        self._features: OrderedDict[int, ImageFeatures] = OrderedDict()
         self._lock = threading.RLock()
         self._retention = Retention.for_config(self.model.cfg.tracking, predictor.bounded_memory)
         dev = self.model.device
         self._storage = torch.device("cpu") if predictor.offload_to_cpu else dev
         prefetch = predictor.prefetch if predictor.prefetch is not None else dev.type != "cpu"
         self._inputs = FramePrefetcher(self._load_input, enabled=prefetch)
+        self._view: WholeFrameView | ObjectWindowView
+        if predictor.windows is not None:
+            self._view = ObjectWindowView(
+                self.model, predictor.windows, self.frame_hw, self._inputs.get
+            )
+        else:
+            self._view = WholeFrameView(
+                self.model, self.frame_hw, self._inputs.get, predictor.feature_cache_size
+            )
+
+    @property
+    def windowed(self) -> bool:
+        """Whether every object is tracked in its own window (see :mod:`sam2_engine.focus`)."""
+        return self._view.windowed
 
     # ------------------------------------------------------------------ queries
     @property
@@ -120,7 +101,7 @@ class TrackingSession:
         """Bytes held by the memory bank and the feature cache."""
         with self._lock:
             bank = sum(t.nbytes() for t in self.tracks.values())
-            return bank + sum(f.nbytes() for f in self._features.values())
+            return bank + self._view.nbytes()
 
     # ------------------------------------------------------------------ prompts
     def add_points(
@@ -164,31 +145,26 @@ class TrackingSession:
             )
         frame = self._frame_index(frame)
         obj_id = _check_obj_id(obj_id)
-        size = self.model.image_size
-        dev = self.model.device
-        pts = torch.zeros(0, 2, device=dev)
-        lab = torch.zeros(0, dtype=torch.int32, device=dev)
+        p = lab_np = b = None
         if points is not None:
             p, lab_np = check_points(points, labels, self.frame_hw)  # type: ignore[arg-type]
             if p.shape[0] != 1:
                 raise ValueError("points for one object must have shape (N, 2)")
-            pts = to_model_coords(p[0], self.frame_hw, size, dev)
-            lab = torch.as_tensor(lab_np[0], device=dev)
+            p, lab_np = p[0], lab_np[0]
         if box is not None:
             b = check_boxes(box, self.frame_hw)
             if b.shape[0] != 1:
                 raise ValueError("give one box per object, shape (4,)")
-            corners = to_model_coords(b.reshape(2, 2), self.frame_hw, size, dev)
-            pts = torch.cat([corners, pts])
-            lab = torch.cat([torch.tensor(BOX_LABELS, dtype=torch.int32, device=dev), lab])
+            b = b[0]
         with self._lock:
             track = self._get_or_create(obj_id)
+            given = self._view.prompt_input(track, frame, p, lab_np, b, None)
+            pts, lab = given.points, given.labels
             old = track.prompts.get(frame)
             if not clear and old is not None and old.points is not None:
-                pts = torch.cat([old.points, pts])
+                pts = torch.cat([old.points, pts])  # type: ignore[list-item]
                 lab = torch.cat([old.labels, lab])  # type: ignore[list-item]
-            prompt = Prompt(points=pts, labels=lab)
-            self._run_prompt(track, frame, prompt)
+            self._run_prompt(track, frame, Prompt(points=pts, labels=lab), given.window)
             return self.frame_result(frame)
 
     def add_box(self, frame: int, obj_id: int, box: np.ndarray | Sequence) -> FrameResult:
@@ -207,14 +183,10 @@ class TrackingSession:
             raise ValueError(
                 f"mask has shape {m.shape} but frames are {self.frame_hw} (rows, columns)"
             )
-        t = torch.as_tensor(m.astype(np.float32), device=self.model.device)[None, None]
-        s = self.model.image_size
-        if t.shape[-2:] != (s, s):
-            t = F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-            t = (t >= 0.5).float()
         with self._lock:
             track = self._get_or_create(obj_id)
-            self._run_prompt(track, frame, Prompt(mask=t[0]))
+            given = self._view.prompt_input(track, frame, None, None, None, m.astype(bool))
+            self._run_prompt(track, frame, Prompt(mask=given.mask), given.window)
             return self.frame_result(frame)
 
     def clear_prompts(self, frame: int, obj_id: int | None = None) -> None:
@@ -290,7 +262,7 @@ class TrackingSession:
                 if out is not None and out.logits is not None:
                     ids.append(obj_id)
                     outs.append(out)
-            return self._result(frame, ids, outs)
+            return self._view.result(frame, ids, outs, self.predictor.non_overlapping)
 
     # ------------------------------------------------------------------ internals
     def _frame_index(self, frame: int) -> int:
@@ -313,37 +285,26 @@ class TrackingSession:
             self.tracks[obj_id] = ObjectTrack(obj_id, self.num_frames)
         return self.tracks[obj_id]
 
-    def _features_at(self, frame: int) -> ImageFeatures:
-        cached = self._features.get(frame)
-        if cached is not None:
-            self._features.move_to_end(frame)
-            return cached
-        rgb = self._inputs.get(frame).to(self.model.device, non_blocking=True)
-        feats = self.model.encode_image(resize_to_model(rgb, self.model.image_size))
-        self._features[frame] = feats
-        while len(self._features) > self.predictor.feature_cache_size:
-            self._features.popitem(last=False)
-        return feats
-
     def _load_input(self, frame: int) -> torch.Tensor:
         """(H, W, 3) float32 RGB of a frame in [0, 1], on the CPU (pinned for a GPU);
         resizing and normalising happen on the model's device."""
         rgb = torch.from_numpy(self.source.frame(frame))
         return rgb.pin_memory() if self.model.device.type == "cuda" else rgb
 
-    def _run_prompt(self, track: ObjectTrack, frame: int, prompt: Prompt) -> None:
+    def _run_prompt(
+        self, track: ObjectTrack, frame: int, prompt: Prompt, window: Window | None
+    ) -> None:
         """Decode a prompt on one frame (no memory encoding yet) and keep it pending."""
         state = int(track.tracked[frame])
         initial = state == 0
         reverse = state == TRACKED_BACKWARD
         cfg = self.model.cfg.tracking
         with inference_context(self.model.device, self.model.precision):
-            feats = self._features_at(frame)
+            feats = self._view.features(frame, [window])
             memories, max_off = None, 0
             if not initial:
-                mem, max_off = select_memory(
-                    track.cond, track.recent, frame, reverse, self.num_frames, cfg
-                )
+                cond, recent = self._view.memories(track, window)
+                mem, max_off = select_memory(cond, recent, frame, reverse, self.num_frames, cfg)
                 memories = [mem]
             prev = None
             if prompt.mask is None:
@@ -363,7 +324,7 @@ class TrackingSession:
                 encode_memory=False,
             )
         track.prompts[frame] = prompt
-        track.pending[frame] = self._to_output(step, 0, with_memory=False)
+        track.pending[frame] = self._to_output(step, 0, with_memory=False, window=window)
 
     def _prepare(self) -> None:
         """Encode pending prompts into conditioning memories; check every object has one."""
@@ -384,7 +345,7 @@ class TrackingSession:
                 )
 
     def _encode_prompt_memory(self, frame: int, out: FrameOutput) -> torch.Tensor:
-        feats = self._features_at(frame)
+        feats = self._view.features(frame, [out.window])
         assert out.logits is not None
         logits_hi = self.model.upsample_logits(out.logits[None].to(self.model.device))
         binarize = self.model.cfg.tracking.binarize_mask_from_pts_for_mem_enc
@@ -406,11 +367,14 @@ class TrackingSession:
         size = self._batch_size(len(todo))
         for first in range(0, len(todo), size):
             chunk = todo[first : first + size]
+            windows = [self._view.tracking_window(t, frame, reverse) for t in chunk]
             with inference_context(self.model.device, self.model.precision):
-                feats = self._features_at(frame)
+                feats = self._view.features(frame, windows)
                 selections = [
-                    select_memory(t.cond, t.recent, frame, reverse, self.num_frames, cfg)
-                    for t in chunk
+                    select_memory(
+                        *self._view.memories(t, w), frame, reverse, self.num_frames, cfg
+                    )
+                    for t, w in zip(chunk, windows, strict=True)
                 ]
                 memories: list[ObjectMemory] = [m for m, _ in selections]
                 step = track_step(
@@ -422,7 +386,7 @@ class TrackingSession:
                     binarize_memory=False,
                 )
             for i, track in enumerate(chunk):
-                track.recent[frame] = self._to_output(step, i, with_memory=True)
+                track.recent[frame] = self._to_output(step, i, True, windows[i])
         mark = TRACKED_BACKWARD if reverse else TRACKED_FORWARD
         ids, outs = [], []
         for obj_id, track in self.tracks.items():
@@ -431,7 +395,7 @@ class TrackingSession:
             ids.append(obj_id)
             outs.append(out)
             prune(track, frame, self._retention)
-        return self._result(frame, ids, outs)
+        return self._view.result(frame, ids, outs, self.predictor.non_overlapping)
 
     def _batch_size(self, n_objects: int) -> int:
         """Objects per batch. On GPUs up to 32 (memory encoding works at full input
@@ -447,7 +411,9 @@ class TrackingSession:
         per_object = self.model.cfg.tracking.num_maskmem * e * e * self.model.hidden_dim * 4
         return max(1, min(n_objects, (16 << 20) // per_object))
 
-    def _to_output(self, step: StepOutput, i: int, with_memory: bool) -> FrameOutput:
+    def _to_output(
+        self, step: StepOutput, i: int, with_memory: bool, window: Window | None
+    ) -> FrameOutput:
         head = step.head
         logits = head.logits[i].float()
         if self.predictor.fill_hole_area > 0:
@@ -462,28 +428,7 @@ class TrackingSession:
             object_score=head.object_score[i].float().to(store),
             iou=head.iou[i].float().to(store),
             memory=memory,
-        )
-
-    def _result(self, frame: int, ids: list[int], outs: list[FrameOutput]) -> FrameResult:
-        h, w = self.frame_hw
-        if not outs:
-            empty = np.zeros((0, h, w), dtype=bool)
-            z = np.zeros(0, dtype=np.float32)
-            side = self.model.embedding_size * 4
-            return FrameResult(frame, [], empty, z, z, np.zeros((0, side, side), np.float32))
-        logits = torch.stack([o.logits for o in outs]).to(self.model.device)  # type: ignore[misc]
-        video = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-        if self.predictor.non_overlapping and len(outs) > 1:
-            winner = video.argmax(dim=0, keepdim=True)
-            keep = winner == torch.arange(len(outs), device=video.device)[:, None, None, None]
-            video = torch.where(keep, video, video.clamp(max=-10.0))
-        return FrameResult(
-            frame=frame,
-            obj_ids=ids,
-            masks=(video[:, 0] > 0).cpu().numpy(),
-            scores=torch.cat([o.iou for o in outs]).cpu().numpy(),
-            object_scores=torch.cat([o.object_score for o in outs]).cpu().numpy(),
-            logits=logits[:, 0].cpu().numpy(),
+            window=window,
         )
 
 
