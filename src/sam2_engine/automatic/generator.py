@@ -45,6 +45,7 @@ from sam2_engine.automatic.filters import (
     resolve_grids,
 )
 from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
+from sam2_engine.automatic.tiling import probe_sides, square_tiles, tile_scores
 from sam2_engine.device import inference_context
 from sam2_engine.image import ImagePredictor
 from sam2_engine.imaging.intensity import Normalization, to_rgb
@@ -193,8 +194,9 @@ class AutomaticMaskGenerator:
         self.point_grids = resolve_grids(
             s.points_per_side, point_grids, s.crop_n_layers, s.crop_n_points_downscale_factor
         )
+        # the generator makes its own crops or tiles: the predictor encodes them whole
         self.predictor = ImagePredictor(
-            model, mask_threshold=s.mask_threshold, normalization=normalization
+            model, mask_threshold=s.mask_threshold, normalization=normalization, windows=None
         )
         self.options = s
         self.points_per_batch = int(s.points_per_batch)
@@ -311,7 +313,13 @@ class AutomaticMaskGenerator:
 
     def _find_masks(self, rgb: np.ndarray, tracker: BatchProgress) -> Candidates:
         hw = rgb.shape[:2]
-        boxes, layers = crop_boxes(hw, self.crop_n_layers, self.crop_overlap_ratio)
+        tiles = self.options.tile_sides
+        if tiles:
+            sides = probe_sides(hw, tiles, lambda tile: self._probe_tile(rgb, tile))
+            boxes = [b for s in sides for b in square_tiles(hw, s, self.options.tile_overlap)]
+            layers = [0] * len(boxes)
+        else:
+            boxes, layers = crop_boxes(hw, self.crop_n_layers, self.crop_overlap_ratio)
         # (N, 2) float64 (x, y) grid points of each crop, in crop pixels
         sizes = [np.array([[x1 - x0, y1 - y0]]) for x0, y0, x1, y1 in boxes]
         grids = [self.point_grids[k] * wh for k, wh in zip(layers, sizes, strict=True)]
@@ -325,9 +333,12 @@ class AutomaticMaskGenerator:
         found = Candidates.concat(parts)
         before = len(found)
         if len(boxes) > 1:
-            found = found.select(
-                nms(found.boxes, crop_scores(found.crop_boxes), self.crop_nms_thresh)
+            score = (
+                tile_scores(found.boxes, found.crop_boxes, found.iou)
+                if tiles
+                else crop_scores(found.crop_boxes)
             )
+            found = found.select(nms(found.boxes, score, self.crop_nms_thresh))
         if self.min_mask_region_area > 0:
             thresh = max(self.box_nms_thresh, self.crop_nms_thresh)
             found = remove_small_regions_and_nms(found, self.min_mask_region_area, thresh)
@@ -335,6 +346,17 @@ class AutomaticMaskGenerator:
         self.report.kept = len(found)
         self.report.cancelled = tracker.stopped
         return found
+
+    def _probe_tile(self, rgb: np.ndarray, tile: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Boxes and crop boxes of the masks a coarse 6 x 6 grid finds in one tile."""
+        report = self.report
+        self.report = FilterReport()
+        x0, y0, x1, y1 = tile
+        grid = (np.stack(np.meshgrid(np.arange(6), np.arange(6)), -1).reshape(-1, 2) + 0.5) / 6
+        points = grid * [[x1 - x0, y1 - y0]]
+        found = self._process_crop(rgb, tile, points, BatchProgress(None, None))
+        self.report = report
+        return found.boxes, found.crop_boxes
 
     def _process_crop(
         self, rgb: np.ndarray, box: Sequence[int], points: np.ndarray, tracker: BatchProgress
@@ -365,12 +387,19 @@ class AutomaticMaskGenerator:
         dev = self.model.device
         xy = torch.as_tensor(points, dtype=torch.float32)
         prompts = to_model_coords(xy, (y1 - y0, x1 - x0), self.model.image_size, dev)[:, None]
-        low_res, iou = self._decode(embed, prompts, None, self.multimask)
+        low_res, iou, present = self._decode(embed, prompts, None, self.multimask)
         per_point = low_res.shape[0] // len(xy)
         xy = xy.repeat_interleave(per_point, dim=0)
         if self.use_m2m:
             prompts = prompts.repeat_interleave(per_point, dim=0)
             low_res, iou = self._refine(embed, prompts, low_res.clamp(-LOGIT_CLAMP, LOGIT_CLAMP))
+        floor = self.options.min_object_score
+        if floor is not None:  # points between objects: the model says "nothing here"
+            keep = present > floor
+            dropped = int((~keep).sum())
+            self.report.no_object += dropped
+            self.report.decoded += dropped  # filter_batch counts the rest
+            low_res, iou, xy = low_res[keep], iou[keep], xy[keep.cpu()]
         return filter_batch(low_res, iou, xy, box, tuple(image_hw), self.settings, self.report)
 
     def _decode(
@@ -380,12 +409,15 @@ class AutomaticMaskGenerator:
         mask_input: torch.Tensor | None,
         multimask: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(n, 1, 2) model-pixel clicks -> (n * M, h, w) float logits and (n * M,) IoU."""
+        """(n, 1, 2) model-pixel clicks -> (n * M, h, w) float logits, (n * M,) IoU and
+        (n * M,) object-presence logits."""
         labels = torch.ones(prompts.shape[:2], dtype=torch.int32, device=prompts.device)
         high_res = self.predictor.features.high_res
         with inference_context(self.model.device, self.model.precision):
             out = self.model.decode(embed, high_res, prompts, labels, mask_input, multimask)
-        return out.masks.float().flatten(0, 1), out.iou.float().flatten(0, 1)
+        m = out.masks.shape[1]
+        present = out.object_score.float()[:, 0].repeat_interleave(m)
+        return out.masks.float().flatten(0, 1), out.iou.float().flatten(0, 1), present
 
     def _refine(
         self, embed: torch.Tensor, prompts: torch.Tensor, low_res: torch.Tensor

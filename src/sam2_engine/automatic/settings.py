@@ -50,6 +50,15 @@ class MaskGeneratorSettings:
         Refine every mask once more with its own logits.
     multimask : bool
         Three candidate masks per point (True) or one.
+    tile_sides : tuple of int or None
+        Square tiles of these sides (image pixels), each prompted with its own point
+        grid, instead of the crop layers; a quick probe picks the sides at which the
+        image's objects fill a plausible share of a tile (for models made for windows,
+        :mod:`sam2_engine.focus`). None: crop layers, as the official generator.
+    tile_overlap : float
+        Overlap of neighbouring tiles, share of the side.
+    min_object_score : float or None
+        Drop masks whose object-presence logit is not above this (None keeps all).
     """
 
     points_per_side: int | None = 32
@@ -66,6 +75,9 @@ class MaskGeneratorSettings:
     min_mask_region_area: int = 0
     use_m2m: bool = False
     multimask: bool = True
+    tile_sides: tuple[int, ...] | None = None
+    tile_overlap: float = 0.25
+    min_object_score: float | None = None
 
     def replace(self, **changes: Any) -> MaskGeneratorSettings:
         """A copy with some fields changed; unknown names raise ``TypeError``."""
@@ -81,8 +93,10 @@ class MaskGeneratorSettings:
     def for_model(cls, model: Any) -> MaskGeneratorSettings:
         """The defaults, updated by what ``model`` recommends (``model.recommended``
         ``["automatic"]``, read from its checkpoint), if anything."""
-        recommended = getattr(model, "recommended", None) or {}
-        return cls().replace(**dict(recommended.get("automatic", {})))
+        recommended = dict((getattr(model, "recommended", None) or {}).get("automatic", {}))
+        if recommended.get("tile_sides") is not None:
+            recommended["tile_sides"] = tuple(int(s) for s in recommended["tile_sides"])
+        return cls().replace(**recommended)
 
 
 @dataclass
@@ -95,6 +109,8 @@ class FilterReport:
         Grid points prompted (over all crops).
     decoded : int
         Candidate masks decoded (points x masks per point).
+    no_object : int
+        Dropped because the model says there is no object at the point.
     low_iou : int
         Dropped by ``pred_iou_thresh``.
     unstable : int
@@ -111,6 +127,7 @@ class FilterReport:
 
     points: int = 0
     decoded: int = 0
+    no_object: int = 0
     low_iou: int = 0
     unstable: int = 0
     at_crop_edge: int = 0
@@ -126,6 +143,7 @@ class FilterReport:
         removed = [
             (n, what)
             for n, what in (
+                (self.no_object, "with no object at their point"),
                 (self.low_iou, "below the predicted-IoU threshold"),
                 (self.unstable, "below the stability threshold"),
                 (self.at_crop_edge, "cut by a crop edge"),
