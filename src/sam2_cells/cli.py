@@ -30,7 +30,7 @@ from sam2_cells.lineage import LineageError, TrackRecord
 
 __all__ = ["DEFAULT_MODEL", "TRACKER_MODULE", "RunTracking", "load_tracker", "main"]
 
-DEFAULT_MODEL = "sam2.1_hiera_tiny"
+DEFAULT_MODEL = "default"  # sam2_engine.default_model_name(): the bundled model if any
 #: The module that provides the one tracking entry point ``run_tracking`` (see
 #: :class:`RunTracking`). The command line reaches the tracker only through it.
 TRACKER_MODULE = "sam2_cells.tracking_run"
@@ -132,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
         "-m",
         default=DEFAULT_MODEL,
         metavar="NAME",
-        help=f"model name or checkpoint .pt file (default: {DEFAULT_MODEL})",
+        help="model name or checkpoint .pt file (default: the bundled microscopy model, "
+        "else sam2.1_hiera_tiny)",
     )
     track.add_argument(
         "--seeds",
@@ -194,6 +195,8 @@ def _score(args: argparse.Namespace) -> int:
 def _check_model_and_device(model: str, device: str) -> None:
     import sam2_engine as se
 
+    if model == DEFAULT_MODEL:
+        model = se.default_model_name()
     path = Path(model)
     if path.suffix.lower() in (".pt", ".pth") or path.exists():
         if not path.is_file():

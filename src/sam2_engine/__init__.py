@@ -26,6 +26,7 @@ _LAZY = {
     # entry points: models by name, configs, devices
     "build_model": "sam2_engine.build",
     "list_models": "sam2_engine.build",
+    "default_model_name": "sam2_engine.build",
     "load_config": "sam2_engine.config",
     "ModelConfig": "sam2_engine.config",
     "config_to_dict": "sam2_engine.config",
@@ -105,7 +106,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.automatic.generator import AutomaticMaskGenerator
     from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
-    from sam2_engine.build import build_model, list_models
+    from sam2_engine.build import build_model, default_model_name, list_models
     from sam2_engine.config import ModelConfig, builtin_config_names, config_to_dict, load_config
     from sam2_engine.device import available_devices, resolve_device
     from sam2_engine.errors import CheckpointError, CheckpointMismatchError, DownloadError

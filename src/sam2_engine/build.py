@@ -42,6 +42,20 @@ def list_models(include_local: bool = True) -> list[str]:
     return official + others + list(bundled_models()) + local
 
 
+PREFERRED_BUNDLED = "microscopy"  # the bundled model for microscopy (see docs/model_card.md)
+FALLBACK_OFFICIAL = "sam2.1_hiera_tiny"
+
+
+def default_model_name() -> str:
+    """The model every front end starts with: the bundled microscopy model (works
+    offline), else another bundled model, else the official SAM 2.1 Hiera-T (downloaded
+    on first use)."""
+    bundled = list(bundled_models())
+    if PREFERRED_BUNDLED in bundled:
+        return PREFERRED_BUNDLED
+    return bundled[0] if bundled else FALLBACK_OFFICIAL
+
+
 def _config_signatures(exclude: str) -> dict[str, dict[str, tuple]]:
     """Shape signatures of every built-in config (built on the meta device: no memory)."""
     out = {}

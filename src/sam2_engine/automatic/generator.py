@@ -230,6 +230,7 @@ class AutomaticMaskGenerator:
         channels: Sequence[int] | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelCallback | None = None,
+        skip: np.ndarray | None = None,
     ) -> list[MaskRecord]:
         """Find the masks of one 2D image.
 
@@ -247,6 +248,9 @@ class AutomaticMaskGenerator:
             Polled before each crop and each batch; once it returns True no more batches
             are decoded and the masks of the batches already done are returned,
             de-duplicated and cleaned up as usual (a partial but consistent result).
+        skip
+            (H, W) bool: grid points on True pixels are not prompted (e.g. pixels that
+            already belong to known objects); a crop without points is not encoded.
 
         Returns
         -------
@@ -254,7 +258,7 @@ class AutomaticMaskGenerator:
             In the reference's order: by predicted IoU within a crop (best first) and,
             with crops, smaller crops first.
         """
-        records, _ = self._run(image, channel_axis, channels, progress, cancel)
+        records, _ = self._run(image, channel_axis, channels, progress, cancel, skip)
         return records
 
     def generate_labels(
@@ -267,12 +271,13 @@ class AutomaticMaskGenerator:
         cancel: CancelCallback | None = None,
         order: str = "area",
         min_area: int = 0,
+        skip: np.ndarray | None = None,
     ) -> np.ndarray:
         """Find the masks and merge them into one label image (e.g. a napari Labels layer).
 
         Parameters
         ----------
-        image, channel_axis, channels, progress, cancel
+        image, channel_axis, channels, progress, cancel, skip
             As in :meth:`generate`.
         order
             Who owns a pixel covered by several masks: ``"area"`` the smallest mask,
@@ -288,7 +293,7 @@ class AutomaticMaskGenerator:
         """
         if order not in LABEL_ORDERS:
             raise ValueError(f"order must be one of {LABEL_ORDERS}, got {order!r}.")
-        records, hw = self._run(image, channel_axis, channels, progress, cancel)
+        records, hw = self._run(image, channel_axis, channels, progress, cancel, skip)
         return masks_to_label_image(records, hw, order=order, min_area=min_area)  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ pipeline
@@ -299,6 +304,7 @@ class AutomaticMaskGenerator:
         channels: Sequence[int] | None,
         progress: ProgressCallback | None,
         cancel: CancelCallback | None,
+        skip: np.ndarray | None = None,
     ) -> tuple[list[MaskRecord], tuple[int, int]]:
         rgb = to_rgb(
             image,
@@ -308,11 +314,15 @@ class AutomaticMaskGenerator:
         )
         hw = (int(rgb.shape[0]), int(rgb.shape[1]))
         with torch.inference_mode():
-            found = self._find_masks(rgb, BatchProgress(progress, cancel))
+            found = self._find_masks(rgb, BatchProgress(progress, cancel), skip)
         return [self._record(found, i) for i in range(len(found))], hw
 
-    def _find_masks(self, rgb: np.ndarray, tracker: BatchProgress) -> Candidates:
+    def _find_masks(
+        self, rgb: np.ndarray, tracker: BatchProgress, skip: np.ndarray | None = None
+    ) -> Candidates:
         hw = rgb.shape[:2]
+        if skip is not None and tuple(skip.shape) != tuple(hw):
+            raise ValueError(f"skip has shape {skip.shape} but the image is {tuple(hw)}")
         tiles = self.options.tile_sides
         if tiles:
             sides = probe_sides(hw, tiles, lambda tile: self._probe_tile(rgb, tile))
@@ -323,6 +333,8 @@ class AutomaticMaskGenerator:
         # (N, 2) float64 (x, y) grid points of each crop, in crop pixels
         sizes = [np.array([[x1 - x0, y1 - y0]]) for x0, y0, x1, y1 in boxes]
         grids = [self.point_grids[k] * wh for k, wh in zip(layers, sizes, strict=True)]
+        if skip is not None:
+            boxes, grids = _unskipped(boxes, grids, skip)
         tracker.total = sum(math.ceil(len(g) / self.points_per_batch) for g in grids)
         self.report = FilterReport(points=sum(len(g) for g in grids))
         parts = []
@@ -448,3 +460,20 @@ class AutomaticMaskGenerator:
             point_coords=[[float(v) for v in found.points[i].tolist()]],
             crop_box=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
         )
+
+
+def _unskipped(
+    boxes: list, grids: list[np.ndarray], skip: np.ndarray
+) -> tuple[list, list[np.ndarray]]:
+    """Crops and their crop-pixel grid points without the points on skipped pixels
+    (crops left without points are dropped)."""
+    h, w = skip.shape
+    kept_boxes, kept_grids = [], []
+    for box, points in zip(boxes, grids, strict=True):
+        cols = np.clip((points[:, 0] + box[0]).astype(int), 0, w - 1)
+        rows = np.clip((points[:, 1] + box[1]).astype(int), 0, h - 1)
+        keep = ~skip[rows, cols]
+        if keep.any():
+            kept_boxes.append(box)
+            kept_grids.append(points[keep])
+    return kept_boxes, kept_grids

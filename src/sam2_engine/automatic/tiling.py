@@ -100,6 +100,8 @@ def probe_sides(
     """
     h, w = (int(v) for v in image_hw)
     usable = sorted({min(int(s), max(h, w)) for s in sides})
+    if len(usable) <= 1:
+        return usable  # nothing to choose
     counts = []
     for side in usable:
         tiles = square_tiles((h, w), side, 0.0)

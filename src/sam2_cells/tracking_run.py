@@ -1,0 +1,75 @@
+"""The one tracking entry point of the command line: a movie and seeds in, labels out.
+
+:func:`run_tracking` builds the model, chooses where the labels go (memory, or a zarr
+array in a temporary folder for movies whose labels would not fit comfortably) and runs
+the :class:`~sam2_cells.tracker.CellTracker`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sam2_cells.lineage import TrackRecord
+from sam2_cells.seeds import Seeds
+from sam2_cells.tracker import CellTracker
+
+__all__ = ["IN_MEMORY_BYTES", "run_tracking"]
+
+IN_MEMORY_BYTES = 1 << 30  # label stacks larger than this go to a zarr array on disk
+
+
+def label_store(shape: tuple[int, int, int]) -> Any:
+    """A writable (T, H, W) int32 array: numpy, or zarr (one frame per chunk) when big."""
+    if int(np.prod(shape)) * 4 <= IN_MEMORY_BYTES:
+        return np.zeros(shape, np.int32)
+    import zarr
+
+    folder = tempfile.mkdtemp(prefix="napari_sam2_track_")
+    return zarr.open_array(
+        f"{folder}/labels.zarr", mode="w", shape=shape, chunks=(1, *shape[1:]), dtype="int32",
+        zarr_format=2,
+    )
+
+
+def run_tracking(
+    *,
+    stack: Any,
+    seeds: Seeds,
+    model: str,
+    device: str,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[Any, list[TrackRecord]]:
+    """Segment and track every cell of a (T, H, W) movie.
+
+    Parameters
+    ----------
+    stack
+        (T, H, W) array-like, read one frame at a time.
+    seeds
+        Where to start (see :class:`~sam2_cells.seeds.Seeds`).
+    model
+        A model name (``"default"``: ``sam2_engine.default_model_name()``) or a ``.pt``.
+    device
+        ``"auto"`` or a torch device name.
+    progress, cancel
+        ``progress(done, total)`` after every frame; ``cancel()`` polled before each.
+
+    Returns
+    -------
+    labels, tracks
+        (T, H, W) int32 labels and their CTC lineage (frames after a cancel stay 0).
+    """
+    import sam2_engine as se
+
+    name = se.default_model_name() if model == "default" else model
+    built = se.build_model(name, device=None if device == "auto" else device)
+    shape = tuple(int(s) for s in stack.shape)
+    outcome = CellTracker(built).track(
+        stack, seeds, label_store(shape), progress=progress, cancel=cancel  # type: ignore[arg-type]
+    )
+    return outcome.labels, outcome.tracks
