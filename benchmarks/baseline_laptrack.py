@@ -88,6 +88,30 @@ class BaselineParams:
     split_distance: float = 16.0
     gap_frames: int = 2
 
+    TUNED_DIAMETER = 17.0  # typical nucleus diameter of the sequences the values were tuned on
+
+    @classmethod
+    def for_diameter(cls, diameter: float) -> BaselineParams:
+        """The defaults with every length scaled to nuclei of ``diameter`` pixels (what a
+        careful analyst does for her own data: she knows her cells' size)."""
+        k = float(diameter) / cls.TUNED_DIAMETER
+        d = cls()
+        return cls(
+            sigma=d.sigma * max(k, 0.5),
+            block_size=int(2 * round(d.block_size * k / 2) + 1),
+            offset=d.offset,
+            floor_fraction=d.floor_fraction,
+            cap_fraction=d.cap_fraction,
+            min_distance=max(2, round(d.min_distance * k)),
+            h=d.h * k,
+            neck_ratio=d.neck_ratio,
+            min_area=max(4, round(d.min_area * k * k)),
+            max_hole=max(2, round(d.max_hole * k * k)),
+            max_speed=d.max_speed * k,
+            split_distance=d.split_distance * k,
+            gap_frames=d.gap_frames,
+        )
+
 
 def segment_frame(frame: np.ndarray, params: BaselineParams | None = None) -> np.ndarray:
     """Instance segmentation of one frame of nuclei.
