@@ -51,6 +51,7 @@ _LAZY = {
     "register_model": "sam2_engine.weights.local",
     "unregister_model": "sam2_engine.weights.local",
     "bundled_models": "sam2_engine.weights.local",
+    "model_file": "sam2_engine.weights.local",
     # predictors
     "ImagePredictor": "sam2_engine.image",
     "ImagePrediction": "sam2_engine.image",
@@ -143,5 +144,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         cached_path,
         ensure_checkpoint,
     )
-    from sam2_engine.weights.local import bundled_models, register_model, unregister_model
+    from sam2_engine.weights.local import (
+        bundled_models,
+        model_file,
+        register_model,
+        unregister_model,
+    )
     from sam2_engine.weights.official import OFFICIAL_CHECKPOINTS, OfficialCheckpoint

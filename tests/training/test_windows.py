@@ -126,3 +126,19 @@ def test_a_run_can_train_on_generated_windows(tmp_path):
     model = se.build_model(str(result.checkpoint))
     assert model.recommended["windows"]["object_fraction"] == 0.3, "stored with the weights"
     assert se.ImagePredictor(model).windowed
+
+
+def test_a_window_model_keeps_its_input_size(tmp_path):
+    import sam2_engine as se
+    from sam2_training.base_model import build_base_model
+
+    model = se.build_model("test_tiny", checkpoint=False)
+    model.recommended = {"windows": {"object_fraction": 0.3}}
+    path = se.save_checkpoint(model, tmp_path / "windowed.pt")
+    cfg = st.load_train_config("finetune_cpu", {"model.base": str(path)})
+    assert cfg.model.image_size == 512, "the CPU preset shrinks official models to 512 px"
+    built = build_base_model(cfg, torch.device("cpu"))
+    assert built.image_size == model.image_size == 128, "a window model keeps its own"
+    plain = se.save_checkpoint(se.build_model("test_tiny", checkpoint=False), tmp_path / "p.pt")
+    cfg = st.load_train_config("finetune_cpu", {"model.base": str(plain)})
+    assert build_base_model(cfg, torch.device("cpu")).image_size == 512

@@ -23,6 +23,7 @@ from sam2_engine.weights.download import cache_dir
 __all__ = [
     "bundled_models",
     "local_models",
+    "model_file",
     "register_model",
     "unregister_model",
 ]
@@ -36,6 +37,20 @@ def bundled_models() -> dict[str, Path]:
     if not BUNDLED_DIR.is_dir():
         return {}
     return {p.stem: p for p in sorted(BUNDLED_DIR.glob("*.pt"))}
+
+
+def model_file(name: str | Path) -> Path | None:
+    """The checkpoint file of a bundled or registered model name, or of a ``.pt`` path;
+    None for official and test names (whose weights are not a file of ours)."""
+    key = str(name)
+    bundled = bundled_models()
+    if key in bundled:
+        return bundled[key]
+    local = local_models()
+    if key in local:
+        return Path(local[key])
+    path = Path(key)
+    return path if path.suffix in (".pt", ".pth") and path.exists() else None
 
 
 def _registry_path() -> Path:
