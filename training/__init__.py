@@ -29,8 +29,8 @@ _LAZY = {
     "TrainConfig": "sam2_training.config",
     "load_train_config": "sam2_training.config",
     "builtin_train_configs": "sam2_training.config",
-    "prepare_data": "sam2_training.datasets",
-    "TrainingData": "sam2_training.datasets",
+    "prepare_data": "sam2_training.data_setup",
+    "TrainingData": "sam2_training.data_setup",
 }
 
 __all__ = [
@@ -65,7 +65,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from sam2_training.api import finetune
     from sam2_training.config import TrainConfig, builtin_train_configs, load_train_config
-    from sam2_training.datasets import TrainingData, prepare_data
+    from sam2_training.data_setup import TrainingData, prepare_data
     from sam2_training.loop import TrainResult, train
     from sam2_training.progress import LossComponents, TrainingProgress
     from sam2_training.validation import ValidationMetrics, evaluate

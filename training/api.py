@@ -12,7 +12,7 @@ from sam2_training.config import (
     apply_overrides,
     load_train_config,
 )
-from sam2_training.datasets import prepare_data
+from sam2_training.data_setup import prepare_data
 from sam2_training.loop import CancelCallback, ProgressCallback, TrainResult, train
 
 

@@ -35,13 +35,8 @@ from sam2_training.checkpointing import (
     write_model,
 )
 from sam2_training.config import TrainConfig, config_to_dict
-from sam2_training.datasets import (
-    ClipDataset,
-    TrainingData,
-    build_datasets,
-    collate_samples,
-    prepare_data,
-)
+from sam2_training.data_setup import TrainingData, build_datasets, prepare_data
+from sam2_training.datasets import ClipDataset, collate_samples
 from sam2_training.logs import MetricsLogger
 from sam2_training.optim import apply_freezing, build_optimizer, build_scheduler, lr_factor
 from sam2_training.progress import LossComponents, Phase, TrainingProgress
@@ -423,7 +418,7 @@ def train(
     cfg
         The run (see :class:`~sam2_training.config.TrainConfig`).
     data
-        Prepared data (:func:`~sam2_training.datasets.prepare_data`); by default read
+        Prepared data (:func:`~sam2_training.data_setup.prepare_data`); by default read
         from ``cfg.data.folder``.
     progress
         Called on the main process with a

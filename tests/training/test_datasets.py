@@ -10,13 +10,8 @@ import torch
 
 from sam2_training.augment import ClipTransform, apply_geometry, apply_intensity, draw_transform
 from sam2_training.config import AugmentConfig, DataConfig, PromptConfig
-from sam2_training.datasets import (
-    ClipDataset,
-    SampleKey,
-    build_datasets,
-    clip_items,
-    prepare_data,
-)
+from sam2_training.data_setup import build_datasets, prepare_data
+from sam2_training.datasets import ClipDataset, SampleKey, clip_items
 from sam2_training.folders import stacks_from_ctc_folder, stacks_from_folder
 from sam2_training.sampling import ResumableSampler
 from sam2_training.sources import Segment, check_stacks, split_segments, stacks_from_arrays
