@@ -21,7 +21,7 @@ as it is made (:class:`~sam2_cells.track_book.TrackBook`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from sam2_cells.tracker_settings import TrackerSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CellTracker", "TrackingOutcome"]
+__all__ = ["CellTracker", "FrameDone", "TrackingOutcome"]
 
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
@@ -94,6 +94,35 @@ class CellTracker:
         )
         return SessionFollower(self.model, source), detector
 
+    def frames(
+        self,
+        movie: Any,
+        seeds: Seeds | None = None,
+        out: Any = None,
+        *,
+        resume: dict | None = None,
+    ) -> Iterator[FrameDone]:
+        """Track the movie frame by frame: a generator of :class:`FrameDone`.
+
+        Parameters are those of :meth:`track`. Stopping the iteration keeps the frames
+        done (in ``out``); the last :class:`FrameDone` holds the lineage and the state
+        to resume from.
+        """
+        t_total = _check_movie(movie)
+        hw = (int(movie.shape[1]), int(movie.shape[2]))
+        labels = np.zeros((t_total, *hw), np.int32) if out is None else out
+        run = _Run(self._parts(movie), self.settings, movie, labels, seeds or Seeds("auto"))
+        if resume:
+            start = run.restore(resume)
+        else:
+            run.seed()
+            run.write(0)
+            start = 1
+            yield run.done(0, t_total)
+        for t in range(start, t_total):
+            run.step(t)
+            yield run.done(t, t_total)
+
     def track(
         self,
         movie: Any,
@@ -128,31 +157,58 @@ class CellTracker:
         -------
         TrackingOutcome
         """
-        t_total = int(movie.shape[0])
-        if t_total == 0 or len(movie.shape) != 3:
-            raise ValueError(
-                f"the movie must be (T, H, W) with T >= 1 frames, got shape {tuple(movie.shape)}"
-            )
-        hw = (int(movie.shape[1]), int(movie.shape[2]))
-        labels = np.zeros((t_total, *hw), np.int32) if out is None else out
-        run = _Run(self._parts(movie), self.settings, movie, labels, seeds or Seeds("auto"))
-        start = run.restore(resume) if resume else run.seed()
-        if start == 0 and not resume:
-            run.write(0)
-            start = 1
-            if progress is not None:
-                progress(1, t_total)
+        t_total = _check_movie(movie)
+        labels = np.zeros((t_total, *movie.shape[1:]), np.int32) if out is None else out
+        last: FrameDone | None = None
         cancelled = False
-        for t in range(start, t_total):
-            if cancel is not None and cancel():
-                cancelled = True
+        steps = self.frames(movie, seeds, labels, resume=resume)
+        while True:
+            if last is not None and cancel is not None and cancel():
+                cancelled = last.frame + 1 < t_total
+                steps.close()
                 break
-            run.step(t)
+            try:
+                last = next(steps)
+            except StopIteration:
+                break
             if progress is not None:
-                progress(t + 1, t_total)
-        done = run.last_written + 1
-        return TrackingOutcome(labels, run.book.records(run.last_written), done, cancelled,
-                               run.state())
+                progress(last.frame + 1, t_total)
+        if last is None:  # resumed after the last frame: nothing left to do
+            return TrackingOutcome(labels, [], t_total, False, resume or {})
+        return TrackingOutcome(labels, last.tracks, last.frame + 1, cancelled, last.state)
+
+
+def _check_movie(movie: Any) -> int:
+    if len(movie.shape) != 3 or int(movie.shape[0]) == 0:
+        raise ValueError(
+            f"the movie must be (T, H, W) with T >= 1 frames, got shape {tuple(movie.shape)}"
+        )
+    return int(movie.shape[0])
+
+
+@dataclass
+class FrameDone:
+    """One frame written by :meth:`CellTracker.frames`.
+
+    Attributes
+    ----------
+    frame
+        Its index.
+    labels
+        (H, W) int32 labels written for it.
+    tracks
+        The lineage if the movie ended on this frame.
+    state
+        Plain values to resume from after this frame.
+    total
+        Frames in the movie.
+    """
+
+    frame: int
+    labels: np.ndarray
+    tracks: list[TrackRecord]
+    state: dict
+    total: int
 
 
 class _Run:
@@ -184,8 +240,8 @@ class _Run:
                 pts.setdefault(round(t), []).append((float(y), float(x)))
         return pts
 
-    def seed(self) -> int:
-        """Start the tracks of frame 0; returns the first frame to propagate (0)."""
+    def seed(self) -> None:
+        """Start the tracks of frame 0."""
         if self.seeds.kind == "labels" and self.seeds.labels is not None:
             seed_labels = np.asarray(self.seeds.labels)
             for value in np.unique(seed_labels[seed_labels > 0]):
@@ -194,7 +250,6 @@ class _Run:
         elif self.seeds.kind == "auto":
             self._detect(0)
         self._add_point_seeds(0)
-        return 0
 
     def restore(self, state: dict) -> int:
         """Continue a cancelled run: its live tracks restart from their last masks."""
@@ -349,3 +404,6 @@ class _Run:
     def write(self, t: int) -> None:
         self.out[t] = self.current
         self.last_written = t
+
+    def done(self, t: int, total: int) -> FrameDone:
+        return FrameDone(t, self.current.copy(), self.book.records(t), self.state(), total)
