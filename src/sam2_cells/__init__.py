@@ -21,8 +21,15 @@ Modules
 * ``seeds``: tracking seeds (auto, a label image, points) checked against the movie.
 * ``geff_io``: the tracking graph as GEFF (:func:`write_geff`).
 * ``metrics``: CTC scores by py-ctcmetrics (:func:`score_ctc`, :func:`score_arrays`).
+* ``tracker``: :class:`CellTracker` (SAM 2 tracking with divisions, seeded by labels,
+  points or automatic detection), :class:`TrackerSettings`, :class:`TrackingOutcome`,
+  :class:`FrameDone`; loaded on first use because it imports the engine (torch).
+* ``lineage_edits``: undoable-by-value lineage corrections (:func:`mark_division`,
+  :func:`unlink`, :func:`relink`, :func:`split_track`).
 * ``cli``: the ``napari-sam2`` command line.
 """
+
+from typing import Any
 
 from sam2_cells._frames import LazyStack
 from sam2_cells.ctc import CtcSequence, find_ctc_sequences, is_ctc_folder, write_ctc_dataset
@@ -46,18 +53,38 @@ from sam2_cells.lineage import (
     tracks_from_labels,
 )
 from sam2_cells.lineage_checks import check_lineage, lineage_problems
+from sam2_cells.lineage_edits import Relabel, mark_division, relink, split_track, unlink
 from sam2_cells.metrics import TrackingScores, score_arrays, score_ctc
 from sam2_cells.seeds import Seeds, read_seeds
+from sam2_cells.tracker_settings import TrackerSettings
 from sam2_cells.tracks_layer import tracks_layer_data
 
+_TRACKER_NAMES = ("CellTracker", "FrameDone", "TrackingOutcome")
+
+
+def __getattr__(name: str) -> Any:
+    # The tracker imports the engine (torch); load it when first asked for, so that
+    # ``import sam2_cells`` stays cheap for I/O and scoring.
+    if name in _TRACKER_NAMES:
+        from sam2_cells import tracker
+
+        return getattr(tracker, name)
+    raise AttributeError(f"module 'sam2_cells' has no attribute {name!r}")
+
+
 __all__ = [
+    "CellTracker",
     "CtcSequence",
+    "FrameDone",
     "LazyStack",
     "Lineage",
     "LineageError",
+    "Relabel",
     "Seeds",
     "TrackRecord",
+    "TrackerSettings",
     "TrackingGraph",
+    "TrackingOutcome",
     "TrackingScores",
     "check_lineage",
     "ctc_validate",
@@ -66,17 +93,21 @@ __all__ = [
     "label_presence",
     "lineage_problems",
     "make_ctc_valid",
+    "mark_division",
     "read_ctc_ground_truth",
     "read_ctc_results",
     "read_image_stack",
     "read_label_stack",
     "read_seeds",
     "read_track_file",
+    "relink",
     "score_arrays",
     "score_ctc",
+    "split_track",
     "tracking_graph",
     "tracks_from_labels",
     "tracks_layer_data",
+    "unlink",
     "write_ctc_dataset",
     "write_ctc_ground_truth",
     "write_ctc_results",

@@ -1,0 +1,312 @@
+"""Track cells: segment and track every cell of a time-lapse, with divisions and lineage.
+
+The tracker of :mod:`sam2_cells` runs in a worker on the image of the SAM 2 setup (a
+(time, row, col) stack), seeded automatically, from a Labels layer of one frame, or from
+the clicks of a Points layer. Every finished frame comes back to the GUI thread, where it
+is copied into a new Labels layer ("SAM 2 cell tracks") and its centroids into the data of
+a Tracks layer ("SAM 2 lineage"); cancelling keeps the frames done, and **Continue**
+resumes after the last one. Lineage edits (mark or unlink a division, split a track,
+re-link a daughter) go through :mod:`sam2_cells.lineage_edits`; their relabelling is one
+undo step of the Labels layer. The layers are created here but added to the viewer by
+the viewer bridge (signal ``layers_ready``), so this module imports no viewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from psygnal import Signal
+from scipy import ndimage as ndi
+
+from napari_sam2.core.jobs import Job, JobContext
+from napari_sam2.core.labels_edit import EditGroup, PlaneEdit, new_labels_data
+from napari_sam2.core.layout import labels_transform, layer_data
+from napari_sam2.core.workspace import Workspace
+
+TRACKS_LABELS_NAME, LINEAGE_NAME = "SAM 2 cell tracks", "SAM 2 lineage"
+
+
+@dataclass
+class TrackingRun:
+    """The result of tracking, growing frame by frame.
+
+    Attributes
+    ----------
+    labels_layer
+        Labels layer of the tracks (one label per track).
+    tracks
+        The lineage (``sam2_cells.TrackRecord`` list) of the frames done.
+    frames_done
+        Frames written (``0 .. frames_done - 1``).
+    state
+        What :meth:`CellTracking.run` with ``resume=True`` continues from.
+    points
+        Per frame, ``{label: (row, col)}`` centroids (the Tracks layer's data).
+    work
+        The worker's own label array (frames are copied from it to the layer).
+    """
+
+    labels_layer: Any
+    tracks: list = field(default_factory=list)
+    frames_done: int = 0
+    state: dict | None = None
+    points: dict[int, dict[int, tuple[float, float]]] = field(default_factory=dict)
+    work: Any = None
+
+    def tracks_data(self) -> tuple[np.ndarray, dict[int, list[int]]]:
+        """(N, 4) ``[track_id, t, row, col]`` rows and the ``{daughter: [mother]}`` graph
+        of napari's Tracks layer."""
+        rows = [
+            (label, t, r, c)
+            for t, found in sorted(self.points.items())
+            for label, (r, c) in found.items()
+        ]
+        data = np.array(sorted(rows), dtype=float) if rows else np.zeros((0, 4))
+        graph = {t.label: [t.parent] for t in self.tracks if t.parent}
+        return data, graph
+
+
+class TrackingEvents:
+    """``layers_ready(labels_layer)``: add the new layers; ``changed()``: the lineage or
+    the frames changed (refresh the Tracks layer and the table)."""
+
+    layers_ready = Signal(object)
+    changed = Signal()
+
+
+class CellTracking:
+    """The "Track cells" feature of the controller (see module docstring)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        from sam2_cells import TrackerSettings
+
+        self._ws = ws
+        self.events = TrackingEvents()
+        self.settings = TrackerSettings()
+        self.run_state: TrackingRun | None = None
+
+    # ------------------------------------------------------------------ checks
+    def problem(self) -> str | None:
+        """Why tracking cannot start now (None: it can)."""
+        ws = self._ws
+        layout = ws.image.layout
+        if layout is None:
+            return "Choose a time-lapse in the SAM 2 setup first."
+        if not layout.is_stack or layout.fixed_axes:
+            return (
+                "Track cells needs a (time, rows, columns) image: set its time axis in the "
+                "setup (other leading axes are not supported for cell tracking)."
+            )
+        if ws.models.model is None:
+            return "Load a model first."
+        if ws.jobs.is_running("track"):
+            return "Cell tracking is already running."
+        return None
+
+    # ------------------------------------------------------------------ running
+    def run(self, seeds: Any = None, resume: bool = False) -> bool:
+        """Track every cell of the image, in a worker.
+
+        Parameters
+        ----------
+        seeds
+            None (automatic), a napari Labels layer (its labels on the current frame, or a
+            2D Labels layer: the cells to track) or a Points layer (one click per cell, on
+            the frame it lies on).
+        resume
+            Continue the last (cancelled) run after its last frame.
+
+        Returns
+        -------
+        bool
+            False when it could not start (the reason is notified).
+        """
+        from sam2_cells import CellTracker
+
+        ws = self._ws
+        problem = self.problem()
+        if problem is None and resume and (self.run_state is None or not self.run_state.state):
+            problem = "There is no cancelled run to continue."
+        if problem:
+            ws.notify("warning", problem)
+            return False
+        layout = ws.image.layout
+        assert layout is not None
+        movie = layout.frames(layer_data(ws.image.layer), ws.image.plane)
+        shape = (layout.n_frames, *layout.plane_shape)
+        if not resume:
+            seed_spec = self._seeds(seeds, shape)
+            self.run_state = TrackingRun(self._new_layer(shape), work=_work_array(shape))
+            self.events.layers_ready.emit(self.run_state.labels_layer)
+        run = self.run_state
+        assert run is not None
+        tracker = CellTracker(ws.models.model, self.settings)
+        state = run.state if resume else None
+        token = ws.image.token
+
+        def work(ctx: JobContext):
+            steps = tracker.frames(movie, None if resume else seed_spec, run.work, resume=state)
+            for done in steps:
+                yield done
+                if ctx.cancelled:
+                    steps.close()
+                    return
+
+        def on_frame(done: Any) -> None:
+            if token != ws.image.token:
+                return
+            self._show_frame(run, done)
+            ws.events.progress_changed.emit("track", done.frame + 1, done.total)
+
+        def finish(cancelled: bool) -> None:
+            self.events.changed.emit()
+            n = len(run.tracks)
+            divisions = len({t.parent for t in run.tracks if t.parent})
+            verb = "cancelled after" if cancelled else "done:"
+            ws.status.set(
+                f"Cell tracking {verb} {run.frames_done} frame(s), {n} tracks, "
+                f"{divisions} divisions." + (" Continue resumes it." if cancelled else "")
+            )
+
+        ws.status.set("Tracking cells…" if not resume else "Continuing cell tracking…")
+        ws.jobs.start(
+            Job(
+                "track",
+                work,
+                on_yield=on_frame,
+                on_finish=finish,
+                total=layout.n_frames,
+                description="SAM 2 cell tracking",
+            )
+        )
+        return True
+
+    def _seeds(self, seeds: Any, shape: tuple[int, int, int]) -> Any:
+        from sam2_cells import Seeds
+
+        if seeds is None:
+            return Seeds("auto")
+        kind = type(seeds).__name__
+        data = np.asarray(seeds.data) if kind != "Points" else np.asarray(seeds.data, float)
+        if kind == "Labels":
+            frame = data if data.ndim == 2 else data[self._ws.image.plane.frame]
+            if frame.shape != shape[1:]:
+                raise ValueError(
+                    f"the seed labels are {frame.shape} but the frames are {shape[1:]} "
+                    "(rows, columns): pick a Labels layer of this image"
+                )
+            return Seeds("labels", labels=frame.astype(np.int32))
+        if kind == "Points":
+            if data.ndim != 2 or data.shape[1] not in (2, 3) or len(data) == 0:
+                raise ValueError("the seed Points layer needs (t, row, col) or (row, col) points")
+            if data.shape[1] == 2:
+                data = np.column_stack([np.zeros(len(data)), data])
+            return Seeds("points", points=data)
+        raise TypeError(f"seeds must be a Labels or Points layer, got {kind}")
+
+    def _new_layer(self, shape: tuple[int, int, int]) -> Any:
+        from napari.layers import Labels
+
+        ws = self._ws
+        assert ws.image.layout is not None
+        return Labels(
+            new_labels_data(shape),
+            name=TRACKS_LABELS_NAME,
+            **labels_transform(ws.image.layout, ws.image.layer, len(shape)),
+        )
+
+    def _show_frame(self, run: TrackingRun, done: Any) -> None:
+        layer = run.labels_layer
+        layer.data[done.frame] = done.labels
+        run.points[done.frame] = _centroids(done.labels)
+        for earlier in range(max(0, done.frame - self.settings.max_backdate), done.frame):
+            frame = np.asarray(run.work[earlier])
+            if not np.array_equal(np.asarray(layer.data[earlier]), frame):  # dated back
+                layer.data[earlier] = frame
+                run.points[earlier] = _centroids(frame)
+        run.tracks, run.state, run.frames_done = done.tracks, done.state, done.frame + 1
+        layer.refresh()
+
+    # ------------------------------------------------------------------ lineage edits
+    def mark_division(self, mother: int, frame: int, daughters: list[int]) -> None:
+        """``mother`` divides on ``frame`` into ``daughters`` (labels present there)."""
+        from sam2_cells import mark_division
+
+        self._edit(lambda tracks: mark_division(tracks, mother, frame, daughters))
+
+    def unlink(self, daughter: int) -> None:
+        """Remove the division link of ``daughter``."""
+        from sam2_cells import unlink
+
+        self._edit(lambda tracks: (unlink(tracks, daughter), []))
+
+    def relink(self, daughter: int, parent: int) -> None:
+        """Make ``parent`` the mother of ``daughter``."""
+        from sam2_cells import relink
+
+        self._edit(lambda tracks: (relink(tracks, daughter, parent), []))
+
+    def split(self, label: int, frame: int) -> None:
+        """From ``frame`` on, track ``label`` is a new track."""
+        from sam2_cells import split_track
+
+        def edit(tracks: list) -> tuple[list, list]:
+            out, steps, _ = split_track(tracks, label, frame)
+            return out, steps
+
+        self._edit(edit)
+
+    def _edit(self, edit: Any) -> None:
+        from sam2_cells import LineageError
+
+        run = self.run_state
+        if run is None or not run.tracks:
+            self._ws.notify("warning", "Track cells first: there is no lineage to edit.")
+            return
+        if self._ws.jobs.is_running("track"):
+            self._ws.notify("warning", "Wait for cell tracking to finish (or cancel it).")
+            return
+        try:
+            tracks, relabels = edit(list(run.tracks))
+        except LineageError as err:
+            self._ws.notify("warning", f"Lineage not changed: {err}")
+            return
+        layer = run.labels_layer
+        with EditGroup(layer) as group:
+            for step in relabels:
+                for t in range(step.first, step.last + 1):
+                    plane = np.asarray(layer.data[t])
+                    rows, cols = np.nonzero(plane == step.old)
+                    if rows.size:
+                        values = np.full(rows.size, step.new)
+                        group.write((t, slice(None), slice(None)), PlaneEdit(rows, cols, values))
+                        run.points[t] = _centroids(np.asarray(layer.data[t]))
+        run.tracks = tracks
+        run.state = None  # edited by hand: a later run starts afresh
+        self.events.changed.emit()
+        self._ws.status.set("Lineage edited (Ctrl-Z on the tracks layer undoes the relabelling).")
+
+    # ------------------------------------------------------------------ queries
+    def where(self, label: int) -> tuple[int, float, float] | None:
+        """(first frame, row, col) of a track, to jump to it."""
+        run = self.run_state
+        if run is None:
+            return None
+        for t in sorted(run.points):
+            if label in run.points[t]:
+                return (t, *run.points[t][label])
+        return None
+
+
+def _work_array(shape: tuple[int, int, int]) -> Any:
+    return new_labels_data(shape)
+
+
+def _centroids(frame: np.ndarray) -> dict[int, tuple[float, float]]:
+    ids = np.unique(frame[frame > 0])
+    if ids.size == 0:
+        return {}
+    centres = ndi.center_of_mass(frame > 0, frame, ids)
+    return {int(i): (float(r), float(c)) for i, (r, c) in zip(ids, centres, strict=True)}

@@ -1,0 +1,102 @@
+"""The "Track cells" feature: runs the tracker in a job, fills a Labels layer frame by
+frame with its Tracks data, continues after a cancel, edits the lineage undoably.
+The tracker's follower and detector are ground-truth oracles (tests/cells), so that the
+assertions are about the plugin's plumbing, not a model's quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.layers import Image, Labels
+
+from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.core.jobs import SyncRunner
+from napari_sam2.features.cell_tracking import CellTracking
+from sam2_cells import CellTracker, check_lineage
+from sam2_synthetic import microscopy_timelapse
+from tests.cells.test_tracker import OracleDetector, OracleFollower
+
+
+@pytest.fixture(scope="module")
+def movie():
+    return microscopy_timelapse(10, (96, 96), seed=8, modality="nuclear", n_cells=6)
+
+
+@pytest.fixture()
+def feature(movie, tiny_model, monkeypatch):
+    monkeypatch.setattr(
+        CellTracker,
+        "_parts",
+        lambda self, m: (
+            OracleFollower(movie.labels, movie.tracks, True),
+            OracleDetector(movie.labels),
+        ),
+    )
+    c = Sam2Controller(runner=SyncRunner(raise_errors=True), notify_fn=lambda *a: None)
+    c.set_model(tiny_model, "tiny")
+    c.set_image(Image(movie.movie), stack_axis=0, stack_kind="time")
+    f = CellTracking(c.ws)
+    added = []
+    f.events.layers_ready.connect(added.append)
+    return c, f, added
+
+
+def test_tracking_fills_a_labels_layer_and_the_lineage(feature, movie):
+    _, f, added = feature
+    assert f.run(seeds=Labels(movie.labels[0]))
+    run = f.run_state
+    assert added == [run.labels_layer] and run.frames_done == 10
+    labels = np.asarray(run.labels_layer.data)
+    check_lineage(run.tracks, labels)
+    assert (labels > 0).sum() == pytest.approx((movie.labels > 0).sum(), rel=0.05)
+    data, graph = run.tracks_data()
+    assert data.shape[1] == 4 and set(np.unique(data[:, 0]).astype(int)) <= {
+        t.label for t in run.tracks
+    }
+    assert graph and all(len(p) == 1 for p in graph.values()), "divisions in the graph"
+    first = run.tracks[0]
+    assert f.where(first.label)[0] == first.begin
+
+
+def test_a_cancelled_run_continues_where_it_stopped(feature, movie):
+    c, f, _ = feature
+    seen = []
+
+    def stop_after_four(kind, done, total):
+        seen.append(done)
+        if done == 4:
+            c.cancel("track")
+
+    c.events.progress_changed.connect(stop_after_four)
+    f.run(seeds=Labels(movie.labels[0]))
+    run = f.run_state
+    assert run.frames_done == 4 and not np.asarray(run.labels_layer.data)[4:].any()
+    c.events.progress_changed.disconnect(stop_after_four)
+    assert f.run(resume=True)
+    assert run.frames_done == 10 and np.asarray(run.labels_layer.data)[9].any()
+    check_lineage(run.tracks, np.asarray(run.labels_layer.data))
+
+
+def test_lineage_edits_relabel_undoably(feature, movie):
+    _, f, _ = feature
+    f.run(seeds=Labels(movie.labels[0]))
+    run = f.run_state
+    layer = run.labels_layer
+    before = np.asarray(layer.data).copy()
+    long = max(run.tracks, key=lambda t: t.end - t.begin)
+    f.split(long.label, long.begin + 2)
+    check_lineage(run.tracks, np.asarray(layer.data))
+    assert not (np.asarray(layer.data)[long.begin + 2 :] == long.label).any()
+    layer.undo()
+    np.testing.assert_array_equal(np.asarray(layer.data), before)
+    daughter = next(t for t in run.tracks if t.parent)
+    f.unlink(daughter.label)
+    assert next(t for t in run.tracks if t.label == daughter.label).parent == 0
+
+
+def test_tracking_needs_a_time_lapse_and_says_so(tiny_model, movie):
+    messages = []
+    c = Sam2Controller(runner=SyncRunner(), notify_fn=lambda lvl, msg: messages.append(msg))
+    c.set_model(tiny_model, "tiny")
+    c.set_image(Image(movie.movie[0]))
+    assert not CellTracking(c.ws).run() and "time" in messages[-1]
