@@ -158,7 +158,8 @@ class CellTracker:
         TrackingOutcome
         """
         t_total = _check_movie(movie)
-        labels = np.zeros((t_total, *movie.shape[1:]), np.int32) if out is None else out
+        hw = (int(movie.shape[1]), int(movie.shape[2]))
+        labels = np.zeros((t_total, *hw), np.int32) if out is None else out
         last: FrameDone | None = None
         cancelled = False
         steps = self.frames(movie, seeds, labels, resume=resume)
@@ -179,9 +180,10 @@ class CellTracker:
 
 
 def _check_movie(movie: Any) -> int:
-    if len(movie.shape) != 3 or int(movie.shape[0]) == 0:
+    if len(movie.shape) not in (3, 4) or int(movie.shape[0]) == 0:
         raise ValueError(
-            f"the movie must be (T, H, W) with T >= 1 frames, got shape {tuple(movie.shape)}"
+            f"the movie must be (T, H, W) (or (T, H, W, C), channels last) with T >= 1 "
+            f"frames, got shape {tuple(movie.shape)}"
         )
     return int(movie.shape[0])
 
