@@ -29,6 +29,7 @@ __all__ = [
     "uncrop_boxes",
     "uncrop_masks",
     "uncrop_points",
+    "unskipped_points",
 ]
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -281,3 +282,34 @@ def batch_iterator(batch_size: int, *arrays: Any) -> Iterator[list[Any]]:
         raise ValueError(f"all sequences must have the same length, got lengths {lengths}.")
     for start in range(0, n, batch_size):
         yield [a[start : start + batch_size] for a in arrays]
+
+
+def unskipped_points(
+    boxes: list, grids: list[np.ndarray], skip: np.ndarray
+) -> tuple[list, list[np.ndarray]]:
+    """Drop the grid points that fall on skipped pixels.
+
+    Parameters
+    ----------
+    boxes
+        Crop boxes ``(x0, y0, x1, y1)``, image pixels.
+    grids
+        Per crop, (N, 2) ``(x, y)`` points in crop pixels.
+    skip
+        (H, W) bool, True where no point may prompt.
+
+    Returns
+    -------
+    boxes, grids
+        The crops that keep at least one point, and their kept points.
+    """
+    h, w = skip.shape
+    kept_boxes, kept_grids = [], []
+    for box, points in zip(boxes, grids, strict=True):
+        cols = np.clip((points[:, 0] + box[0]).astype(int), 0, w - 1)
+        rows = np.clip((points[:, 1] + box[1]).astype(int), 0, h - 1)
+        keep = ~skip[rows, cols]
+        if keep.any():
+            kept_boxes.append(box)
+            kept_grids.append(points[keep])
+    return kept_boxes, kept_grids

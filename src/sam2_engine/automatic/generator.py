@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from sam2_engine.automatic.crops import batch_iterator, crop_boxes
+from sam2_engine.automatic.crops import batch_iterator, crop_boxes, unskipped_points
 from sam2_engine.automatic.filters import (
     OUTPUT_MODES,
     BatchProgress,
@@ -44,14 +43,13 @@ from sam2_engine.automatic.filters import (
     remove_small_regions_and_nms,
     resolve_grids,
 )
+from sam2_engine.automatic.records import MaskRecord, candidate_record
 from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
 from sam2_engine.automatic.tiling import probe_sides, square_tiles, tile_scores
 from sam2_engine.device import inference_context
 from sam2_engine.image import ImagePredictor
 from sam2_engine.imaging.intensity import Normalization, to_rgb
 from sam2_engine.masks.label_image import masks_to_label_image
-from sam2_engine.masks.postprocess import box_xyxy_to_xywh
-from sam2_engine.masks.rle import rle_area, rle_to_coco, rle_to_mask
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.prompts import to_model_coords
 
@@ -66,62 +64,6 @@ __all__ = [
 LABEL_ORDERS = ("area", "score")
 # the crops are already normalised to [0, 1] RGB: the predictor must use them as they are
 _AS_IS = Normalization("none", clip=False)
-
-
-@dataclass(frozen=True, eq=False)
-class MaskRecord:
-    """One mask found by the generator.
-
-    Attributes
-    ----------
-    segmentation
-        (H, W) bool mask (``output_mode="binary_mask"``), an uncompressed COCO RLE
-        ``{"size": [H, W], "counts": [int, ...]}`` or a COCO RLE with string counts.
-    area
-        Number of pixels in the mask.
-    bbox
-        ``[x, y, width, height]`` of the mask's box (``width = x1 - x0`` of the
-        inclusive corners, as in the reference).
-    predicted_iou
-        The model's estimate of the mask's IoU with the object.
-    stability_score
-        IoU of the mask thresholded at ``mask_threshold +- stability_score_offset``.
-    point_coords
-        ``[[x, y]]``: the grid point that produced the mask, image pixels.
-    crop_box
-        ``[x, y, width, height]`` of the crop the mask was found in.
-    """
-
-    segmentation: np.ndarray | dict[str, Any]
-    area: int
-    bbox: list[float]
-    predicted_iou: float
-    stability_score: float
-    point_coords: list[list[float]]
-    crop_box: list[float]
-
-    @property
-    def mask(self) -> np.ndarray:
-        """The mask as an (H, W) bool array, whatever the output mode."""
-        if isinstance(self.segmentation, dict):
-            return rle_to_mask(self.segmentation)
-        return self.segmentation
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as the reference's dict (same keys and order).
-
-        Every value is JSON-serialisable except a ``binary_mask`` segmentation, which
-        stays a numpy array (use an RLE output mode to write JSON).
-        """
-        return {
-            "segmentation": self.segmentation,
-            "area": self.area,
-            "bbox": list(self.bbox),
-            "predicted_iou": self.predicted_iou,
-            "point_coords": [list(p) for p in self.point_coords],
-            "stability_score": self.stability_score,
-            "crop_box": list(self.crop_box),
-        }
 
 
 class AutomaticMaskGenerator:
@@ -315,7 +257,7 @@ class AutomaticMaskGenerator:
         hw = (int(rgb.shape[0]), int(rgb.shape[1]))
         with torch.inference_mode():
             found = self._find_masks(rgb, BatchProgress(progress, cancel), skip)
-        return [self._record(found, i) for i in range(len(found))], hw
+        return [candidate_record(found, i, self.output_mode) for i in range(len(found))], hw
 
     def _find_masks(
         self, rgb: np.ndarray, tracker: BatchProgress, skip: np.ndarray | None = None
@@ -334,7 +276,7 @@ class AutomaticMaskGenerator:
         sizes = [np.array([[x1 - x0, y1 - y0]]) for x0, y0, x1, y1 in boxes]
         grids = [self.point_grids[k] * wh for k, wh in zip(layers, sizes, strict=True)]
         if skip is not None:
-            boxes, grids = _unskipped(boxes, grids, skip)
+            boxes, grids = unskipped_points(boxes, grids, skip)
         tracker.total = sum(math.ceil(len(g) / self.points_per_batch) for g in grids)
         self.report = FilterReport(points=sum(len(g) for g in grids))
         parts = []
@@ -441,39 +383,3 @@ class AutomaticMaskGenerator:
             logits.append(out[0])
             ious.append(out[1])
         return torch.cat(logits), torch.cat(ious)
-
-    def _record(self, found: Candidates, i: int) -> MaskRecord:
-        rle = found.rles[i]
-        if self.output_mode == "binary_mask":
-            segmentation: np.ndarray | dict[str, Any] = rle_to_mask(rle)
-        elif self.output_mode == "coco_rle":
-            segmentation = rle_to_coco(rle)
-        else:
-            segmentation = rle
-        x0, y0, x1, y1 = found.crop_boxes[i].tolist()
-        return MaskRecord(
-            segmentation=segmentation,
-            area=rle_area(rle),
-            bbox=[float(v) for v in box_xyxy_to_xywh(found.boxes[i]).tolist()],
-            predicted_iou=float(found.iou[i]),
-            stability_score=float(found.stability[i]),
-            point_coords=[[float(v) for v in found.points[i].tolist()]],
-            crop_box=[float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
-        )
-
-
-def _unskipped(
-    boxes: list, grids: list[np.ndarray], skip: np.ndarray
-) -> tuple[list, list[np.ndarray]]:
-    """Crops and their crop-pixel grid points without the points on skipped pixels
-    (crops left without points are dropped)."""
-    h, w = skip.shape
-    kept_boxes, kept_grids = [], []
-    for box, points in zip(boxes, grids, strict=True):
-        cols = np.clip((points[:, 0] + box[0]).astype(int), 0, w - 1)
-        rows = np.clip((points[:, 1] + box[1]).astype(int), 0, h - 1)
-        keep = ~skip[rows, cols]
-        if keep.any():
-            kept_boxes.append(box)
-            kept_grids.append(points[keep])
-    return kept_boxes, kept_grids

@@ -44,9 +44,7 @@ def square_tiles(image_hw: Sequence[int], side: int, overlap: float) -> list[lis
 def _shares(boxes: torch.Tensor, crop_boxes: torch.Tensor) -> torch.Tensor:
     """(N,) mask extent / tile side of candidate masks."""
     extent = torch.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) + 1
-    side = torch.maximum(
-        crop_boxes[:, 2] - crop_boxes[:, 0], crop_boxes[:, 3] - crop_boxes[:, 1]
-    )
+    side = torch.maximum(crop_boxes[:, 2] - crop_boxes[:, 0], crop_boxes[:, 3] - crop_boxes[:, 1])
     return extent.float() / side.clamp(min=1).float()
 
 
@@ -62,9 +60,7 @@ def _closeness(share: torch.Tensor) -> torch.Tensor:
     return (1 - ratio.abs() / span).clamp(min=0)
 
 
-def tile_scores(
-    boxes: torch.Tensor, crop_boxes: torch.Tensor, iou: torch.Tensor
-) -> torch.Tensor:
+def tile_scores(boxes: torch.Tensor, crop_boxes: torch.Tensor, iou: torch.Tensor) -> torch.Tensor:
     """NMS score across tiles: predicted IoU, plus 1 for a plausible share of the tile."""
     lo, hi = PLAUSIBLE_SHARE
     share = _shares(boxes, crop_boxes)
@@ -107,8 +103,10 @@ def probe_sides(
         tiles = square_tiles((h, w), side, 0.0)
         order = sorted(
             range(len(tiles)),
-            key=lambda i: abs((tiles[i][0] + tiles[i][2]) / 2 - w / 2)
-            + abs((tiles[i][1] + tiles[i][3]) / 2 - h / 2),
+            key=lambda i: (
+                abs((tiles[i][0] + tiles[i][2]) / 2 - w / 2)
+                + abs((tiles[i][1] + tiles[i][3]) / 2 - h / 2)
+            ),
         )
         picked = [tiles[i] for i in order[:1]]
         rest = order[1:]

@@ -1,4 +1,4 @@
-"""The checkpoint cache folder and a verified download of the official SAM 2 / 2.1 files.
+"""A verified download of the official SAM 2 / 2.1 files.
 
 A checkpoint is fetched at most once: it is streamed into a temporary file inside the cache
 folder, hashed while it is written, checked against the published size and sha256, and only
@@ -6,14 +6,10 @@ then renamed to its final name (an atomic ``os.replace``). Whatever goes wrong, 
 half-written is left behind, and two processes downloading the same file never see each
 other's partial data.
 
-Hashing a large file takes seconds, so once a file has been verified a small sidecar
-``<file>.verified`` records its sha256, size and modification time; the file is trusted as
-long as its size and modification time are unchanged. A file put in the cache by hand is
-verified once, on first use.
-
-The cache folder is ``$SAM2_ENGINE_CACHE`` if set, else ``$XDG_CACHE_HOME/sam2_engine``, else
-``~/.cache/sam2_engine``. This module only uses the standard library and never prints:
-progress is reported through a callback.
+The cache folder and the ``.verified`` sidecars that spare re-hashing a verified file
+live in :mod:`sam2_engine.weights.cache` (its names are re-exported here). This module
+only uses the standard library and never prints: progress is reported through a
+callback.
 
 The registry of the official files (:class:`OfficialCheckpoint`, :data:`OFFICIAL_CHECKPOINTS`)
 lives in :mod:`sam2_engine.weights.official`; both names are re-exported here.
@@ -32,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import os
 import tempfile
 import time
@@ -45,6 +40,16 @@ from pathlib import Path
 from typing import IO
 
 from sam2_engine.errors import DownloadError
+from sam2_engine.weights.cache import (
+    CACHE_ENV,
+    PART_SUFFIX,
+    cache_dir,
+    cached_path,
+    resolve_entry,
+    sha256_of,
+    verify_cached,
+    write_sidecar,
+)
 
 # OFFICIAL_CHECKPOINTS and OfficialCheckpoint are re-exported (see __all__).
 from sam2_engine.weights.official import OFFICIAL_CHECKPOINTS, OfficialCheckpoint
@@ -60,13 +65,9 @@ __all__ = [
     "sha256_of",
 ]
 
-CACHE_ENV = "SAM2_ENGINE_CACHE"
-
 ProgressCallback = Callable[[int, int | None], None]
 CancelCallback = Callable[[], bool]
 
-_SIDECAR_SUFFIX = ".verified"
-_PART_SUFFIX = ".part"
 _DOWNLOAD_CHUNK = 1 << 20  # bytes read per step; progress and cancel run once per step
 _STALE_PART_SECONDS = 24 * 3600  # temporary files untouched this long belong to dead downloads
 _USER_AGENT = "sam2_engine (Python urllib)"
@@ -75,150 +76,6 @@ _URL_SCHEMES = ("http", "https", "file")
 
 class DownloadCancelled(DownloadError):
     """The caller cancelled a download; the partial file was deleted."""
-
-
-# --------------------------------------------------------------------------------------
-# cache folder
-# --------------------------------------------------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Return the folder where checkpoints are cached (it is not created here).
-
-    Returns
-    -------
-    Path
-        ``$SAM2_ENGINE_CACHE`` if set and not empty, else ``$XDG_CACHE_HOME/sam2_engine``,
-        else ``~/.cache/sam2_engine``.
-    """
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "sam2_engine"
-    return Path.home() / ".cache" / "sam2_engine"
-
-
-def cached_path(entry: OfficialCheckpoint | str, cache: Path | None = None) -> Path:
-    """Return where a checkpoint lives in the cache (whether or not it is there yet).
-
-    Parameters
-    ----------
-    entry : OfficialCheckpoint or str
-        A registry entry, or the name of one in :data:`OFFICIAL_CHECKPOINTS`.
-    cache : Path, optional
-        Cache folder; defaults to :func:`cache_dir`.
-
-    Returns
-    -------
-    Path
-        ``cache / entry.filename``.
-
-    Raises
-    ------
-    ValueError
-        If ``entry`` is a name that is not in the registry.
-    """
-    checkpoint = _resolve(entry)
-    folder = Path(cache) if cache is not None else cache_dir()
-    return folder / checkpoint.filename
-
-
-def _resolve(entry: OfficialCheckpoint | str) -> OfficialCheckpoint:
-    if isinstance(entry, OfficialCheckpoint):
-        return entry
-    if isinstance(entry, str):
-        if entry in OFFICIAL_CHECKPOINTS:
-            return OFFICIAL_CHECKPOINTS[entry]
-        known = ", ".join(sorted(OFFICIAL_CHECKPOINTS))
-        raise ValueError(f"Unknown checkpoint {entry!r}; choose one of: {known}.")
-    raise TypeError(
-        f"Expected an OfficialCheckpoint or a registry name, got {type(entry).__name__}."
-    )
-
-
-# --------------------------------------------------------------------------------------
-# verification
-# --------------------------------------------------------------------------------------
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Return the sha256 of a file as 64 lowercase hexadecimal digits.
-
-    Parameters
-    ----------
-    path : Path
-        File to hash; it is read in pieces, never whole.
-    chunk : int, optional
-        Bytes read per step.
-
-    Returns
-    -------
-    str
-        The hex digest.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + _SIDECAR_SUFFIX)
-
-
-def _is_trusted(path: Path, checkpoint: OfficialCheckpoint) -> bool:
-    """Whether the sidecar vouches for ``path`` as it is now (same hash, size, mtime)."""
-    try:
-        record = json.loads(_sidecar(path).read_text(encoding="utf-8"))
-        stat = path.stat()
-        return (
-            record["sha256"] == checkpoint.sha256
-            and record["size"] == stat.st_size
-            and record["mtime_ns"] == stat.st_mtime_ns
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def _write_sidecar(path: Path, sha256: str) -> None:
-    """Record that ``path`` was verified; failing to write it only costs a re-hash later."""
-    try:
-        stat = path.stat()
-        record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=_PART_SUFFIX, dir=path.parent
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                json.dump(record, stream)
-            os.replace(tmp_name, _sidecar(path))
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-    except OSError:
-        pass
-
-
-def _verify_cached(path: Path, checkpoint: OfficialCheckpoint) -> None:
-    """Accept a file already in the cache, hashing it only if no valid sidecar vouches for it."""
-    if _is_trusted(path, checkpoint):
-        return
-    found = sha256_of(path)
-    if found != checkpoint.sha256:
-        size_note = ""
-        actual_size = path.stat().st_size
-        if checkpoint.size is not None and actual_size != checkpoint.size:
-            size_note = f" It has {actual_size} bytes instead of {checkpoint.size}."
-        raise DownloadError(
-            f"The cached file {path} does not match checkpoint {checkpoint.name!r}: expected "
-            f"sha256 {checkpoint.sha256}, found {found}.{size_note} The file is damaged or a "
-            f"different model: delete it (it is then downloaded again from {checkpoint.url}) "
-            "or replace it with the official file."
-        )
-    _write_sidecar(path, found)
 
 
 # --------------------------------------------------------------------------------------
@@ -276,10 +133,10 @@ def ensure_checkpoint(
     DownloadCancelled
         If ``cancel`` returned True (a subclass of :class:`DownloadError`).
     """
-    checkpoint = _resolve(entry)
+    checkpoint = resolve_entry(entry)
     path = cached_path(checkpoint, cache)
     if path.exists():
-        _verify_cached(path, checkpoint)
+        verify_cached(path, checkpoint)
         return path
     source = url if url is not None else checkpoint.url
     _check_url(source)
@@ -313,7 +170,7 @@ def _remove_stale_parts(path: Path) -> None:
     limit = time.time() - _STALE_PART_SECONDS
     prefix = f".{path.name}."
     for part in path.parent.iterdir():
-        if not (part.name.startswith(prefix) and part.name.endswith(_PART_SUFFIX)):
+        if not (part.name.startswith(prefix) and part.name.endswith(PART_SUFFIX)):
             continue
         try:
             if part.stat().st_mtime < limit:
@@ -342,14 +199,14 @@ def _download(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _write_sidecar(path, found)
+    write_sidecar(path, found)
 
 
 def _open_part(path: Path) -> tuple[int, Path]:
     """Create a uniquely named temporary file next to ``path`` (same filesystem)."""
     try:
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=_PART_SUFFIX, dir=path.parent
+            prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent
         )
     except OSError as exc:
         raise DownloadError(
