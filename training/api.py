@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sam2_training.base_model import finetune_defaults
 from sam2_training.config import (
     TrainConfig,
     apply_dotlist,
@@ -53,7 +54,9 @@ def finetune(
         as clips of consecutive frames (``data.clip_length``) to train tracking.
     base_model
         Model to start from: a name from ``sam2_engine.list_models()`` or a ``.pt``
-        written by a previous fine-tuning.
+        written by a previous fine-tuning. Settings the model recommends for
+        fine-tuning (its ``recommended["finetune"]``, e.g. the bundled model's learning
+        rate) are applied over ``config``; the arguments below override them.
     output
         Run folder (``last.pt``, ``best.pt``, ``training_state.pt``, metrics, config),
         or a ``.pt`` path for the final weights (its run folder is ``<stem>_run``).
@@ -109,6 +112,7 @@ def finetune(
     ...                 overrides={"data.val_fraction": 0})  # doctest: +SKIP
     """
     cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
+    cfg = apply_overrides(cfg, finetune_defaults(str(base_model), base_checkpoint))
     settings: dict[str, Any] = {
         "model.base": str(base_model),
         "output": str(output),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -37,15 +39,35 @@ def build_base_model(cfg: TrainConfig, device: torch.device) -> SAM2Model:
 
 def _recommends_windows(base: str, checkpoint: str | bool | None) -> bool:
     """Whether the base model's own file recommends windows (read without building)."""
+    return bool(base_recommendations(base, checkpoint).get("windows"))
+
+
+def base_recommendations(base: str, checkpoint: str | bool | None = None) -> dict[str, Any]:
+    """What the base model's file recommends (``recommended`` metadata), read without
+    building the model; empty for random weights, official files and unreadable files."""
     if checkpoint is False:
-        return False
+        return {}
     path = checkpoint if isinstance(checkpoint, str) else sam2_engine.model_file(base)
     if path is None:
-        return False
+        return {}
     try:
-        return bool(sam2_engine.read_metadata(path).get("recommended", {}).get("windows"))
+        return dict(sam2_engine.read_metadata(path).get("recommended", {}) or {})
     except (OSError, sam2_engine.CheckpointError):
-        return False
+        return {}
+
+
+def finetune_defaults(base: str, checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """The fine-tuning settings the base model recommends, as ``{"section.key": value}``.
+
+    A model trained by this project stores the settings that fine-tune it well (its
+    ``recommended["finetune"]``, e.g. a higher learning rate than the official SAM 2.1
+    recipe, which is tuned for large pretrained models); :func:`~sam2_training.finetune`
+    applies them over the run config and under the caller's own settings.
+    """
+    if isinstance(checkpoint, str) and checkpoint.lower() == "random":
+        return {}
+    found = base_recommendations(base, None if checkpoint is None else str(checkpoint))
+    return dict(found.get("finetune", {}) or {})
 
 
 def uses_windows(windows: WindowCropConfig, model: SAM2Model) -> bool:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["QualityReport", "held_out_field", "measure_quality"]
+__all__ = ["QualityReport", "held_out_field", "measure_quality", "prompt_ious"]
 
 HELD_OUT_SEED = 900_000  # training recipes draw from seeds far below this
 DIAMETERS = (10.0, 40.0)
@@ -100,15 +100,30 @@ def _objects(labels: np.ndarray, min_area: int = 30) -> Iterator[tuple[int, np.n
             yield int(value), mask
 
 
-def _prompt_ious(model, n_images: int) -> tuple[list[float], list[float]]:
+def prompt_ious(
+    model, fields: Iterable[tuple[np.ndarray, np.ndarray]]
+) -> tuple[list[float], list[float]]:
+    """IoU of each object with the mask from one interior click, and from its box.
+
+    Parameters
+    ----------
+    model
+        A ``sam2_engine`` model (windows are used when it recommends them).
+    fields
+        ``(image, labels)`` pairs: (H, W[, C]) images and their (H, W) instance labels.
+
+    Returns
+    -------
+    clicks, boxes
+        One IoU per object of at least 30 pixels, in the order met.
+    """
     import sam2_engine as se
 
     clicks, boxes = [], []
     pred = se.ImagePredictor(model)
-    for i in range(n_images):
-        data = held_out_field(i)
-        pred.set_image(data.image)
-        for _, mask in _objects(data.labels):
+    for image, labels in fields:
+        pred.set_image(image)
+        for _, mask in _objects(labels):
             x, y = _interior_point(mask)
             res = pred.predict(points=[[x, y]], labels=[1])
             clicks.append(_iou(res.mask, mask))
@@ -222,7 +237,8 @@ def measure_quality(
     fields: int = 3,
 ) -> QualityReport:
     """Measure a model on held-out generated data (see the module docstring)."""
-    clicks, boxes = _prompt_ious(model, images)
+    held_out = (held_out_field(i) for i in range(images))
+    clicks, boxes = prompt_ious(model, ((d.image, d.labels) for d in held_out))
     tracking = _tracking_ious(model, movies)
     zstack = _zstack_ious(model, stacks)
     f1 = _automatic_f1(model, fields)

@@ -84,8 +84,13 @@ def test_the_background_click_replaces_the_first_click_of_its_object():
 
 def test_generated_data_is_seeded_cached_and_identified_by_its_recipe(tmp_path):
     cfg = SyntheticDataConfig(
-        images=2, image_sizes=[64], timelapses=1, timelapse_frames=3, timelapse_size=64,
-        seed=5, cache=str(tmp_path),
+        images=2,
+        image_sizes=[64],
+        timelapses=1,
+        timelapse_frames=3,
+        timelapse_size=64,
+        seed=5,
+        cache=str(tmp_path),
     )
     first = synthetic_stacks(cfg, workers=1)
     assert [s.num_frames for s in first] == [1, 1, 3]
@@ -142,3 +147,31 @@ def test_a_window_model_keeps_its_input_size(tmp_path):
     plain = se.save_checkpoint(se.build_model("test_tiny", checkpoint=False), tmp_path / "p.pt")
     cfg = st.load_train_config("finetune_cpu", {"model.base": str(plain)})
     assert build_base_model(cfg, torch.device("cpu")).image_size == 512
+
+
+def test_fine_tuning_uses_what_the_base_model_recommends(tmp_path, monkeypatch):
+    import sam2_engine as se
+    from sam2_training import api
+
+    model = se.build_model("test_tiny", checkpoint=False)
+    model.recommended = {"finetune": {"optim.lr": 3e-4, "trainer.freeze": []}}
+    path = se.save_checkpoint(model, tmp_path / "ours.pt")
+    monkeypatch.setattr(api, "prepare_data", lambda *a, **k: None)
+    monkeypatch.setattr(api, "train", lambda cfg, data, **k: cfg)  # the run's config
+
+    def config_of(base, **settings):
+        return api.finetune(
+            None,
+            None,
+            base,
+            tmp_path / "run",
+            config="finetune_cpu",
+            return_result=True,
+            **settings,
+        )
+
+    cfg = config_of(str(path))
+    assert cfg.optim.lr == 3e-4 and cfg.trainer.freeze == []
+    assert config_of(str(path), lr=1e-5).optim.lr == 1e-5, "the caller's own setting wins"
+    cfg = config_of("test_tiny")
+    assert cfg.optim.lr == 5e-5 and cfg.trainer.freeze == ["image_encoder"]
