@@ -2,7 +2,8 @@
 # Create or reuse .venv in the repository and install what the project needs.
 # Idempotent: a second run with nothing changed takes a few seconds.
 #   scripts/setup_env.sh          # runtime: the engine, the plugin, napari with PyQt5
-#   scripts/setup_env.sh test     # and the test tools, Xvfb and the reference sam2==1.1.0
+#   scripts/setup_env.sh test     # and PyQt6, the test tools, Xvfb and the reference sam2==1.1.0
+# Install output goes to .venv/setup.log; the console gets one line a step.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,26 +17,37 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+LOG=".venv/setup.log"
+
+# Run an install step with its output in $LOG; on failure show the end of it.
+quiet() {
+  if ! "$@" >>"$LOG" 2>&1; then
+    echo "[setup] failed: $* (last lines of $LOG):" >&2
+    tail -n 25 "$LOG" >&2
+    return 1
+  fi
+}
 
 stamp=".venv/.installed-$MODE"
 want="$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "[setup] .venv is up to date ($MODE)"
 else
-  pip install -q --upgrade pip setuptools wheel
+  quiet pip install --upgrade pip setuptools wheel
   if ! python -c "import torch, torchvision" 2>/dev/null; then
     echo "[setup] installing torch"
     # On this project's machines torch 2.14.1 / torchvision 0.29.1 lie on local disk.
-    pip install -q "torch==2.14.1" "torchvision==0.29.1" || pip install -q torch torchvision
+    quiet pip install "torch==2.14.1" "torchvision==0.29.1" || quiet pip install torch torchvision
   fi
-  echo "[setup] installing napari-sam2 (editable) and its dependencies"
-  pip install -q -e ".[pyqt5,testing]"
+  echo "[setup] installing napari-sam2 (editable) and its dependencies (log: $LOG)"
+  if [ "$MODE" = "test" ]; then extras="pyqt5,pyqt6,testing"; else extras="pyqt5"; fi
+  quiet pip install -e ".[$extras]"
   if [ "$MODE" = "test" ]; then
-    pip install -q import-linter
+    quiet pip install import-linter
     if ! python -c "import sam2" 2>/dev/null; then
       echo "[setup] installing the reference implementation sam2==1.1.0 (test oracle, CPU build)"
-      pip install -q hydra-core iopath pillow tqdm
-      SAM2_BUILD_CUDA=0 pip install -q --no-build-isolation "sam2==1.1.0"
+      quiet pip install hydra-core iopath pillow tqdm
+      SAM2_BUILD_CUDA=0 quiet pip install --no-build-isolation "sam2==1.1.0"
     fi
   fi
   echo "$want" > "$stamp"
@@ -45,10 +57,10 @@ fi
 if ! command -v xvfb-run >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "[setup] installing xvfb and the Qt xcb libraries with apt-get"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth libxcb-icccm4 libxcb-keysyms1 \
-      libxcb-xinerama0 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 \
-      libxkbcommon-x11-0 libgl1 libegl1 libfontconfig1 libdbus-1-3 >/dev/null
+    quiet apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq xvfb xauth libxcb-icccm4 \
+      libxcb-keysyms1 libxcb-xinerama0 libxcb-image0 libxcb-render-util0 libxcb-shape0 \
+      libxcb-xkb1 libxcb-cursor0 libxkbcommon-x11-0 libgl1 libegl1 libfontconfig1 libdbus-1-3
   else
     echo "[setup] note: xvfb-run is missing; GUI tests need a display (install xvfb)" >&2
   fi

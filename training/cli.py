@@ -76,6 +76,34 @@ def run_from_hydra(node: DictConfig) -> None:
         log.info("checkpoint: %s", result.checkpoint)
 
 
+def _help_config() -> dict[str, str]:
+    """``--help`` of the command: Hydra's layout, with the bundled run configs listed in
+    the configuration-groups section (they are whole configs, chosen with
+    ``--config-name``, not groups of options)."""
+    from sam2_training.config import builtin_train_configs
+
+    names = "\n".join(
+        f"  {name}{' (default)' if name == 'finetune' else ''}" for name in builtin_train_configs()
+    )
+    template = (
+        "${hydra.help.header}\n"
+        "== Configuration groups ==\n"
+        "Run configs: choose one with --config-name NAME (default: finetune)\n"
+        f"{names}\n"
+        "$APP_CONFIG_GROUPS\n"
+        "== Config ==\n"
+        "Override anything in the config (foo.bar=value)\n\n"
+        "$CONFIG\n"
+        "${hydra.help.footer}"
+    )
+    return {
+        "app_name": "sam2_training",
+        "header": "sam2_training: fine-tune SAM 2 (python -m sam2_training key=value ...)\n",
+        "footer": "Powered by Hydra; its own options: --hydra-help",
+        "template": template,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``sam2-train`` and ``python -m sam2_training``."""
     import hydra
@@ -85,7 +113,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [sys.argv[0], *argv]
     if not any(a.startswith(("hydra/job_logging", "hydra.job_logging")) for a in sys.argv[1:]):
         sys.argv.append("hydra/job_logging=stdout")  # log to the console, write no log file
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=TrainConfig)
+    store = ConfigStore.instance()
+    store.store(name=SCHEMA_NAME, node=TrainConfig)
+    if any(a in ("--help", "-h") for a in sys.argv[1:]):
+        store.store(group="hydra/help", name="sam2_training", node=_help_config())
+        sys.argv.append("hydra/help=sam2_training")
     # an absolute folder: the configs are package data, not an importable module
     decorated = hydra.main(
         config_path=str(config_dir()), config_name="finetune", version_base="1.3"

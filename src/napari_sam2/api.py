@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.core.image_context import check_numeric
 from napari_sam2.core.jobs import SyncRunner
 from napari_sam2.core.state import OverlapPolicy, StackKind
 from napari_sam2.viewer.helper_layers import is_helper
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "controller_for",
+    "load_autosave",
     "segment_everything",
     "segment_from_points",
     "track_from_points",
@@ -222,6 +225,55 @@ def segment_everything(
     return _finish(c, viewer)
 
 
+def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:
+    """Labels autosaved by the SAM 2 dock, as a Labels layer (e.g. after a crash).
+
+    Parameters
+    ----------
+    path
+        An autosaved ``.npy`` file; default: the newest one in the autosave folder
+        (:func:`napari_sam2.core.autosave.autosave_dir`, ``~/.cache/napari-sam2/autosave``).
+    viewer
+        Add the layer to this viewer.
+
+    Returns
+    -------
+    napari.layers.Labels
+        Named after the saved layer, "(recovered)", with its scale and translation.
+
+    Raises
+    ------
+    FileNotFoundError
+        No autosaved labels (or no such file).
+    """
+    import json
+
+    from napari.layers import Labels
+
+    from napari_sam2.core.autosave import autosave_dir, autosave_files
+
+    if path is None:
+        files = autosave_files()
+        if not files:
+            raise FileNotFoundError(f"no autosaved labels in {autosave_dir()}")
+        path = files[0]
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; autosaves are in {autosave_dir()}")
+    data = np.load(path, allow_pickle=False)
+    sidecar = path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    layer = Labels(
+        data,
+        name=f"{meta.get('layer', path.stem)} (recovered)",
+        scale=meta.get("scale"),
+        translate=meta.get("translate"),
+    )
+    if viewer is not None:
+        unwrap_viewer(viewer).add_layer(layer)
+    return layer
+
+
 # ---------------------------------------------------------------------- helpers
 def _image_layer(image: Any) -> tuple[Any, Any]:
     """(Image layer, viewer holding it or None) for a layer, a viewer or an array."""
@@ -241,9 +293,11 @@ def _image_layer(image: Any) -> tuple[Any, Any]:
             f"the viewer has {len(images)} Image layers and none is selected; pass the layer"
         )
     arr = np.asarray(image) if not hasattr(image, "shape") else image
+    check_numeric(arr, "the image")
     if getattr(arr, "ndim", 0) < 2:
         raise ValueError(f"expected an image with at least 2 axes, got shape {np.shape(arr)}")
     return Image(arr, name="image"), None
+
 
 
 def _viewer_of(layer: Any) -> Any:
@@ -284,6 +338,7 @@ def _controller(
     stack_kind: str = "time",
 ) -> Sam2Controller:
     c = Sam2Controller(runner=SyncRunner(raise_errors=True))
+    c.autosave.enabled = False  # the result is returned to the script; the dock autosaves
     c.settings.overlap = OverlapPolicy(overlap)
     c.settings.click_selects_object = False
     c.settings.auto_embed = False
@@ -318,6 +373,7 @@ def _groups(image: Any, points: Any) -> list[list[tuple[np.ndarray, bool]]]:
             positive = np.ones(n, dtype=bool)
         objects = np.asarray(feats["object"]) if "object" in feats else None
     else:
+        check_numeric(points, "the points")
         coords = np.atleast_2d(np.asarray(points, dtype=float))
         positive = np.ones(len(coords), dtype=bool)
         objects = None

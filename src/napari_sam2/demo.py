@@ -7,6 +7,7 @@
                                      else sam2.1_hiera_tiny if downloaded, else test_small)
     --device DEVICE                  auto, cpu, cuda, mps
     --headless-check                 build everything, segment one nucleus, exit (0 = ok)
+    -v                               log everything (default: a short summary, warnings)
 """
 
 from __future__ import annotations
@@ -71,11 +72,6 @@ def build(argv: Sequence[str] | None = None) -> tuple[Any, Any, argparse.Namespa
         )
     widget.setup.device_combo.value = opts.device
     widget.controller.load_model(model, opts.device)
-    for layer in viewer.layers:  # start on the first frame, where one usually clicks
-        if layer is widget.controller.image_layer and widget.controller.layout.is_stack:
-            step = list(viewer.dims.current_step)
-            step[widget.controller.layout.stack_axis + viewer.dims.ndim - layer.ndim] = 0
-            viewer.dims.current_step = step
     return viewer, widget, opts
 
 
@@ -113,16 +109,39 @@ def headless_check(viewer: Any, widget: Any, timeout: float) -> bool:
     return True
 
 
+def summary(widget: Any, opts: argparse.Namespace) -> str:
+    """The demo's one paragraph for the console: what is open and what to do."""
+    c = widget.controller
+    image = getattr(c.image_layer, "name", "?")
+    return (
+        f"[demo] napari-sam2: {image!r} with model {c.model_name or '(loading)'} "
+        f"on {opts.device}.\n"
+        "[demo] Click a nucleus (the 'SAM 2 prompts' layer is selected), C commits, "
+        "Shift-click marks background, G propagates through the stack; close the window to "
+        "quit."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m napari_sam2.demo`` (see the module docstring)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """Entry point of ``python -m napari_sam2.demo`` (see the module docstring).
+
+    The console gets a short summary and warnings only (``-v`` logs more).
+    """
+    verbose = "-v" in (sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    log.setLevel(logging.INFO)
     import napari
 
-    viewer, widget, opts = build(argv)
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "-v"]
+    viewer, widget, opts = build(args)
     if opts.headless_check:
         ok = headless_check(viewer, widget, opts.timeout)
         viewer.close()
         return 0 if ok else 1
+    print(summary(widget, opts), flush=True)
     napari.run()
     return 0
 

@@ -38,6 +38,14 @@ def _no_bundled_model(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(local_weights, "BUNDLED_DIR", tmp_path_factory.mktemp("no_bundled_models"))
 
 
+@pytest.fixture(autouse=True)
+def _autosave_in_tmp(tmp_path_factory, monkeypatch):
+    """Autosaved labels go to a folder of the test run, never to the user's cache."""
+    from napari_sam2.core.autosave import AUTOSAVE_ENV
+
+    monkeypatch.setenv(AUTOSAVE_ENV, str(tmp_path_factory.mktemp("autosave")))
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     import sam2_engine as se
@@ -100,3 +108,30 @@ def make_controller(messages):
         return c
 
     return make
+
+
+@pytest.fixture
+def disc_masks(monkeypatch):
+    """Predictions become a disc of radius 8 around the first positive click (a box: the
+    box filled): masks a user expects, where a random-weight model paints half the image.
+    The plugin's path (worker, preview, commit) is unchanged."""
+    import numpy as np
+
+    import sam2_engine as se
+
+    original = se.ImagePredictor.predict
+
+    def predict(self, points=None, labels=None, box=None, *args, **kwargs):
+        result = original(self, points, labels, box, *args, **kwargs)
+        h, w = result.masks.shape[-2:]
+        rows, cols = np.mgrid[:h, :w]
+        if box is not None:
+            x0, y0, x1, y1 = np.asarray(box, float).ravel()[:4]
+            mask = (cols >= x0) & (cols <= x1) & (rows >= y0) & (rows <= y1)
+        else:
+            x, y = np.asarray(points, float)[np.asarray(labels) == 1][0]
+            mask = (rows - y) ** 2 + (cols - x) ** 2 <= 64
+        masks = np.broadcast_to(mask, result.masks.shape).copy()
+        return se.ImagePrediction(masks, result.scores, result.logits, result.object_scores)
+
+    monkeypatch.setattr(se.ImagePredictor, "predict", predict)

@@ -257,3 +257,22 @@ def test_one_model_loads_at_a_time_and_the_last_choice_wins(
     assert c.model is None and runner.kinds() == ["model"]
     runner.run_next()
     assert c.model is present_model and c.model_name == "second"
+
+
+def test_a_model_that_decodes_in_windows_keeps_its_predictor_as_the_embedding(
+    make_controller, nuclei_2d
+):
+    import sam2_engine as se
+
+    model = se.build_model("test_tiny", checkpoint=False)
+    model.recommended = {"windows": {"object_fraction": 0.3}}
+    c = make_controller(model)
+    c.set_image(Image(nuclei_2d.image))
+    cached = c.cache.get(c.ws.embeddings.key(c.plane))
+    assert cached.features is None and cached.predictor.windowed
+    c.add_point((40, 40))
+    assert c.preview_is_current and c.preview.mask.shape == nuclei_2d.image.shape
+    c.add_point((45, 45))
+    assert c.preview_is_current, "a second click decodes with the same cached predictor"
+    assert c.cache.get(c.ws.embeddings.key(c.plane)) is cached
+    assert c.commit().written > 0

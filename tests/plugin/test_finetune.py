@@ -236,7 +236,7 @@ def test_output_folder_is_judged_by_trying_to_write(tmp_path):
 
 def test_epochs_become_steps_as_the_training_loop_counts_them(make, timelapse, cache):
     import sam2_training as st
-    from sam2_training.datasets import build_datasets
+    from sam2_training.data_setup import build_datasets
     from sam2_training.sampling import ResumableSampler
 
     image, labels = layers(timelapse.movie, timelapse.labels)

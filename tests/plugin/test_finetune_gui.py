@@ -1,4 +1,4 @@
-"""The "SAM 2 fine-tuning" dock widget in a real napari viewer (pytest-qt, under Xvfb)."""
+"""The Fine-tune tool of the SAM 2 dock in a real napari viewer (pytest-qt, under Xvfb)."""
 
 from __future__ import annotations
 
@@ -34,14 +34,20 @@ def shown(monkeypatch):
 
 
 def open_finetune(viewer, tmp_path, epochs=2, name="gui_nuclei"):
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "SAM 2 fine-tuning")
-    widget.refresh_models()
-    widget.model_combo.value = "test_tiny"
+    """The Fine-tune tool of the viewer's dock, set up for a quick run on ``test_tiny``
+    (the base model is the dock's shared model)."""
+    from napari_sam2._widgets.dock import open_dock
+
+    dock = open_dock(viewer, "finetune")
+    dock.setup.refresh_models()
+    dock.setup.model_combo.value = "test_tiny"
+    widget = dock.tool("finetune")
     widget.size_combo.value = 0  # the model's own 128 px
     widget.epochs_spin.value = epochs
     widget.folder_edit.value = str(tmp_path / "models")
     widget.name_edit.value = name
     widget.controller.settings.overrides = dict(QUICK)
+    widget.dock = dock
     return widget
 
 
@@ -55,13 +61,11 @@ def nuclei_viewer(make_napari_viewer, nuclei_2d):
 def test_training_from_the_widget_updates_progress_and_lists_the_model(
     make_napari_viewer, qtbot, nuclei_2d, tmp_path, cache, shown
 ):
-    from napari.plugins import _npe2
-
-    assert "SAM 2 fine-tuning" in dict(w for _, w in _npe2.widget_iterator())[PLUGIN]
     viewer = nuclei_viewer(make_napari_viewer, nuclei_2d)
-    _, sam2 = viewer.window.add_plugin_dock_widget(PLUGIN, "SAM 2")
     widget = open_finetune(viewer, tmp_path, epochs=3)
+    sam2 = widget.dock
     c = widget.controller
+    assert widget.read_settings().base_model == "test_tiny", "the setup's model is the base"
     assert len(c.pairs) == 1, "the image and its labels were paired on opening"
     assert c.pairs[0].labels is viewer.layers["nuclei labels"]
     widget.refresh_summary()
@@ -83,6 +87,7 @@ def test_training_from_the_widget_updates_progress_and_lists_the_model(
     assert any("saved to" in text for text in shown["info"])
     widget.use_btn.native.click()
     qtbot.waitUntil(lambda: sam2.controller.model_name == "gui_nuclei", timeout=20000)
+    assert sam2.current_tool == "segment"
     assert widget.name_edit.value != "gui_nuclei", "the next run gets a fresh name"
 
 
@@ -140,6 +145,7 @@ def test_closing_the_widget_during_training_cancels_it(
     c = widget.controller
     widget.start_btn.native.click()
     qtbot.waitUntil(lambda: c.last is not None, timeout=30000)
-    viewer.window.remove_dock_widget(widget.native.parent())
+    dock_widget, _ = viewer.window.add_plugin_dock_widget(PLUGIN, "SAM 2")
+    viewer.window.remove_dock_widget(dock_widget)
     qtbot.waitUntil(lambda: c.runner.active == 0, timeout=30000)
     assert c.outcome is not None and c.outcome.cancelled and c.outcome.steps < 500

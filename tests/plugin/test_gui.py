@@ -1,4 +1,4 @@
-"""The dock widgets in a real napari viewer (pytest-qt, run under Xvfb)."""
+"""The SAM 2 dock in a real napari viewer (pytest-qt, run under Xvfb)."""
 
 import time
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.plugin.mouse import click
+from tests.plugin.qt_events import open_dock
 
 pytestmark = pytest.mark.gui
 PLUGIN = "napari-sam2"
@@ -24,9 +25,9 @@ def _discover_plugins():
     PluginManager.instance().discover()
 
 
-def open_widget(viewer, name="SAM 2"):
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
-    return widget
+def open_widget(viewer, tool="segment"):
+    """The tool ``tool`` of the viewer's SAM 2 dock (opened on it)."""
+    return open_dock(viewer, tool).tool(tool)
 
 
 def ready(qtbot, widget, model):
@@ -62,24 +63,32 @@ def helpers(viewer):
     return [layer.name for layer in viewer.layers if is_helper(layer)]
 
 
-def test_widgets_are_listed_and_opening_twice_clones_nothing(make_napari_viewer, movie):
+def test_one_dock_is_listed_and_every_menu_entry_opens_it(make_napari_viewer, movie):
+    from napari._app_model import get_app_model
     from napari.plugins import _npe2
 
     listed = dict(w for _, w in _npe2.widget_iterator())[PLUGIN]
-    assert {"SAM 2", "SAM 2 segment everything"} <= set(listed)
+    assert list(listed) == ["SAM 2"]
     viewer = make_napari_viewer()
     viewer.add_image(movie, name="movie")
-    first = open_widget(viewer)
+    first = open_dock(viewer)
     assert first.controller.image_layer is viewer.layers["movie"]
     names = helpers(viewer)
     assert sorted(names) == ["SAM 2 box", "SAM 2 preview", "SAM 2 prompts"]
-    again = open_widget(viewer)
-    auto = open_widget(viewer, "SAM 2 segment everything")
-    assert again.controller is first.controller is auto.controller
+    app = get_app_model()
+    for command, tool in (
+        ("napari-sam2.open_automatic", "automatic"),
+        ("napari-sam2.open_finetune", "finetune"),
+        ("napari-sam2.open_segment", "segment"),
+    ):
+        app.commands.execute_command(command).result()
+        assert first.current_tool == tool
+    again = open_dock(viewer, "automatic")
+    assert again is first and first.current_tool == "automatic"
     assert helpers(viewer) == names, "no layer was cloned"
     other = make_napari_viewer()
     other.add_image(movie, name="movie")
-    assert open_widget(other).controller is not first.controller
+    assert open_dock(other).controller is not first.controller
 
 
 def test_click_preview_commit_undo(make_napari_viewer, qtbot, nuclei_2d, present_model):
@@ -95,6 +104,7 @@ def test_click_preview_commit_undo(make_napari_viewer, qtbot, nuclei_2d, present
     widget.commit_btn.native.click()
     labels = c.labels_layer
     assert labels is not None and (np.asarray(labels.data) == 1).any()
+    assert labels.colormap.name == "sam2_contrast"
     assert not widget.bridge.helper("preview").data.any()
     widget.undo_btn.native.click()
     assert not np.asarray(labels.data).any()
@@ -156,7 +166,7 @@ def test_cancel_keeps_finished_frames(make_napari_viewer, qtbot, present_model, 
     with qtbot.waitSignal(c.events.propagation_finished, timeout=30000) as blocker:
         widget.propagate_btn.native.click()
         qtbot.waitUntil(lambda: len(progress) >= 3, timeout=20000)
-        widget.progress_row.cancel.native.click()
+        open_dock(viewer).progress_row.cancel.native.click()
     written, cancelled = blocker.args
     assert cancelled and 3 <= written < 12
     data = np.asarray(c.labels_layer.data)
@@ -222,7 +232,7 @@ def test_segment_everything_widget(make_napari_viewer, qtbot, nuclei_2d, tiny_mo
     pytest.importorskip("sam2_engine.automatic.generator")
     viewer = make_napari_viewer()
     viewer.add_image(nuclei_2d.image, name="nuclei")
-    widget = open_widget(viewer, "SAM 2 segment everything")
+    widget = open_widget(viewer, "automatic")
     c = widget.controller
     c.set_model(tiny_model, "test_tiny")
     widget.points_per_side.value = 4
@@ -253,6 +263,7 @@ def test_closing_the_widget_cancels_work_and_reopening_keeps_state(
     viewer = make_napari_viewer()
     viewer.add_image(movie, name="movie")
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "SAM 2")
+    widget = widget.tool("segment")
     go_to_frame(viewer, 0)
     c = ready(qtbot, widget, present_model)
     click(widget.bridge.helper("prompts"), (0, 30, 30))

@@ -22,9 +22,12 @@ def test_napari_lists_the_widgets_and_samples():
 
     PluginManager.instance().discover()
     widgets = dict(w for _, w in _npe2.widget_iterator())
-    assert {"SAM 2", "SAM 2 segment everything"} <= set(widgets["napari-sam2"])
+    assert list(widgets["napari-sam2"]) == ["SAM 2"], "one dock holds every tool"
     samples = dict(_npe2.sample_iterator())["napari-sam2"]
     assert set(samples) == {"nuclei_2d", "nuclei_timelapse", "nuclei_zstack"}
+    manifest = PluginManager.instance().get_manifest("napari-sam2")
+    menu = [item.command for item in manifest.contributions.menus["napari/layers/segment"]]
+    assert menu == [f"napari-sam2.open_{t}" for t in ("segment", "automatic", "finetune")]
 
 
 @pytest.mark.parametrize(
@@ -40,12 +43,15 @@ def test_sample_data_loads_with_ground_truth(key, ndim):
     assert (kind_i, kind_l) == ("image", "labels")
     assert image.ndim == ndim and labels.shape == image.shape and labels.max() > 0
     assert np.issubdtype(labels.dtype, np.integer)
+    from napari_sam2.sample_data import SAMPLE_KEY
+
+    assert (SAMPLE_KEY in layers[0][1]["metadata"]) == (ndim > 2), "stacks start at frame 0"
 
 
 def test_importing_the_plugin_is_cheap():
     code = (
         "import sys, napari_sam2, napari_sam2.api, napari_sam2.sample_data; "
-        "heavy = [m for m in ('torch', 'qtpy', 'PyQt5', 'napari_sam2._widgets.interactive') "
+        "heavy = [m for m in ('torch', 'qtpy', 'PyQt5', 'napari_sam2._widgets.dock') "
         "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

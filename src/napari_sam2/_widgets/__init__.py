@@ -1,6 +1,7 @@
-"""Qt dock widgets of the plugin (thin views of the Qt-free controller).
+"""Qt widgets of the plugin (thin views of the Qt-free controller).
 
-``Sam2Widget`` (interactive segmentation and tracking) and ``AutomaticWidget``
-(segment everything) are opened from napari's Plugins menu; importing this package
-imports neither, so reading the manifest stays cheap.
+``dock.Sam2Dock`` is the one dock of a viewer (**Plugins > SAM 2**): the shared setup
+(``setup_panel``) above one tab per tool (``tools.TOOLS``: ``interactive``,
+``automatic``, ``finetune``). Importing this package imports none of them, so reading
+the manifest stays cheap.
 """

@@ -1,8 +1,9 @@
-"""The "SAM 2 segment everything" dock widget (automatic mask generation).
+"""The "Everything" tool of the SAM 2 dock (automatic mask generation).
 
-Same setup panel and controller as the interactive widget; the key thresholds of the
-automatic mask generator are exposed. The result goes into the target Labels layer
-with fresh labels, under the overlap policy, as one undo step.
+The key thresholds of the generator are exposed; they start from what the model in use
+recommends and follow it when the model changes. After a run the tool says how many
+candidate masks were found and which filter removed how many. The result goes into the
+target Labels layer with fresh labels, under the overlap policy, as one undo step.
 """
 
 from __future__ import annotations
@@ -11,29 +12,18 @@ from typing import Any
 
 from magicgui.widgets import Container, FloatSpinBox, Label, PushButton, SpinBox
 
-from napari_sam2._widgets.common import Connections, ProgressRow, viewer_bridge
-from napari_sam2._widgets.setup_panel import SetupPanel
+from napari_sam2._widgets.tools import ToolContext
 
 
-class AutomaticWidget(Container):
-    """Segment every object of the current frame / plane.
+class AutomaticTool(Container):
+    """Segment every object of the current frame / plane."""
 
-    Parameters
-    ----------
-    napari_viewer
-        The viewer (napari passes it).
-    """
-
-    def __init__(self, napari_viewer: Any) -> None:
-        self.bridge = viewer_bridge(napari_viewer)
-        c = self.controller = self.bridge.controller
+    def __init__(self, context: ToolContext) -> None:
+        c = self.controller = context.controller
         super().__init__(labels=False)
-        self.connections = Connections(self, self.bridge)
-        self.setup = SetupPanel(napari_viewer, self.bridge, self.connections)
-        d = c.automatic  # the model's recommended generator settings
+        self.margins = (2, 2, 2, 2)
         self.points_per_side = SpinBox(
             label="Points per side",
-            value=d.points_per_side,
             min=1,
             max=256,
             tooltip="grid of single-click prompts (points_per_side² in all): more finds "
@@ -41,7 +31,6 @@ class AutomaticWidget(Container):
         )
         self.pred_iou = FloatSpinBox(
             label="Predicted IoU ≥",
-            value=d.pred_iou_thresh,
             min=0.0,
             max=1.0,
             step=0.01,
@@ -49,7 +38,6 @@ class AutomaticWidget(Container):
         )
         self.stability = FloatSpinBox(
             label="Stability ≥",
-            value=d.stability_score_thresh,
             min=0.0,
             max=1.0,
             step=0.01,
@@ -57,20 +45,19 @@ class AutomaticWidget(Container):
         )
         self.min_area = SpinBox(
             label="Min area (px)",
-            value=d.min_mask_region_area,
             min=0,
             max=10**8,
             tooltip="drop smaller masks; fill holes and remove islands below this area",
         )
         self.crop_layers = SpinBox(
             label="Crop layers",
-            value=d.crop_n_layers,
             min=0,
             max=3,
             tooltip="also segment overlapping zoomed crops (finer objects, slower)",
         )
         self.run_btn = PushButton(text="Segment everything", tooltip="on the current frame / plane")
-        self.progress_row = ProgressRow()
+        self.report_label = Label(value="")
+        self.report_label.native.setWordWrap(True)
         params = Container(
             widgets=[
                 self.points_per_side,
@@ -81,22 +68,24 @@ class AutomaticWidget(Container):
             ],
             labels=True,
         )
-        self.extend(
-            [self.setup, Label(value="<b>Automatic</b>"), params, self.run_btn, self.progress_row]
-        )
+        params.margins = (0, 0, 0, 0)
+        self.extend([params, self.run_btn, self.report_label])
         self.run_btn.changed.connect(self.segment)
-        self.progress_row.cancel.changed.connect(lambda: c.cancel("automatic"))
-        con = self.connections
+        con = context.connections
         con.connect(c.events.jobs_changed, self._refresh)
-        con.connect(c.events.status_changed, self.progress_row.show_status)
-        con.connect(
-            c.events.progress_changed,
-            lambda kind, done, total: (
-                self.progress_row.show_progress(done, total) if kind == "automatic" else None
-            ),
-        )
+        con.connect(c.events.model_changed, self.show_defaults)
+        con.connect(c.events.automatic_finished, self._finished)
+        self.show_defaults()
         self._refresh()
-        self.setup.select_default_image()
+
+    def show_defaults(self, _: Any = None) -> None:
+        """Show the settings the controller uses (the model's recommendation)."""
+        d = self.controller.automatic
+        self.points_per_side.value = d.points_per_side or 32
+        self.pred_iou.value = d.pred_iou_thresh
+        self.stability.value = d.stability_score_thresh
+        self.min_area.value = d.min_mask_region_area
+        self.crop_layers.value = d.crop_n_layers
 
     def settings(self) -> Any:
         """The generator settings as the controller takes them
@@ -110,10 +99,11 @@ class AutomaticWidget(Container):
         )
 
     def segment(self, _: Any = None) -> None:
+        self.report_label.value = ""
         self.controller.segment_everything(self.settings())
 
+    def _finished(self, written: int) -> None:
+        self.report_label.value = self.controller.automatic_segmentation.describe(written)
+
     def _refresh(self, *_: Any) -> None:
-        c = self.controller
-        running = [k for k in ("model", "embed", "automatic") if c.is_running(k)]
-        self.progress_row.show_jobs(running)
-        self.run_btn.enabled = not c.is_running("automatic")
+        self.run_btn.enabled = not self.controller.is_running("automatic")

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from magicgui.widgets import Container, Label, ProgressBar, PushButton
+from magicgui.widgets import Container, ProgressBar, PushButton
 
 from napari_sam2.viewer.bridge import ViewerBridge
 from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
@@ -46,18 +46,20 @@ class Connections:
     """Signal connections made by one widget, undone when the widget goes away.
 
     A widget "goes away" when napari takes it out of its dock (``remove_dock_widget``,
-    the dock's close button: the widget loses its parent) or when its Qt object is
-    destroyed (the window closes). Closing the last dock widget of a viewer also cancels
-    the controller's running jobs: nothing keeps computing for widgets that are gone (the
-    controller and its state stay, so opening the widget again continues where the user
-    left off).
+    the dock's close button: the widget loses its parent) or when its Qt object or the
+    viewer's window is destroyed (the window closes). Closing the last dock widget of a
+    viewer also cancels the controller's running jobs: nothing keeps computing for
+    widgets that are gone (the controller and its state stay, so opening the widget
+    again continues where the user left off). Callbacks given to :meth:`on_close` run
+    then too (e.g. a tool stops its own work).
     """
 
     def __init__(self, widget: Any, bridge: ViewerBridge) -> None:
         self._pairs: list[tuple[Any, Callable]] = []
+        self._closers: list[Callable[[], None]] = []
         bridge_ref = weakref.ref(bridge)
         bridge.open_widgets += 1
-        pairs = self._pairs
+        pairs, closers = self._pairs, self._closers
         state = {"docked": False, "gone": False}
 
         def gone(*_: Any) -> None:
@@ -68,6 +70,10 @@ class Connections:
                 with contextlib.suppress(Exception):
                     signal.disconnect(slot)
             pairs.clear()
+            for close in closers:
+                with contextlib.suppress(Exception):
+                    close()
+            closers.clear()
             b = bridge_ref()
             if b is not None:
                 b.open_widgets -= 1
@@ -82,30 +88,38 @@ class Connections:
 
         widget.native_parent_changed.connect(parent_changed)
         widget.native.destroyed.connect(gone)
+        window = getattr(getattr(bridge.viewer, "window", None), "_qt_window", None)
+        if window is not None:
+            window.destroyed.connect(gone)
 
     def connect(self, signal: Any, slot: Callable) -> None:
         signal.connect(slot)
         self._pairs.append((signal, slot))
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once when the widget goes away."""
+        self._closers.append(callback)
+
 
 class ProgressRow(Container):
-    """A progress bar, a Cancel button and the controller's status line."""
+    """A progress bar, a Cancel button and the controller's status line (one line,
+    elided; the whole text is in its tooltip)."""
 
     def __init__(self) -> None:
+        from superqt import QElidingLabel
+
         self.bar = ProgressBar(value=0, min=0, max=1, label="")
         self.bar.visible = False
         self.cancel = PushButton(
             text="Cancel", tooltip="stop the running job; finished work is kept"
         )
         self.cancel.enabled = False
-        self.status = Label(value="")
-        self.status.native.setWordWrap(True)
-        lines = self.status.native.fontMetrics().lineSpacing()
-        self.status.native.setMinimumHeight(2 * lines + 6)  # room for a wrapped message
         row = Container(widgets=[self.bar, self.cancel], layout="horizontal", labels=False)
         row.margins = (0, 0, 0, 0)
-        super().__init__(widgets=[row, self.status], labels=False)
+        super().__init__(widgets=[row], labels=False)
         self.margins = (0, 0, 0, 0)
+        self.status = QElidingLabel("")
+        self.native.layout().addWidget(self.status)
 
     def show_jobs(self, running: list[str]) -> None:
         busy = [k for k in running if k != "preview"]
@@ -121,4 +135,10 @@ class ProgressRow(Container):
             self.bar.value = min(done, total)
 
     def show_status(self, text: str) -> None:
-        self.status.value = text
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
+    @property
+    def status_text(self) -> str:
+        """The whole status text (the label may show it elided)."""
+        return self.status.text()

@@ -1,7 +1,8 @@
-"""The "SAM 2" dock widget: click, preview, commit, propagate.
+"""The "Segment" tool of the SAM 2 dock: click, preview, commit, propagate.
 
 A thin view of the viewer's :class:`~napari_sam2.core.controller.Sam2Controller`: every
-button calls one controller method, every label follows one controller signal.
+button calls one controller method, every field follows one controller signal. The
+image, model and labels come from the dock's shared setup.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 
-from napari_sam2._widgets.common import Connections, ProgressRow, viewer_bridge
-from napari_sam2._widgets.setup_panel import SetupPanel
+from napari_sam2._widgets.tools import ToolContext
 from napari_sam2.core.state import OverlapPolicy
 from napari_sam2.viewer.keys import MOUSE_HELP, SHORTCUTS
 
@@ -22,21 +22,14 @@ def _tip(action: str, text: str) -> str:
     return f"{text} — shortcut: {key} ({description})"
 
 
-class Sam2Widget(Container):
-    """Interactive SAM 2 segmentation and tracking for one viewer.
+class InteractiveTool(Container):
+    """Interactive segmentation and tracking (points, boxes, commits, propagation)."""
 
-    Parameters
-    ----------
-    napari_viewer
-        The viewer (napari passes it when the widget is opened from the Plugins menu).
-    """
-
-    def __init__(self, napari_viewer: Any) -> None:
-        self.bridge = viewer_bridge(napari_viewer)
-        c = self.controller = self.bridge.controller
+    def __init__(self, context: ToolContext) -> None:
+        self.bridge = context.bridge
+        c = self.controller = context.controller
         super().__init__(labels=False)
-        self.connections = Connections(self, self.bridge)
-        self.setup = SetupPanel(napari_viewer, self.bridge, self.connections)
+        self.margins = (2, 2, 2, 2)
         self.help_label = Label(value=MOUSE_HELP)
         self.negative_box = CheckBox(
             text="Negative clicks", tooltip=_tip("toggle", "plain clicks mark background")
@@ -47,7 +40,7 @@ class Sam2Widget(Container):
             max=2**31 - 1,
             value=0,
             tooltip="0: a new object (next free label). Set an id, or click on a labelled "
-            "object, to correct it: its mask on this plane is replaced",
+            "object, to correct it: its mask on this plane is replaced. Clear ends it",
         )
         self.overlap_combo = ComboBox(
             label="Overlap",
@@ -59,7 +52,7 @@ class Sam2Widget(Container):
             text="Commit (C)", tooltip=_tip("commit", "write the preview mask")
         )
         self.clear_btn = PushButton(
-            text="Clear (Esc)", tooltip=_tip("clear", "drop clicks and box")
+            text="Clear (Esc)", tooltip=_tip("clear", "drop clicks and box, end a correction")
         )
         self.new_btn = PushButton(text="New object (N)", tooltip=_tip("new_object", "next id"))
         self.undo_btn = PushButton(text="Undo", tooltip=_tip("undo", "undo in the Labels layer"))
@@ -81,41 +74,33 @@ class Sam2Widget(Container):
             ),
         )
         self.track_labels_btn = PushButton(
-            text="Track labels of this frame",
+            text="Track labels here",
             tooltip="objects already in the Labels layer on this frame (painted by hand or from "
             "another tool) take part in propagation",
         )
         self.reset_btn = PushButton(text="Reset tracking", tooltip="forget tracked objects")
-        self.progress_row = ProgressRow()
-        buttons = _row(self.commit_btn, self.clear_btn, self.new_btn)
-        history = _row(self.undo_btn, self.redo_btn)
-        stack_opts = Container(widgets=[self.direction_combo, self.max_frames_spin], labels=True)
+        options = _row(self.object_id_spin, self.overlap_combo, labels=True)
+        stack_opts = _row(self.direction_combo, self.max_frames_spin, labels=True)
         stack_buttons = _row(self.propagate_btn, self.track_labels_btn, self.reset_btn)
-        options = Container(widgets=[self.object_id_spin, self.overlap_combo], labels=True)
         self.stack_box = Container(widgets=[stack_opts, stack_buttons], labels=False)
+        self.stack_box.margins = (0, 0, 0, 0)
         self.extend(
             [
-                self.setup,
-                _heading("Prompts"),
                 self.help_label,
                 self.negative_box,
                 options,
-                buttons,
-                history,
-                _heading("Stack"),
+                _row(self.commit_btn, self.clear_btn, self.new_btn),
+                _row(self.undo_btn, self.redo_btn),
+                _heading("Stack (time or z)"),
                 self.stack_box,
-                self.progress_row,
             ]
         )
-        self._wire()
+        self._wire(context.connections)
         self._refresh()
-        if c.model is None:
-            self.setup._model_chosen()
-        self.setup.select_default_image()
 
     # ------------------------------------------------------------------ wiring
-    def _wire(self) -> None:
-        c, con = self.controller, self.connections
+    def _wire(self, con: Any) -> None:
+        c = self.controller
         self.commit_btn.changed.connect(lambda: c.commit(self.object_id_spin.value or None))
         self.clear_btn.changed.connect(c.clear_prompts)
         self.new_btn.changed.connect(c.new_object)
@@ -131,17 +116,11 @@ class Sam2Widget(Container):
         self.propagate_btn.changed.connect(lambda: c.propagate())
         self.track_labels_btn.changed.connect(lambda: c.track_labels_on_plane())
         self.reset_btn.changed.connect(c.reset_tracking)
-        self.progress_row.cancel.changed.connect(lambda: c.cancel())
         ev = c.events
         for signal in (ev.jobs_changed, ev.image_changed, ev.model_changed, ev.labels_changed):
             con.connect(signal, self._refresh)
-        con.connect(c.events.prompts_changed, self._follow_prompts)
-        con.connect(c.events.status_changed, self.progress_row.show_status)
-        con.connect(
-            c.events.progress_changed,
-            lambda kind, done, total: self.progress_row.show_progress(done, total),
-        )
-        con.connect(c.events.status_changed, self._follow_settings)
+        con.connect(ev.prompts_changed, self._follow_prompts)
+        con.connect(ev.status_changed, self._follow_settings)
 
     def _set_negative(self, value: bool) -> None:
         if bool(value) != self.controller.settings.negative_by_default:
@@ -162,21 +141,15 @@ class Sam2Widget(Container):
 
     def _refresh(self, *_: Any) -> None:
         c = self.controller
-        running = [
-            k for k in ("model", "embed", "preview", "propagate", "automatic") if c.is_running(k)
-        ]
-        self.progress_row.show_jobs(running)
         stack = c.layout is not None and c.layout.is_stack
         self.stack_box.enabled = stack and not c.is_running("propagate")
         self.commit_btn.enabled = not c.current.prompts.empty
-        has_labels = c.labels_layer is not None
-        self.undo_btn.enabled = self.redo_btn.enabled = has_labels
-        self.progress_row.show_status(c.status)
+        self.undo_btn.enabled = self.redo_btn.enabled = c.labels_layer is not None
         self._follow_settings()
 
 
-def _row(*widgets: Any) -> Container:
-    row = Container(widgets=list(widgets), layout="horizontal", labels=False)
+def _row(*widgets: Any, labels: bool = False) -> Container:
+    row = Container(widgets=list(widgets), layout="horizontal", labels=labels)
     row.margins = (0, 0, 0, 0)
     return row
 

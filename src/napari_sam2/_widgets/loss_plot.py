@@ -42,7 +42,7 @@ class LossPlot(QWidget):
         super().__init__(parent)
         self.curves = TrainingCurves()
         self.max_steps = 1
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(110)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setToolTip(
             "top: training loss per step (faint) and its moving average (log scale when "

@@ -1,7 +1,8 @@
-"""What to segment and with which model: image, axes, model, device, target labels.
+"""The shared setup of the SAM 2 dock: image, axes, intensity, model, device, labels.
 
-Both dock widgets show this panel; both edit the same per-viewer controller and follow
-its changes, so the two never disagree.
+Chosen once for every tool of the dock (segment, segment everything, fine-tune, ...): the
+panel edits the viewer's controller and follows its changes. Laid out as a compact grid
+(two fields a row) so that the tools below it keep most of the height.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from magicgui.widgets import ComboBox, Container, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, PushButton
 
 from napari_sam2._widgets.choices import (
     NO_AXIS,
@@ -18,6 +19,7 @@ from napari_sam2._widgets.choices import (
     layer_axes,
     model_choices,
 )
+from napari_sam2.core.autosave import autosave_dir
 from napari_sam2.core.controller import Sam2Controller
 from napari_sam2.core.models import (
     MODEL_LIST,
@@ -29,9 +31,12 @@ from napari_sam2.viewer.bridge import ViewerBridge
 from napari_sam2.viewer.helper_layers import layer_choices
 from napari_sam2.viewer.registry import unwrap_viewer
 
+STACK_KINDS = [("time", "time"), ("z (slices)", "z")]
+INTENSITIES = [("auto (stack percentiles)", "auto"), ("layer contrast limits", "contrast_limits")]
+
 
 class SetupPanel(Container):
-    """Image layer, its axes, normalisation, model, device and target Labels layer."""
+    """Image layer, its axes, normalisation, model, device, target Labels, autosave."""
 
     def __init__(self, viewer: Any, bridge: ViewerBridge, connections: Any) -> None:
         self._viewer = unwrap_viewer(viewer)
@@ -39,79 +44,103 @@ class SetupPanel(Container):
         self._updating = False
         self._ready = False  # set at the end of __init__
         self._extra_files: tuple[str, ...] = ()
+        self._build()
+        super().__init__(labels=False)
+        self.margins = (0, 0, 0, 0)
+        self.native.layout().addWidget(self._grid())
+        with contextlib.suppress(ValueError):
+            self.model_combo.value = self.controller.model_name or default_model_name()
+        self._wire(connections)
+        self._follow_image()
+        self._follow_labels()
+        self._ready = True
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
         self.image_combo = ComboBox(
-            label="Image",
             choices=self._image_choices,
             tooltip="the Image layer to segment (numpy, dask or zarr; 2D, stack, 3D+t)",
         )
         self.stack_axis_combo = ComboBox(
-            label="Track axis",
             choices=self._stack_choices,
             tooltip="the time or z axis that propagation follows; other leading axes stay "
             "at the slider position (e.g. z of a 3D+t movie tracked over time)",
         )
         self.stack_kind_combo = ComboBox(
-            label="Axis is",
-            choices=[("time", "time"), ("z (slices)", "z")],
+            choices=STACK_KINDS,
             value="time",
-            tooltip="time: propagate forward by default; z: both ways from the prompted slice",
+            tooltip="time: propagate forward by default; z: both ways from the prompted "
+            "slice (guessed from the layer's axis labels, name and scale)",
         )
         self.channel_axis_combo = ComboBox(
-            label="Channel axis",
             choices=self._channel_choices,
             tooltip="axis holding channels of multichannel data (up to 3 are shown to the model)",
         )
         self.intensity_combo = ComboBox(
-            label="Intensity",
-            choices=[
-                ("auto (stack percentiles)", "auto"),
-                ("layer contrast limits", "contrast_limits"),
-            ],
+            choices=INTENSITIES,
             value="auto",
             tooltip="how intensities are scaled for the model: robust percentiles over the "
             "stack, or the layer's contrast limits (what you see is what the model sees)",
         )
         self.model_combo = ComboBox(
-            label="Model",
             choices=self._model_choices,
             tooltip="official SAM 2 sizes (downloaded once), fine-tuned and bundled models, "
-            "random-weight test models; ⟳ refreshes the list",
+            "random-weight test models; the fine-tuning tool starts from this model",
         )
         self.refresh_btn = PushButton(text="⟳", tooltip="refresh the model list")
         self.file_btn = PushButton(text="File…", tooltip="use a checkpoint file (.pt)")
-        self.device_combo = ComboBox(label="Device", choices=available_devices(), value="auto")
-        self.load_btn = PushButton(text="Load model", tooltip="build / download the chosen model")
+        self.load_btn = PushButton(text="Load", tooltip="build / download the chosen model")
+        self.device_combo = ComboBox(
+            choices=available_devices(),
+            value="auto",
+            tooltip="where the model runs (and where fine-tuning trains)",
+        )
         self.labels_combo = ComboBox(
-            label="Labels",
             choices=self._labels_choices,
             nullable=True,
             tooltip="where objects are written; empty: a new 'SAM 2 labels' layer at the "
             "first commit (zarr on disk for very large stacks)",
         )
-        model_row = Container(
-            widgets=[self.model_combo, self.refresh_btn, self.file_btn],
-            layout="horizontal",
-            labels=False,
+        self.autosave_box = CheckBox(
+            text="Autosave labels",
+            value=self.controller.autosave.enabled,
+            tooltip="after every commit, propagation or undo the labels are also written to "
+            f"{autosave_dir()} (recover them after a crash with "
+            "napari_sam2.api.load_autosave())",
         )
-        model_row.margins = (0, 0, 0, 0)
-        model_row.label = "Model"
-        super().__init__(
-            widgets=[
-                self.image_combo,
-                self.stack_axis_combo,
-                self.stack_kind_combo,
-                self.channel_axis_combo,
-                self.intensity_combo,
-                model_row,
-                self.device_combo,
-                self.load_btn,
-                self.labels_combo,
-            ],
-            labels=True,
-        )
-        self.margins = (0, 0, 0, 0)
-        with contextlib.suppress(ValueError):
-            self.model_combo.value = self.controller.model_name or default_model_name()
+
+    def _grid(self) -> Any:
+        from qtpy.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QWidget
+
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(2)
+
+        def row(r: int, *cells: tuple[str, Any]) -> None:
+            for i, (text, widget) in enumerate(cells):
+                grid.addWidget(QLabel(text), r, 2 * i)
+                span = 3 if len(cells) == 1 else 1
+                grid.addWidget(widget.native, r, 2 * i + 1, 1, span)
+
+        row(0, ("Image", self.image_combo))
+        row(1, ("Track axis", self.stack_axis_combo), ("is", self.stack_kind_combo))
+        row(2, ("Channels", self.channel_axis_combo), ("Intensity", self.intensity_combo))
+        models = QWidget()
+        line = QHBoxLayout(models)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(self.model_combo.native, 1)
+        for button in (self.refresh_btn, self.file_btn, self.load_btn):
+            line.addWidget(button.native)
+        grid.addWidget(QLabel("Model"), 3, 0)
+        grid.addWidget(models, 3, 1, 1, 3)
+        row(4, ("Device", self.device_combo), ("Labels", self.labels_combo))
+        grid.addWidget(self.autosave_box.native, 5, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        return box
+
+    def _wire(self, connections: Any) -> None:
         self.image_combo.changed.connect(self._image_chosen)
         for w in (
             self.stack_axis_combo,
@@ -125,6 +154,7 @@ class SetupPanel(Container):
         self.refresh_btn.changed.connect(self.refresh_models)
         self.file_btn.changed.connect(self._choose_file)
         self.load_btn.changed.connect(self.load_model)
+        self.autosave_box.changed.connect(self._autosave_chosen)
         c = self.controller
         connections.connect(c.events.image_changed, self._follow_image)
         connections.connect(c.events.labels_changed, self._follow_labels)
@@ -132,9 +162,6 @@ class SetupPanel(Container):
         connections.connect(self._viewer.layers.events.inserted, self._layers_changed)
         connections.connect(self._viewer.layers.events.removed, self._layers_changed)
         connections.connect(MODEL_LIST.changed, self.refresh_models)
-        self._follow_image()
-        self._follow_labels()
-        self._ready = True
 
     # ------------------------------------------------------------------ choices
     @property
@@ -167,7 +194,8 @@ class SetupPanel(Container):
         """Re-read the layer lists (napari calls this when layers change) without
         treating the refresh as a user choice, then show the controller's state."""
         with self._quiet():
-            super().reset_choices()
+            for combo in (self.image_combo, self.labels_combo):
+                combo.reset_choices()
         self._follow_image()
         self._follow_labels()
         if self.controller.image_layer is None and self._ready:
@@ -204,7 +232,8 @@ class SetupPanel(Container):
             self._image_chosen()
 
     def _image_chosen(self, _: Any = None) -> None:
-        """A new image: default axes (first leading axis tracked, no channels), then apply."""
+        """A new image: default axes (first leading axis tracked, time or z guessed from
+        the layer, no channels), then apply."""
         if self._updating or self.image_combo.value is None:
             return
         with self._quiet():
@@ -213,9 +242,9 @@ class SetupPanel(Container):
             axes = layer_axes(self.image_combo.value)
             self.stack_axis_combo.value = axes[0][0] if axes else NO_AXIS
             self.channel_axis_combo.value = NO_AXIS
-        self._apply_image()
+        self._apply_image(stack_kind="auto")
 
-    def _apply_image(self, _: Any = None) -> None:
+    def _apply_image(self, _: Any = None, stack_kind: str | None = None) -> None:
         if self._updating:
             return
         try:
@@ -223,7 +252,7 @@ class SetupPanel(Container):
                 self.image_combo.value,
                 stack_axis=axis_value(self.stack_axis_combo.value),
                 channel_axis=axis_value(self.channel_axis_combo.value),
-                stack_kind=self.stack_kind_combo.value,
+                stack_kind=stack_kind or self.stack_kind_combo.value,
                 normalization=self.intensity_combo.value,
             )
         except ValueError as err:
@@ -238,6 +267,11 @@ class SetupPanel(Container):
             self.controller.notify("warning", str(err))
             with self._quiet():
                 self.labels_combo.value = self.controller.labels_layer
+
+    def _autosave_chosen(self, value: bool) -> None:
+        self.controller.autosave.enabled = bool(value)
+        if value:
+            self.controller.autosave.request()
 
     def load_model(self, _: Any = None) -> None:
         name = self.model_combo.value

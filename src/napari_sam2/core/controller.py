@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from napari_sam2.core.autosave import LabelsAutosave
 from napari_sam2.core.embeddings import Embeddings
 from napari_sam2.core.events import ControllerEvents, StatusLine
 from napari_sam2.core.features_cache import FeatureCache
@@ -104,11 +105,15 @@ class Sam2Controller:
             settings=InteractiveSettings(),
             notify=self._notify,
         )
+        self.autosave = LabelsAutosave(
+            self.events, self.ws.labels, lambda: getattr(image.layer, "name", None), self._notify
+        )
         self.interactive = InteractivePrompting(self.ws)
         self.propagation = Propagation(self.ws)
         self.automatic_segmentation = AutomaticSegmentation(self.ws)
         self.ws.embeddings.on_ready = self.interactive.embedding_ready
         self.ws.embeddings.waiting_plane = self.interactive.waiting_plane
+        self.events.jobs_changed.connect(self._resume_embedding)
 
     # ================================================================== state (read)
     @property
@@ -238,7 +243,7 @@ class Sam2Controller:
         *,
         stack_axis: int | str | None = "auto",
         channel_axis: int | None = None,
-        stack_kind: StackKind | str = StackKind.TIME,
+        stack_kind: StackKind | str = "auto",
         normalization: str = "auto",
     ) -> None:
         """Segment ``layer`` (a napari Image layer); resets prompts and tracking.
@@ -252,7 +257,9 @@ class Sam2Controller:
         channel_axis
             Layer axis holding channels of multichannel data, or None.
         stack_kind
-            "time" (propagate forward by default) or "z" (both directions).
+            "time" (propagate forward by default), "z" (both directions) or "auto"
+            (guessed from the layer's axis labels, name and scale; see
+            :mod:`napari_sam2.core.stack_kind`).
         normalization
             "auto" (8-bit / 255, other dtypes by stack-wide percentiles) or
             "contrast_limits" (the layer's contrast limits: what you see is what the
@@ -291,10 +298,16 @@ class Sam2Controller:
         self.events.preview_changed.emit()
 
     def set_position(self, position: Sequence[float]) -> None:
-        """The viewer's slider position, in the image layer's data coordinates."""
+        """The viewer's slider position, in the image layer's data coordinates.
+
+        The status line then speaks of the plane shown (its embedding is ready, being
+        computed, or waiting), unless a propagation or "segment everything" runs.
+        """
         if self.ws.image.move_to(position):
             self.events.plane_changed.emit()
             self._auto_embed()
+            if not self.is_running("propagate") and not self.is_running("automatic"):
+                self.ws.embeddings.show_status(self.plane)
 
     # ================================================================== labels
     def set_labels(self, layer: Any) -> None:
@@ -322,11 +335,14 @@ class Sam2Controller:
         return self.ws.peek_next_label()
 
     def undo(self) -> None:
-        """Undo the last edit of the target Labels layer (napari's history)."""
+        """Undo the last edit of the target Labels layer (napari's history); the
+        autosave follows."""
         self.ws.labels.undo()
+        self.autosave.request()
 
     def redo(self) -> None:
         self.ws.labels.redo()
+        self.autosave.request()
 
     # ================================================================== embeddings
     def has_embedding(self, plane: PlaneKey | None = None) -> bool:
@@ -335,6 +351,14 @@ class Sam2Controller:
     def ensure_embedding(self, plane: PlaneKey | None = None) -> bool:
         """Make sure ``plane`` (default: current) is encoded; True if it already is."""
         return self.ws.embeddings.ensure(plane or self.plane)
+
+    def _resume_embedding(self) -> None:
+        """A job ended: encode the plane shown if a propagation or "segment everything"
+        kept it from being encoded (e.g. the image changed while one ran)."""
+        if self.ws.jobs.closed or self.is_running("embed"):
+            return
+        if self.model is not None and self.layout is not None and not self.has_embedding():
+            self._auto_embed()
 
     def _auto_embed(self) -> None:
         if (

@@ -1,7 +1,9 @@
 """Image embeddings of the planes the user looks at: computed in a worker, cached.
 
 Encoding a plane is the slow step; each plane is encoded once per (image, model) and kept
-in a :class:`~napari_sam2.core.features_cache.FeatureCache`. One embedding job runs at a
+in a :class:`~napari_sam2.core.features_cache.FeatureCache` (for a model that decodes
+prompts in windows, the predictor with the plane set: see
+:class:`~napari_sam2.core.features_cache.CachedFeatures`). One embedding job runs at a
 time: while it runs only the latest requested plane waits (scrubbing a slider encodes one
 plane at a time, not every plane passed). A plane whose data cannot be encoded (e.g. NaN
 values) stops the automatic encoding of that image: the user is told once, and choosing
@@ -11,6 +13,8 @@ the image again (after fixing its data) tries again.
 from __future__ import annotations
 
 from collections.abc import Callable
+
+import numpy as np
 
 from napari_sam2.core.events import StatusLine
 from napari_sam2.core.features_cache import CachedFeatures, FeatureCache
@@ -80,6 +84,21 @@ class Embeddings:
         """Forget the plane waiting behind the running job (the image changed)."""
         self._next = None
 
+    def show_status(self, plane: PlaneKey) -> None:
+        """Put the state of ``plane``'s embedding on the status line."""
+        if self._models.model is None or self._image.layout is None:
+            return
+        name = self._image.plane_name(plane)
+        if self.has(plane):
+            self._status.set(f"Embedding of {name} ready: click to segment.")
+        elif self.failed():
+            self._status.set(f"SAM 2 cannot encode {name}; see the message.")
+        elif self._running == plane:
+            self._status.set(f"Computing the embedding of {name}…")
+        elif self._running is not None:
+            running = self._image.plane_name(self._running)
+            self._status.set(f"{name}: waiting for the embedding of {running}…")
+
     def ensure(self, plane: PlaneKey) -> bool:
         """Make sure ``plane`` is encoded; True if it already is.
 
@@ -109,8 +128,11 @@ class Embeddings:
             frame = source.normalized(plane.frame)
             predictor = se.ImagePredictor(model)
             predictor.set_image(frame)
+            hw = (int(frame.shape[0]), int(frame.shape[1]))
+            if predictor.windowed:  # windows are encoded per prompt: keep the predictor
+                return CachedFeatures(None, hw, int(np.asarray(frame).nbytes), predictor)
             feats = predictor.features
-            return CachedFeatures(feats, tuple(frame.shape[:2]), feats.nbytes())
+            return CachedFeatures(feats, hw, feats.nbytes())
 
         def done(item: CachedFeatures) -> None:
             if token != self._image.token or model is not self._models.model:

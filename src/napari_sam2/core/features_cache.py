@@ -22,19 +22,37 @@ DEFAULT_MAX_BYTES = 1 << 30
 class CachedFeatures:
     """The embedding of one plane.
 
+    A model that decodes prompts in windows (``ImagePredictor.windowed``, models trained
+    at a fixed object scale recommend it) has no whole-plane features: its entry is the
+    predictor itself, which has the plane set and caches the features of its windows.
+
     Attributes
     ----------
     features
-        ``sam2_engine.model.image_encoder.ImageFeatures`` (batch of one).
+        ``sam2_engine.ImageFeatures`` (batch of one), or None in window mode.
     plane_hw
         (rows, cols) of the plane that was encoded.
     nbytes
-        Memory held by the features.
+        Memory held (the plane itself in window mode; its windows' features come on top).
+    predictor
+        Window mode: the ``sam2_engine.ImagePredictor`` with the plane set; else None.
     """
 
     features: Any
     plane_hw: tuple[int, int]
     nbytes: int
+    predictor: Any = None
+
+    def predictor_for(self, model: Any) -> Any:
+        """An ``ImagePredictor`` of ``model`` ready to decode prompts on this plane
+        (decoder work only: nothing is encoded again)."""
+        if self.predictor is not None:
+            return self.predictor
+        import sam2_engine as se
+
+        predictor = se.ImagePredictor(model, windows=None)
+        predictor.set_features(self.features, [self.plane_hw])
+        return predictor
 
 
 class FeatureCache:

@@ -10,14 +10,39 @@ of this changes, so that results computed for an earlier image are recognised an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from napari_sam2.core.layout import ImageLayout, layer_data
+from napari_sam2.core.stack_kind import guess_stack_kind
 from napari_sam2.core.state import PlaneKey, StackKind
 
 NORMALIZATIONS = ("auto", "contrast_limits")
+
+
+def check_numeric(data: Any, what: str) -> None:
+    """Refuse data that are not numbers (strings, objects, dates) before any work.
+
+    Parameters
+    ----------
+    data
+        An array (anything with a ``dtype``) or array-like.
+    what
+        How the data are named in the message, e.g. ``"layer 'cells'"``.
+
+    Raises
+    ------
+    ValueError
+        With the dtype found and what to do.
+    """
+    dtype = np.dtype(data.dtype) if hasattr(data, "dtype") else np.asarray(data).dtype
+    if dtype.kind not in "biuf":
+        raise ValueError(
+            f"{what} holds {dtype} data; SAM 2 needs numbers: convert it to an integer or "
+            "float array first, e.g. np.asarray(data, dtype=float)"
+        )
 
 
 class ImageContext:
@@ -41,6 +66,9 @@ class ImageContext:
     ) -> tuple[ImageLayout, Any]:
         """Check a layer and work out its layout and normalisation (nothing changes yet).
 
+        ``stack_kind`` "auto" guesses time or z from the layer
+        (:func:`~napari_sam2.core.stack_kind.guess_stack_kind`).
+
         Raises
         ------
         ValueError
@@ -48,16 +76,16 @@ class ImageContext:
         """
         import sam2_engine as se
 
-        data = layer_data(layer)
-        dtype = np.dtype(data.dtype)
-        if dtype.kind not in "biuf":
-            raise ValueError(
-                f"layer {layer.name!r} holds {dtype} data; SAM 2 needs numbers (convert the "
-                "layer to an integer or float array first)"
-            )
+        check_numeric(layer_data(layer), f"layer {layer.name!r}")
+        auto = isinstance(stack_kind, str) and stack_kind == "auto"
         layout = ImageLayout.from_layer(
-            layer, stack_axis=stack_axis, channel_axis=channel_axis, stack_kind=stack_kind
+            layer,
+            stack_axis=stack_axis,
+            channel_axis=channel_axis,
+            stack_kind=StackKind.TIME if auto else stack_kind,
         )
+        if auto:
+            layout = replace(layout, stack_kind=guess_stack_kind(layer, layout.stack_axis))
         if normalization == "contrast_limits":
             lo, hi = (float(v) for v in layer.contrast_limits)
             norm = se.Normalization("fixed", vmin=lo, vmax=hi if hi > lo else lo + 1)

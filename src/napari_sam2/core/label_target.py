@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from napari_sam2.core.events import ControllerEvents
+from napari_sam2.core.label_colours import contrast_colormap
 from napari_sam2.core.labels_edit import (
     EditGroup,
     PlaneEdit,
@@ -121,6 +122,7 @@ class LabelTarget:
             data,
             name=LABELS_NAME,
             metadata=meta,
+            colormap=contrast_colormap(),
             **labels_transform(layout, image_layer, len(shape)),
         )
         self.layer = layer

@@ -103,8 +103,9 @@ def plan_plane(
 
 
 def read_plane(layer: Any, index: tuple) -> np.ndarray:
-    """One (H, W) plane of a Labels layer as numpy (reads one plane of zarr/dask data)."""
-    return np.asarray(layer.data[index])
+    """A copy of one (H, W) plane of a Labels layer (reads one plane of zarr/dask data):
+    writing the layer afterwards leaves it as it was."""
+    return np.array(layer.data[index], copy=True)
 
 
 def write_plane(layer: Any, index: tuple, edit: PlaneEdit) -> None:

@@ -177,12 +177,19 @@ class CommitResult:
         Pixels that now carry ``obj_id`` because of this commit.
     kept
         Mask pixels left untouched because they belong to another object (policy).
+    removed
+        Pixels that carried ``obj_id`` on this plane before and no longer do (a
+        correction replaced them).
+    overwritten
+        Pixels of other objects that now carry ``obj_id`` (overlap policy "overwrite").
     """
 
     obj_id: int
     plane: PlaneKey
     written: int
     kept: int
+    removed: int = 0
+    overwritten: int = 0
 
 
 @dataclass

@@ -38,9 +38,23 @@ class AutomaticSegmentation:
         self.report: Any = None
 
     def model_changed(self, model: Any) -> None:
-        import sam2_engine as se
+        self.settings = settings_for(model)
 
-        self.settings = se.MaskGeneratorSettings.for_model(model)
+    def describe(self, written: int) -> str:
+        """What the last run did, for the user: objects written, candidates found, what
+        each filter removed, and (when nothing was written) what to change."""
+        report, s = self.report, self.settings
+        if report is None:
+            return f"{written} object(s) written."
+        text = f"{written} object(s) written: {report.summary()}."
+        if report.kept > written:
+            text += (
+                f" {report.kept - written} kept mask(s) lay on pixels of existing objects "
+                f"and were left out (overlap policy {self._ws.settings.overlap.value!r})."
+            )
+        if written == 0:
+            text += " " + _hint(report, s)
+        return text
 
     def segment_everything(self, settings: Any = None) -> bool:
         """Segment every object of the current plane into the target Labels layer.
@@ -81,9 +95,13 @@ class AutomaticSegmentation:
             if token != ws.image.token:
                 return
             labels, self.report = found
+            self.settings = settings
             n = self._write(plane, np.asarray(labels))
+            text = self.describe(n)
+            ws.status.set(f"Segment everything: {text}")
+            if n == 0:
+                ws.notify("warning", f"Segment everything wrote nothing: {text}")
             ws.events.automatic_finished.emit(n)
-            ws.status.set(f"Automatic segmentation: {n} object(s) written.")
 
         ws.status.set(f"Segmenting everything on {ws.image.plane_name(plane)}…")
         ws.jobs.start(
@@ -115,3 +133,56 @@ class AutomaticSegmentation:
         ids = np.unique(new[fg])
         ws.labels.ids.written(int(ids.max(initial=0)))
         return int(ids.size)
+
+
+#: Where "segment everything" starts for a model that recommends nothing and is not one
+#: of the official SAM 2 models (e.g. small models trained on microscopy, whose scores are
+#: lower: with the official 0.8 / 0.95 thresholds the bundled demo model keeps no mask on
+#: the plugin's samples). Measured on the three samples with ``demo_nuclei``: objects
+#: found on each.
+SMALL_MODEL_SETTINGS = {
+    "pred_iou_thresh": 0.6,
+    "stability_score_thresh": 0.8,
+    "min_object_score": 0.0,
+    "min_mask_region_area": 20,
+}
+
+
+def settings_for(model: Any) -> Any:
+    """The "segment everything" settings to start from with ``model``.
+
+    The model's own recommendation (``sam2_engine.MaskGeneratorSettings.for_model``)
+    when its checkpoint carries one; the official defaults for the official SAM 2
+    models; :data:`SMALL_MODEL_SETTINGS` for every other model.
+    """
+    import sam2_engine as se
+
+    recommended = (getattr(model, "recommended", None) or {}).get("automatic")
+    settings = se.MaskGeneratorSettings.for_model(model)
+    name = str(getattr(getattr(model, "cfg", None), "name", ""))
+    if recommended or name in se.OFFICIAL_CHECKPOINTS:
+        return settings
+    return settings.replace(**SMALL_MODEL_SETTINGS)
+
+
+def _hint(report: Any, settings: Any) -> str:
+    """What to change when a run wrote nothing, from the filter that removed most."""
+    if report.decoded == 0:
+        return "No mask was decoded: check the image and the model."
+    removed = {
+        "low_iou": report.low_iou,
+        "unstable": report.unstable,
+        "no_object": report.no_object,
+        "at_crop_edge": report.at_crop_edge,
+    }
+    worst = max(removed, key=lambda k: removed[k])
+    if removed[worst] == 0:
+        return "Every mask overlapped an existing object: choose 'overwrite others' under Overlap."
+    return {
+        "low_iou": f"Lower 'Predicted IoU ≥' (now {settings.pred_iou_thresh:g}) and run again.",
+        "unstable": f"Lower 'Stability ≥' (now {settings.stability_score_thresh:g}) and run "
+        "again.",
+        "no_object": "The model sees no object at the grid points: try more points per side or "
+        "another model.",
+        "at_crop_edge": "Masks were cut by crop edges: use fewer crop layers.",
+    }[worst]

@@ -26,6 +26,12 @@ from napari_sam2.core.state import (
 )
 from napari_sam2.core.workspace import Workspace
 
+NOTHING_FOUND = (
+    "The model found no object at this click (its mask is empty), so nothing was "
+    "written. Click nearer the object's centre, add a box (Shift-drag) or more clicks, or "
+    "try another model."
+)
+
 
 class InteractivePrompting:
     """The object being prompted, its preview, and commits.
@@ -149,6 +155,11 @@ class InteractivePrompting:
         value = int(np.asarray(labels.data[(*index[:-2], round(row), round(col))]))
         if value > 0:
             self.current.obj_id = value
+            ws.notify(
+                "info",
+                f"Correcting object {value} (you clicked on it): Commit replaces its mask on "
+                "this plane. Clear (Esc) or New object (N) leaves it as it is.",
+            )
             ws.status.set(f"Correcting object {value}: its mask on this plane will be replaced.")
 
     def _edited(self) -> None:
@@ -157,11 +168,20 @@ class InteractivePrompting:
         self.request_preview()
 
     def clear_prompts(self) -> None:
-        """Drop the current object's clicks, box and preview (labels are untouched)."""
+        """Drop the current object's clicks, box and preview (labels are untouched).
+
+        This also ends a correction: the next click starts a new object (correcting
+        an existing one again takes a click on it or its id in "Object id").
+        """
+        corrected = self.current.obj_id
+        self.current.obj_id = None
         self.current.prompts = PlanePrompts()
         self.current.version += 1
         self.preview = None
         self._commit_pending = False
+        if corrected is not None:
+            self._ws.status.set(f"Object {corrected} is left as it is; the next click starts a "
+                                "new object.")
         self._ws.events.prompts_changed.emit()
         self._ws.events.preview_changed.emit()
 
@@ -201,6 +221,12 @@ class InteractivePrompting:
             return
         cached = ws.embeddings.get(cur.plane)
         if cached is None:
+            if ws.embeddings.failed():
+                ws.status.set(
+                    "SAM 2 could not encode this image (see the message): fix its data, then "
+                    "choose the image again."
+                )
+                return
             ws.embeddings.ensure(cur.plane)
             return
         points, labels, box = prompts_to_engine(cur.prompts)
@@ -210,17 +236,18 @@ class InteractivePrompting:
         model, plane, version = ws.models.model, cur.plane, cur.version
 
         def work(ctx: JobContext) -> Preview:
-            import sam2_engine as se
-
-            predictor = se.ImagePredictor(model)
-            predictor.set_features(cached.features, [cached.plane_hw])
-            result = predictor.predict(points, labels, box=box, multimask=multimask)
+            result = cached.predictor_for(model).predict(
+                points, labels, box=box, multimask=multimask
+            )
             best = int(np.argmax(result.scores))
             return Preview(plane, result.masks[best], float(result.scores[best]), version)
 
         def done(preview: Preview) -> None:
             if preview.version == self.current.version and preview.plane == self.current.plane:
                 self.preview = preview
+                if not preview.mask.any():
+                    ws.status.set("The model found no object at this point: click nearer its "
+                                  "centre or draw a box.")
                 ws.events.preview_changed.emit()
                 if self._commit_pending:
                     self.commit()
@@ -270,16 +297,26 @@ class InteractivePrompting:
         self._commit_pending = False
         layout = ws.image.layout
         assert self.preview is not None and layout is not None
+        plane, mask = self.preview.plane, self.preview.mask
+        if not mask.any():
+            ws.notify("warning", NOTHING_FOUND)
+            return None
         labels = ws.labels.ensure(layout, ws.image.layer)
         oid = int(obj_id or self.current.obj_id or ws.next_label())
-        plane, mask = self.preview.plane, self.preview.mask
         index = layout.labels_index(tuple(labels.data.shape), plane)
         before = read_plane(labels, index)
         edit = plan_plane(before, [(oid, mask)], ws.settings.overlap)
         ws.labels.write(index, edit, labels)
         after = before.copy()
         after[edit.rows, edit.cols] = edit.values
-        result = CommitResult(oid, plane, int(np.count_nonzero(after[mask] == oid)), edit.kept)
+        result = CommitResult(
+            oid,
+            plane,
+            int(np.count_nonzero(after[mask] == oid)),
+            edit.kept,
+            removed=int(np.count_nonzero((before == oid) & (after != oid))),
+            overwritten=int(np.count_nonzero((before > 0) & (before != oid) & (after == oid))),
+        )
         ws.labels.ids.written(oid)
         if layout.is_stack:
             ws.tracked.mark(oid, plane)
@@ -290,13 +327,33 @@ class InteractivePrompting:
         ws.events.prompts_changed.emit()
         ws.events.preview_changed.emit()
         ws.events.committed.emit(result)
+        self._tell(result, moved=not np.any((before == oid) & mask))
+        return result
+
+    def _tell(self, result: CommitResult, moved: bool) -> None:
+        """Say what a commit did, with a warning when committed pixels were lost."""
+        ws, oid = self._ws, result.obj_id
         if result.written == 0:
             ws.notify(
                 "warning",
-                f"Object {oid} was not written: its pixels belong to other objects "
-                f"(overlap policy {ws.settings.overlap.value!r}).",
+                f"Object {oid} was not written: every pixel of its mask belongs to other "
+                f"objects (overlap policy {ws.settings.overlap.value!r}). Choose 'overwrite "
+                "others' under Overlap, or click on a free part of the object.",
             )
-        else:
-            kept = f", {result.kept} pixels of other objects kept" if result.kept else ""
-            ws.status.set(f"Committed object {oid} ({result.written} pixels{kept}).")
-        return result
+            return
+        if result.removed and moved:
+            ws.notify(
+                "warning",
+                f"Object {oid} moved: its earlier mask on this plane ({result.removed} pixels) "
+                "was replaced by the new one. Undo (Ctrl-Z) brings it back; to add a new "
+                "object instead, press New object (N) before clicking.",
+            )
+        notes = [f"{result.written} pixels"]
+        if result.removed:
+            notes.append(f"{result.removed} earlier pixels replaced")
+        if result.kept:
+            notes.append(f"{result.kept} pixels of other objects kept")
+        if result.overwritten:
+            notes.append(f"{result.overwritten} pixels of other objects overwritten")
+        verb = "Corrected" if result.removed else "Committed"
+        ws.status.set(f"{verb} object {oid} ({', '.join(notes)}).")

@@ -23,6 +23,7 @@ import numpy as np
 from napari_sam2.core.controller import Sam2Controller
 from napari_sam2.core.coords import points_from_rc
 from napari_sam2.core.state import PlanePrompts
+from napari_sam2.sample_data import SAMPLE_KEY
 from napari_sam2.viewer.helper_layers import (
     NEGATIVE_COLOUR,
     POSITIVE_COLOUR,
@@ -61,6 +62,7 @@ class ViewerBridge:
         ev.labels_created.connect(self._add_labels)
         viewer.dims.events.current_step.connect(self._on_dims)
         viewer.layers.events.removed.connect(self._on_layer_removed)
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
         bind_viewer_keys(viewer, self.actions())
 
     # ------------------------------------------------------------------ basics
@@ -83,6 +85,7 @@ class ViewerBridge:
             with contextlib.suppress(Exception):
                 viewer.dims.events.current_step.disconnect(self._on_dims)
                 viewer.layers.events.removed.disconnect(self._on_layer_removed)
+                viewer.layers.events.inserted.disconnect(self._on_layer_inserted)
 
     @contextlib.contextmanager
     def _sync(self) -> Iterator[None]:
@@ -131,11 +134,25 @@ class ViewerBridge:
                 layer = make_helper(role, c.layout, c.image_layer)
                 viewer.layers.append(layer)
             else:
-                align_helper(layer, role, c.image_layer)
+                align_helper(layer, role, c.layout, c.image_layer)
             self._connect_helper(role, layer)
             self._layers[role] = layer
+        self._keep_helpers_on_top()
         self._refresh_prompts()
         self._refresh_preview()
+
+    def _keep_helpers_on_top(self) -> None:
+        """A helper layer below the image (a reused one, the image opened later) goes back
+        above it, with the others, in their order: preview, box, prompts on top."""
+        layers = self.viewer.layers
+        image = self.controller.image_layer
+        if image not in layers:
+            return
+        helpers = [self._layers[r] for r in ("preview", "box", "prompts") if r in self._layers]
+        if all(layers.index(h) > layers.index(image) for h in helpers):
+            return
+        for helper in helpers:
+            layers.move(layers.index(helper), len(layers))
 
     def _connect_helper(self, role: str, layer: Any) -> None:
         if id(layer) in self._connected:
@@ -175,11 +192,28 @@ class ViewerBridge:
 
     # ------------------------------------------------------------------ controller -> layers
     def _on_image_changed(self) -> None:
-        if self.controller.image_layer is None:
+        layer = self.controller.image_layer
+        if layer is None:
             return
         self.ensure_helpers()
+        self.show_first_frame(layer)
         self._on_dims()
         self.select_prompts_layer()
+
+    def show_first_frame(self, layer: Any) -> None:
+        """Move the sliders to the start frame of one of the plugin's sample stacks, once
+        (napari starts in the middle of a new stack; one starts clicking on frame 0)."""
+        start = layer.metadata.pop(SAMPLE_KEY, None)
+        if start is None or layer.ndim < 3:
+            return
+        viewer = self.viewer
+        position = np.zeros(layer.ndim)
+        position[0] = start
+        world = np.asarray(layer.data_to_world(position), dtype=float)
+        offset = viewer.dims.ndim - layer.ndim
+        with contextlib.suppress(Exception):
+            viewer.dims.set_point(offset, float(world[0]))
+        viewer.reset_view()
 
     def _refresh_prompts(self) -> None:
         c = self.controller
@@ -234,6 +268,11 @@ class ViewerBridge:
         if c.image_layer is None or self._viewer_ref() is None:
             return
         c.set_position(c.image_layer.world_to_data(self.viewer.dims.point))
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        layer = event.value
+        if SAMPLE_KEY in getattr(layer, "metadata", {}):
+            self.show_first_frame(layer)
 
     def _on_layer_removed(self, event: Any) -> None:
         layer, c = event.value, self.controller

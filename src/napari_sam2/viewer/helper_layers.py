@@ -2,6 +2,12 @@
 
 They are found again by their metadata (``layer.metadata["napari_sam2"]``), so a second
 widget, or a widget reopened after closing, reuses them instead of adding copies.
+
+They live as long as the viewer: a new image gives them new data (and its scale), it does
+not replace them. Removing a Labels layer and adding another one while the user works
+made Mesa's OpenGL (llvmpipe and softpipe, e.g. under Xvfb or in VMs) crash in the next
+``glDrawArrays``; only napari, which cannot change the number of axes of a Points or
+Shapes layer, makes the prompts and box layers be replaced (a 2D image after a stack).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_sam2.core.label_colours import contrast_colormap
 from napari_sam2.core.label_target import HELPER_KEY
 from napari_sam2.core.layout import ImageLayout
 from napari_sam2.core.state import PlaneKey
@@ -58,18 +65,22 @@ def make_helper(role: str, layout: ImageLayout, image: Any) -> Any:
 
 
 def helper_fits(layer: Any, role: str, layout: ImageLayout) -> bool:
-    """Whether an existing helper layer can serve an image of this layout."""
+    """Whether an existing helper layer can serve an image of this layout (the preview,
+    one plane, always can: :func:`align_helper` gives it the plane's shape)."""
     if role == "preview":
-        return tuple(layer.data.shape) == tuple(layout.plane_shape)
+        return True
     return int(layer.ndim) == layout.ndim
 
 
-def align_helper(layer: Any, role: str, image: Any) -> None:
-    """Give a reused helper layer the image layer's scale and translation."""
+def align_helper(layer: Any, role: str, layout: ImageLayout, image: Any) -> None:
+    """Give a reused helper layer the image layer's scale and translation (and the
+    preview an empty plane of the image's shape)."""
     scale = list(np.asarray(image.scale, float))
     translate = list(np.asarray(image.translate, float))
     if role == "preview":
         scale, translate = scale[-2:], translate[-2:]
+        if tuple(layer.data.shape) != tuple(layout.plane_shape):
+            layer.data = np.zeros(layout.plane_shape, dtype=np.int32)
     layer.scale, layer.translate = scale, translate
 
 
@@ -124,6 +135,7 @@ def _make_preview(layout: ImageLayout, scale: list, translate: list) -> Any:
         np.zeros(layout.plane_shape, dtype=np.int32),
         name=PREVIEW_NAME,
         opacity=0.55,
+        colormap=contrast_colormap(),  # the colour the object will get in the labels
         scale=scale[-2:],
         translate=translate[-2:],
         metadata={HELPER_KEY: "preview"},

@@ -51,25 +51,42 @@ class PromptMouse:
         if viewer.dims.ndisplay != 2 or not _plane_displayed(viewer):
             c.notify("warning", "SAM 2 prompts need the 2D view of the image's last two axes.")
             return
-        shift = "Shift" in {str(m) for m in event.modifiers}
+        shift = has_shift(event.modifiers)
         button = int(event.button or 1)
+        box_gesture = shift and button == 1
         start_pos, start_world = np.asarray(event.pos, float), np.asarray(event.position, float)
         dragged = False
-        yield
-        while event.type == "mouse_move":
-            if np.hypot(*(np.asarray(event.pos, float) - start_pos)) > DRAG_PIXELS:
-                dragged = True
-            if dragged and shift and button == 1:
-                self._rubber_band(start_world, np.asarray(event.position, float))
+        panning = layer.mouse_pan
+        if box_gesture:
+            layer.mouse_pan = False  # a Shift-drag draws a box: the camera must not pan
+        try:
             yield
+            while event.type == "mouse_move":
+                if np.hypot(*(np.asarray(event.pos, float) - start_pos)) > DRAG_PIXELS:
+                    dragged = True
+                if dragged and box_gesture:
+                    self._rubber_band(start_world, np.asarray(event.position, float))
+                yield
+        finally:
+            if box_gesture:
+                layer.mouse_pan = panning
         to_data = c.image_layer.world_to_data
         if not dragged:
             opposite = shift or button == 2
             positive = c.settings.negative_by_default == opposite
             c.add_point(to_data(event.position), positive=positive)
-        elif shift and button == 1:
+        elif box_gesture:
             if not c.set_box(to_data(start_world), to_data(event.position)):
                 self._refresh()
+
+
+def has_shift(modifiers: Any) -> bool:
+    """Whether Shift is among a mouse event's modifiers.
+
+    vispy gives ``Key`` objects (``str()`` is ``"<Key 'Shift'>"``), which compare equal to
+    their name; plain strings (scripts) work too.
+    """
+    return any(m == "Shift" for m in modifiers or ())
 
 
 def _plane_displayed(viewer: Any) -> bool:

@@ -243,7 +243,7 @@ class FinetuneController:
                 "warning",
                 f"Fine-tuned weights saved to {outcome.checkpoint}, but the name "
                 f"{outcome.name!r} could not be registered ({outcome.register_error}); load "
-                "the file with File… in the SAM 2 widget",
+                "the file with File… in the SAM 2 dock's setup",
             )
         elif outcome is not None:
             model_registered(outcome.name)
@@ -256,7 +256,7 @@ class FinetuneController:
             else:
                 text = (
                     f"Fine-tuned model {outcome.name!r} ({steps}) saved to "
-                    f"{outcome.checkpoint}; pick it in the SAM 2 widget's model list"
+                    f"{outcome.checkpoint}; pick it in the Model list of the SAM 2 dock's setup"
                 )
             self._notify("info", text)
         if not self._closed:

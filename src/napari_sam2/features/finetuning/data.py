@@ -251,7 +251,7 @@ def steps_per_epoch(num_clips: int, batch_size: int, samples_per_epoch: int | No
     """Optimizer steps of one epoch, as the training loop counts them.
 
     An epoch draws ``samples_per_epoch`` samples, by default one per training clip but at
-    least one batch (``sam2_training.datasets.build_datasets``); incomplete batches are
+    least one batch (``sam2_training.data_setup.build_datasets``); incomplete batches are
     dropped (``sam2_training.sampling.ResumableSampler``).
     """
     length = samples_per_epoch or max(num_clips, batch_size)
