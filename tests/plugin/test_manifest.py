@@ -27,7 +27,8 @@ def test_napari_lists_the_widgets_and_samples():
     assert set(samples) == {"nuclei_2d", "nuclei_timelapse", "nuclei_zstack"}
     manifest = PluginManager.instance().get_manifest("napari-sam2")
     menu = [item.command for item in manifest.contributions.menus["napari/layers/segment"]]
-    assert menu == [f"napari-sam2.open_{t}" for t in ("segment", "automatic", "finetune")]
+    tools = ("segment", "automatic", "tracking", "finetune")
+    assert menu == [f"napari-sam2.open_{t}" for t in tools]
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from napari_sam2._widgets.tools import TOOLS, ToolContext, tool_keys
 from napari_sam2.viewer.registry import unwrap_viewer
 
 PLUGIN, DOCK_NAME = "napari-sam2", "SAM 2"
-MODEL_JOBS = ("model", "embed", "preview", "propagate", "automatic")
+MODEL_JOBS = ("model", "embed", "preview", "propagate", "automatic", "track", "export")
 
 
 class Sam2Dock(Container):
@@ -153,6 +153,11 @@ def open_segment(viewer: Viewer) -> None:
 def open_automatic(viewer: Viewer) -> None:
     """Menu command: the SAM 2 dock on "segment everything"."""
     open_dock(viewer, "automatic")
+
+
+def open_tracking(viewer: Viewer) -> None:
+    """Menu command: the SAM 2 dock on cell tracking."""
+    open_dock(viewer, "track")
 
 
 def open_finetune(viewer: Viewer) -> None:

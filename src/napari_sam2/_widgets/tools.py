@@ -3,7 +3,7 @@
 A tool is a magicgui ``Container`` built as ``Tool(context)``; the dock shows one tab per
 entry of :data:`TOOLS`, in order, below the shared setup (its rows packed at the top,
 unless the tool sets ``fills_height = True`` and gives the spare height to a widget).
-Adding a tool (e.g. "Track cells") is one more line here; its class is imported when the
+Adding a tool (e.g. "Track cells" was) is one more line here; its class is imported when the
 dock is built.
 """
 
@@ -43,6 +43,7 @@ class ToolSpec:
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("segment", "Segment", "napari_sam2._widgets.interactive:InteractiveTool"),
     ToolSpec("automatic", "Everything", "napari_sam2._widgets.automatic:AutomaticTool"),
+    ToolSpec("track", "Track cells", "napari_sam2._widgets.tracking:TrackingTool"),
     ToolSpec("finetune", "Fine-tune", "napari_sam2._widgets.finetune:FinetuneTool"),
 )
 

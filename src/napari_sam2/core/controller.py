@@ -10,7 +10,8 @@
   label-id allocator;
 * one object per feature: :class:`~napari_sam2.features.interactive.InteractivePrompting`,
   :class:`~napari_sam2.features.propagation.Propagation`,
-  :class:`~napari_sam2.features.automatic.AutomaticSegmentation`.
+  :class:`~napari_sam2.features.automatic.AutomaticSegmentation`,
+  :class:`~napari_sam2.features.cell_tracking.CellTracking`.
 
 Model work runs in jobs (:class:`~napari_sam2.core.job_board.JobBoard`), off the GUI
 thread; results come back through callbacks on the GUI thread, where layers are edited.
@@ -53,10 +54,11 @@ from napari_sam2.core.state import (
 from napari_sam2.core.tracked_objects import TrackedObjects
 from napari_sam2.core.workspace import Workspace
 from napari_sam2.features.automatic import AutomaticSegmentation
+from napari_sam2.features.cell_tracking import CellTracking
 from napari_sam2.features.interactive import InteractivePrompting
 from napari_sam2.features.propagation import Propagation
 
-MODEL_JOBS = ("embed", "preview", "propagate", "automatic")  # work that needs the model
+MODEL_JOBS = ("embed", "preview", "propagate", "automatic", "track")  # work that needs the model
 
 
 class Sam2Controller:
@@ -77,7 +79,7 @@ class Sam2Controller:
     events
         The signals (:class:`~napari_sam2.core.events.ControllerEvents`), emitted on the
         GUI thread only.
-    interactive, propagation, automatic_segmentation
+    interactive, propagation, automatic_segmentation, cell_tracking
         The features.
     """
 
@@ -111,6 +113,7 @@ class Sam2Controller:
         self.interactive = InteractivePrompting(self.ws)
         self.propagation = Propagation(self.ws)
         self.automatic_segmentation = AutomaticSegmentation(self.ws)
+        self.cell_tracking = CellTracking(self.ws)
         self.ws.embeddings.on_ready = self.interactive.embedding_ready
         self.ws.embeddings.waiting_plane = self.interactive.waiting_plane
         self.events.jobs_changed.connect(self._resume_embedding)

@@ -14,6 +14,7 @@ the viewer bridge (signal ``layers_ready``), so this module imports no viewer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from napari_sam2.core.layout import labels_transform, layer_data
 from napari_sam2.core.workspace import Workspace
 
 TRACKS_LABELS_NAME, LINEAGE_NAME = "SAM 2 cell tracks", "SAM 2 lineage"
+LINEAGE_REFRESH_FRAMES = 5  # while tracking, the lineage (Tracks layer, table) follows
 
 
 @dataclass
@@ -66,6 +68,14 @@ class TrackingRun:
         data = np.array(sorted(rows), dtype=float) if rows else np.zeros((0, 4))
         graph = {t.label: [t.parent] for t in self.tracks if t.parent}
         return data, graph
+
+    def summary(self) -> str:
+        """``"12 frame(s) tracked: 30 tracks, 4 divisions."``"""
+        divisions = len({t.parent for t in self.tracks if t.parent})
+        return (
+            f"{self.frames_done} frame(s) tracked: {len(self.tracks)} tracks, "
+            f"{divisions} divisions."
+        )
 
 
 class TrackingEvents:
@@ -159,16 +169,14 @@ class CellTracking:
                 return
             self._show_frame(run, done)
             ws.events.progress_changed.emit("track", done.frame + 1, done.total)
+            if (done.frame + 1) % LINEAGE_REFRESH_FRAMES == 0:
+                self.events.changed.emit()
 
         def finish(cancelled: bool) -> None:
             self.events.changed.emit()
-            n = len(run.tracks)
-            divisions = len({t.parent for t in run.tracks if t.parent})
-            verb = "cancelled after" if cancelled else "done:"
-            ws.status.set(
-                f"Cell tracking {verb} {run.frames_done} frame(s), {n} tracks, "
-                f"{divisions} divisions." + (" Continue resumes it." if cancelled else "")
-            )
+            more = " Continue resumes it." if cancelled else ""
+            verb = "cancelled" if cancelled else "done"
+            ws.status.set(f"Cell tracking {verb}: {run.summary()}{more}")
 
         ws.status.set("Tracking cells…" if not resume else "Continuing cell tracking…")
         ws.jobs.start(
@@ -287,6 +295,33 @@ class CellTracking:
         run.state = None  # edited by hand: a later run starts afresh
         self.events.changed.emit()
         self._ws.status.set("Lineage edited (Ctrl-Z on the tracks layer undoes the relabelling).")
+
+    # ------------------------------------------------------------------ saving
+    def export(self, kind: str, path: str | Path) -> bool:
+        """Save the tracks as a CTC result folder (``"ctc"``) or a GEFF store
+        (``"geff"``), in a worker; what the Labels layer shows now is saved."""
+        from napari_sam2.features.tracking_export import export_tracks
+
+        ws, run = self._ws, self.run_state
+        if run is None or not run.tracks:
+            ws.notify("warning", "Track cells first: there is nothing to save.")
+            return False
+        if ws.jobs.is_running("track"):
+            ws.notify("warning", "Wait for cell tracking to finish (or cancel it).")
+            return False
+        labels = np.asarray(run.labels_layer.data)[: run.frames_done]  # a view: no 2nd copy
+        tracks = list(run.tracks)
+
+        def work(ctx: JobContext) -> Path:
+            return export_tracks(labels, tracks, path, kind, progress=ctx.report)
+
+        def done(written: Path) -> None:
+            ws.status.set(f"Saved {len(tracks)} tracks to {written}.")
+
+        ws.jobs.start(
+            Job("export", work, on_done=done, total=len(labels), description="Saving tracks")
+        )
+        return True
 
     # ------------------------------------------------------------------ queries
     def where(self, label: int) -> tuple[int, float, float] | None:

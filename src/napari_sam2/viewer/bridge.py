@@ -34,6 +34,7 @@ from napari_sam2.viewer.helper_layers import (
     rectangle,
 )
 from napari_sam2.viewer.keys import bind_layer_keys, bind_viewer_keys
+from napari_sam2.viewer.lineage_layer import LineageLayers
 from napari_sam2.viewer.mouse import PromptMouse
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class ViewerBridge:
         ev.preview_changed.connect(self._refresh_preview)
         ev.plane_changed.connect(self._refresh_preview)
         ev.labels_created.connect(self._add_labels)
+        tracking = controller.cell_tracking
+        self.lineage = LineageLayers(lambda: self.viewer, tracking, self._add_labels)
         viewer.dims.events.current_step.connect(self._on_dims)
         viewer.layers.events.removed.connect(self._on_layer_removed)
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
@@ -80,6 +83,7 @@ class ViewerBridge:
         self.closed = True
         self.controller.shutdown()
         self._disconnect_helpers()
+        self.lineage.close()
         viewer = self._viewer_ref()
         if viewer is not None:
             with contextlib.suppress(Exception):

@@ -1,16 +1,19 @@
-"""napari's Tracks layer of a cell-tracking run, coloured like its Labels layer.
+"""The layers of a cell-tracking run in the viewer: its Labels and its Tracks layer.
 
 Each track keeps one colour in both layers: the Tracks layer's colour map sends every
-track id to the colour the Labels layer's colour map gives that label.
+track id to the colour the Labels layer's colour map gives that label. The Tracks layer
+is created once the run has a track with two points and is refreshed when the run's
+lineage changes (every few frames while it runs, after edits).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from napari_sam2.features.cell_tracking import LINEAGE_NAME, TrackingRun
+from napari_sam2.features.cell_tracking import LINEAGE_NAME, CellTracking, TrackingRun
 
 
 def shared_colormap(labels_layer: Any, track_ids: np.ndarray) -> Any:
@@ -65,3 +68,46 @@ def _colour(layer: Any, run: TrackingRun) -> None:
     cmap = shared_colormap(run.labels_layer, layer.properties["track_id"])
     layer.colormaps_dict = {**layer.colormaps_dict, "track_id": cmap}
     layer.color_by = "track_id"
+
+
+class LineageLayers:
+    """Puts a tracking run's layers into the viewer and keeps its Tracks layer current.
+
+    Parameters
+    ----------
+    viewer
+        ``viewer()`` gives the napari viewer.
+    feature
+        The controller's cell-tracking feature.
+    add_labels
+        Adds a Labels layer to the viewer (below the plugin's helper layers).
+    """
+
+    def __init__(
+        self, viewer: Callable[[], Any], feature: CellTracking, add_labels: Callable[[Any], None]
+    ) -> None:
+        self._viewer, self._feature, self._add_labels = viewer, feature, add_labels
+        self.tracks_layer: Any = None
+        feature.events.layers_ready.connect(self._new_run)
+        feature.events.changed.connect(self.refresh)
+
+    def close(self) -> None:
+        self._feature.events.layers_ready.disconnect(self._new_run)
+        self._feature.events.changed.disconnect(self.refresh)
+
+    def _new_run(self, labels_layer: Any) -> None:
+        self._add_labels(labels_layer)
+        self.tracks_layer = None  # the next refresh makes the new run's own
+
+    def refresh(self) -> None:
+        """Create or update the Tracks layer from the run's lineage."""
+        run = self._feature.run_state
+        if run is None:
+            return
+        viewer = self._viewer()
+        if self.tracks_layer is None or self.tracks_layer not in viewer.layers:
+            self.tracks_layer = make_lineage_layer(run)
+            if self.tracks_layer is not None:
+                viewer.layers.insert(viewer.layers.index(run.labels_layer) + 1, self.tracks_layer)
+        else:
+            refresh_lineage_layer(self.tracks_layer, run)

@@ -1,0 +1,274 @@
+"""The "Track cells" tool of the SAM 2 dock: every cell of a time-lapse, with lineage.
+
+The image of the setup (with its time axis set) is tracked frame by frame in a worker,
+seeded automatically, from a Labels layer (its labels on the current frame) or from the
+clicks of a Points layer. The result is a Labels layer with one label per track and a
+Tracks layer of the lineage, coloured alike, filled while it runs; Cancel keeps the
+frames done and **Continue** carries on after them. The track table lists every track
+(first and last frame, mother); clicking a row shows that cell. The lineage is corrected
+on the selected track at the current frame (split, mark a division, set or clear the
+mother), each edit one undo step of the Labels layer, and the result is saved as a Cell
+Tracking Challenge folder or a GEFF store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, SpinBox
+
+from napari_sam2._widgets.tools import ToolContext
+
+AUTO_SEEDS = "automatic: find the cells"
+COLUMNS = ("Track", "First", "Last", "Mother")
+
+
+class TrackingTool(Container):
+    """Segment and track every cell of the setup's time-lapse."""
+
+    def __init__(self, context: ToolContext) -> None:
+        self.controller = context.controller
+        self.feature = context.controller.cell_tracking
+        self._viewer = context.viewer
+        super().__init__(labels=False)
+        self.margins = (2, 2, 2, 2)
+        self._build()
+        self._wire(context)
+        self.refresh()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        from qtpy.QtWidgets import QAbstractItemView, QTableWidget
+
+        s = self.feature.settings
+        self.seeds_combo = ComboBox(
+            label="Seeds",
+            choices=self._seed_choices,
+            tooltip="which cells to track: found automatically, the labels of a Labels "
+            "layer on the current frame, or one click per cell in a Points layer",
+        )
+        self.detect_spin = SpinBox(
+            label="Find new cells every",
+            value=s.detect_every,
+            min=0,
+            max=10_000,
+            tooltip="frames between searches for cells entering the field (0: never)",
+        )
+        self.min_area_spin = SpinBox(
+            label="Min cell area (px)",
+            value=s.min_area,
+            min=1,
+            max=10**7,
+            tooltip="a smaller mask counts as a lost cell",
+        )
+        self.track_btn = PushButton(text="Track cells", tooltip="from the first frame")
+        self.continue_btn = PushButton(
+            text="Continue", tooltip="carry on a cancelled run after its last frame"
+        )
+        self.summary = Label(value="")
+        self.summary.native.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(140)
+        self.split_btn = PushButton(
+            text="Split here", tooltip="the selected track becomes a new track from this frame"
+        )
+        self.daughters_edit = LineEdit(
+            label="Daughters",
+            tooltip="the labels the selected track divides into on the "
+            "current frame, e.g. '12, 13'",
+        )
+        self.divide_btn = PushButton(text="Mark division")
+        self.mother_spin = SpinBox(
+            label="Mother", min=0, max=2**31 - 1, tooltip="0: the selected track has none"
+        )
+        self.mother_btn = PushButton(text="Set mother")
+        self.save_ctc_btn = PushButton(text="Save CTC…", tooltip="Cell Tracking Challenge folder")
+        self.save_geff_btn = PushButton(text="Save GEFF…", tooltip="GEFF graph store (zarr)")
+        settings = Container(
+            widgets=[self.seeds_combo, self.detect_spin, self.min_area_spin], labels=True
+        )
+        settings.margins = (0, 0, 0, 0)
+        self.extend(
+            [
+                settings,
+                _row(self.track_btn, self.continue_btn),
+                self.summary,
+                _row(self.daughters_edit, self.divide_btn, labels=True),
+                _row(self.mother_spin, self.mother_btn, self.split_btn, labels=True),
+                _row(self.save_ctc_btn, self.save_geff_btn),
+            ]
+        )
+        self.native.layout().insertWidget(3, self.table, 1)
+
+    def _wire(self, context: ToolContext) -> None:
+        con, c, f = context.connections, self.controller, self.feature
+        self.track_btn.changed.connect(lambda: self.track())
+        self.continue_btn.changed.connect(lambda: self.track(resume=True))
+        self.split_btn.changed.connect(self._split)
+        self.divide_btn.changed.connect(self._divide)
+        self.mother_btn.changed.connect(self._set_mother)
+        self.save_ctc_btn.changed.connect(lambda: self._save("ctc"))
+        self.save_geff_btn.changed.connect(lambda: self._save("geff"))
+        self.table.itemSelectionChanged.connect(self._selected)
+        con.connect(c.events.jobs_changed, self.refresh)
+        con.connect(f.events.changed, self.refresh)
+        con.connect(self._viewer.layers.events.inserted, self.seeds_combo.reset_choices)
+        con.connect(self._viewer.layers.events.removed, self.seeds_combo.reset_choices)
+
+    def _seed_choices(self, *_: Any) -> list[tuple[str, Any]]:
+        from napari.layers import Labels, Points
+
+        out: list[tuple[str, Any]] = [(AUTO_SEEDS, None)]
+        for layer in self._viewer.layers:
+            if isinstance(layer, Labels | Points) and layer is not self._result_layer():
+                kind = "labels" if isinstance(layer, Labels) else "clicks"
+                out.append((f"{kind}: {layer.name}", layer))
+        return out
+
+    # ------------------------------------------------------------------ actions
+    def track(self, resume: bool = False) -> bool:
+        """Start (or continue) tracking with the tool's settings."""
+        import dataclasses
+
+        f = self.feature
+        f.settings = dataclasses.replace(
+            f.settings,
+            detect_every=int(self.detect_spin.value),
+            min_area=int(self.min_area_spin.value),
+        )
+        try:
+            started = f.run(seeds=None if resume else self.seeds_combo.value, resume=resume)
+        except (ValueError, TypeError) as err:
+            self.controller.ws.notify("warning", str(err))
+            return False
+        self.refresh()
+        return started
+
+    def selected_track(self) -> int | None:
+        """The label of the track selected in the table."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return int(self.table.item(rows[0].row(), 0).text())
+
+    def select_track(self, label: int) -> None:
+        """Select a track in the table (and show it)."""
+        for row in range(self.table.rowCount()):
+            if int(self.table.item(row, 0).text()) == label:
+                self.table.selectRow(row)
+                return
+
+    def current_frame(self) -> int:
+        """The frame the viewer shows (of the tracks layer)."""
+        run = self.feature.run_state
+        if run is None:
+            return 0
+        point = run.labels_layer.world_to_data(self._viewer.dims.point)
+        return round(float(point[0]))
+
+    def _split(self, *_: Any) -> None:
+        label = self._need_selection()
+        if label is not None:
+            self.feature.split(label, self.current_frame())
+
+    def _divide(self, *_: Any) -> None:
+        label = self._need_selection()
+        if label is None:
+            return
+        text = str(self.daughters_edit.value).replace(",", " ").split()
+        try:
+            daughters = [int(v) for v in text]
+        except ValueError:
+            self.controller.ws.notify(
+                "warning", f"Daughters must be labels, e.g. '12, 13' ({text})"
+            )
+            return
+        self.feature.mark_division(label, self.current_frame(), daughters)
+
+    def _set_mother(self, *_: Any) -> None:
+        label = self._need_selection()
+        if label is None:
+            return
+        mother = int(self.mother_spin.value)
+        if mother:
+            self.feature.relink(label, mother)
+        else:
+            self.feature.unlink(label)
+
+    def _need_selection(self) -> int | None:
+        label = self.selected_track()
+        if label is None:
+            self.controller.ws.notify("warning", "Select a track in the table first.")
+        return label
+
+    def _save(self, kind: str) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        if kind == "ctc":
+            path = QFileDialog.getExistingDirectory(None, "CTC result folder (e.g. 01_RES)")
+        else:
+            path, _ = QFileDialog.getSaveFileName(None, "GEFF store", "tracks.geff")
+        if path:
+            self.feature.export(kind, path)
+
+    def _selected(self) -> None:
+        label = self.selected_track()
+        run = self.feature.run_state
+        if label is None or run is None:
+            return
+        track = next((t for t in run.tracks if t.label == label), None)
+        self.mother_spin.value = track.parent if track else 0
+        where = self.feature.where(label)
+        layer = run.labels_layer
+        layer.selected_label = label
+        if where is None:
+            return
+        world = layer.data_to_world(where)
+        axis = self._viewer.dims.ndim - layer.ndim
+        self._viewer.dims.set_point(axis, world[0])
+        scene = getattr(self._viewer, "scene", None)  # napari >= 0.9; before: viewer.camera
+        camera = scene.camera if scene is not None else self._viewer.camera
+        camera.center = tuple(world[-2:])
+
+    # ------------------------------------------------------------------ state
+    def _result_layer(self) -> Any:
+        run = self.feature.run_state
+        return None if run is None else run.labels_layer
+
+    def refresh(self, *_: Any) -> None:
+        """Buttons, summary and track table from the feature's state."""
+        from qtpy.QtWidgets import QTableWidgetItem
+
+        f, run = self.feature, self.feature.run_state
+        running = self.controller.is_running("track")
+        self.track_btn.enabled = not running
+        self.continue_btn.enabled = bool(not running and run is not None and run.state)
+        idle_with_tracks = not running and run is not None and bool(run.tracks)
+        for button in (self.split_btn, self.divide_btn, self.mother_btn):
+            button.enabled = idle_with_tracks
+        for button in (self.save_ctc_btn, self.save_geff_btn):
+            button.enabled = idle_with_tracks
+        problem = f.problem() if run is None and not running else None
+        self.summary.value = problem or (run.summary() if run is not None else "")
+        tracks = [] if run is None else sorted(run.tracks, key=lambda t: t.label)
+        selected = self.selected_track()
+        self.table.setRowCount(len(tracks))
+        for row, t in enumerate(tracks):
+            values = (t.label, t.begin, t.end, t.parent or "")
+            for col, value in enumerate(values):
+                self.table.setItem(row, col, QTableWidgetItem(str(value)))
+        if selected is not None:
+            self.table.blockSignals(True)
+            self.select_track(selected)
+            self.table.blockSignals(False)
+
+
+def _row(*widgets: Any, labels: bool = False) -> Container:
+    row = Container(widgets=list(widgets), layout="horizontal", labels=labels)
+    row.margins = (0, 0, 0, 0)
+    return row
