@@ -44,12 +44,21 @@ def list_models(include_local: bool = True) -> list[str]:
 
 PREFERRED_BUNDLED = "microscopy"  # the bundled model for microscopy (see docs/model_card.md)
 FALLBACK_OFFICIAL = "sam2.1_hiera_tiny"
+OFFICIAL_PREFERENCE = tuple(f"sam2.1_hiera_{s}" for s in ("tiny", "small", "base_plus", "large"))
 
 
 def default_model_name() -> str:
-    """The model every front end starts with: the bundled microscopy model (works
-    offline), else another bundled model, else the official SAM 2.1 Hiera-T (downloaded
-    on first use)."""
+    """The model every front end starts with.
+
+    An official SAM 2.1 checkpoint already on disk (the smallest, fastest first: Hiera-T,
+    -S, -B+, -L), else the bundled microscopy model (works offline), else another bundled
+    model, else the official SAM 2.1 Hiera-T (downloaded on first use).
+    """
+    from sam2_engine.weights.cache import cached_path
+
+    for name in OFFICIAL_PREFERENCE:
+        if cached_path(name).exists():
+            return name
     bundled = list(bundled_models())
     if PREFERRED_BUNDLED in bundled:
         return PREFERRED_BUNDLED

@@ -31,7 +31,6 @@ from psygnal import Signal
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OFFICIAL = "sam2.1_hiera_tiny"
 FALLBACK_TEST_MODEL = "test_small"
 _MAX_LOADED = 2
 
@@ -98,18 +97,18 @@ def available_models(extra_files: tuple[str, ...] = ()) -> list[ModelChoice]:
 
 
 def default_model_name() -> str:
-    """A bundled demo model, else the official tiny model (may need a download)."""
-    bundled = bundled_models()
-    if bundled:
-        return bundled[0].name
-    return DEFAULT_OFFICIAL
+    """The model the widgets start with: ``sam2_engine.default_model_name()`` (an official
+    SAM 2.1 checkpoint on disk, else the bundled microscopy model, else Hiera-T)."""
+    import sam2_engine as se
+
+    return se.default_model_name()
 
 
 def usable_default_model() -> str:
     """Like :func:`default_model_name` but never needs the network: falls back to the
     random-weight ``test_small`` when the official weights are not on disk."""
     name = default_model_name()
-    if name == DEFAULT_OFFICIAL and not _official_ready(name):
+    if not bundled_models() and not _official_ready(name):
         return FALLBACK_TEST_MODEL
     return name
 
