@@ -18,6 +18,8 @@ In napari's console (``viewer`` is defined there)::
                                    viewer.layers["Points"], time_axis=0)
     # everything on the current plane
     auto = api.segment_everything(viewer.layers["nuclei 2D"], points_per_side=16)
+    # every cell of a time-lapse, with divisions and lineage
+    run = api.track_cells(viewer.layers["nuclei time-lapse"])
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "load_autosave",
     "segment_everything",
     "segment_from_points",
+    "track_cells",
     "track_from_points",
 ]
 
@@ -223,6 +226,73 @@ def segment_everything(
     c.segment_everything((settings or c.automatic).replace(**generator_settings))
     c.ensure_labels()
     return _finish(c, viewer)
+
+
+def track_cells(
+    image: Any,
+    seeds: Any = None,
+    *,
+    time_axis: int = 0,
+    model: Any = None,
+    device: str | None = None,
+    channel_axis: int | None = None,
+    settings: Any = None,
+    resume: Any = None,
+) -> Any:
+    """Segment and track every cell of a time-lapse, with divisions (the Track cells tab).
+
+    Parameters
+    ----------
+    image
+        An Image layer (or viewer, or array) of shape (T, H, W) or (T, H, W, C).
+    seeds
+        None (find the cells automatically on the first frame and later ones), a Labels
+        layer or (H, W) / (T, H, W) label array (its labels on frame 0: the cells to
+        track), or a Points layer / (N, 3) array of ``(t, row, col)`` clicks, one per cell.
+    time_axis
+        The time axis of the image.
+    model, device, channel_axis
+        As in :func:`segment_from_points`.
+    settings
+        ``sam2_cells.TrackerSettings`` (default: the tracker's defaults).
+    resume
+        The ``run_state`` of an earlier, cancelled call's feature to continue (rarely
+        needed from a script).
+
+    Returns
+    -------
+    napari_sam2.features.cell_tracking.TrackingRun
+        ``labels_layer`` (one label per track, added to the viewer of ``image`` if any),
+        ``tracks`` (the lineage as ``sam2_cells.TrackRecord``), ``tracks_data()`` for a
+        napari Tracks layer, ``summary()``.
+
+    Examples
+    --------
+    >>> run = api.track_cells(viewer.layers["cells"])                      # doctest: +SKIP
+    >>> viewer.add_tracks(*run.tracks_data()[:1], graph=run.tracks_data()[1])  # doctest: +SKIP
+    """
+    from napari.layers import Labels, Points
+
+    layer, viewer = _image_layer(image)
+    c = _controller(layer, None, model, device, "keep", channel_axis, time_axis, "time")
+    feature = c.cell_tracking
+    if settings is not None:
+        feature.settings = settings
+    if seeds is not None and not isinstance(seeds, Labels | Points):
+        arr = np.asarray(seeds)
+        check_numeric(arr, "the seeds")
+        seeds = Labels(arr) if np.issubdtype(arr.dtype, np.integer) else Points(arr)
+    problem = feature.problem()
+    if problem is None and resume is not None and not getattr(resume, "state", None):
+        problem = "resume: that run has nothing to continue (it was not cancelled)"
+    if problem:
+        raise ValueError(problem)
+    feature.run_state = resume
+    feature.run(seeds=seeds, resume=resume is not None)
+    run = feature.run_state
+    if viewer is not None and run.labels_layer not in viewer.layers:
+        viewer.add_layer(run.labels_layer)
+    return run
 
 
 def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:

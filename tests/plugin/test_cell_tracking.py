@@ -100,3 +100,24 @@ def test_tracking_needs_a_time_lapse_and_says_so(tiny_model, movie):
     c.set_model(tiny_model, "tiny")
     c.set_image(Image(movie.movie[0]))
     assert not CellTracking(c.ws).run() and "time" in messages[-1]
+
+
+def test_the_console_api_tracks_cells(movie, tiny_model, monkeypatch):
+    from napari_sam2 import api
+
+    monkeypatch.setattr(
+        CellTracker,
+        "_parts",
+        lambda self, m: (
+            OracleFollower(movie.labels, movie.tracks, True),
+            OracleDetector(movie.labels),
+        ),
+    )
+    run = api.track_cells(movie.movie, movie.labels[0], model=tiny_model)
+    labels = np.asarray(run.labels_layer.data)
+    assert labels.shape == movie.labels.shape and run.frames_done == len(movie.movie)
+    check_lineage(run.tracks, labels)
+    with pytest.raises(ValueError, match="stack axis 0"):
+        api.track_cells(movie.movie[0], model=tiny_model)
+    with pytest.raises(ValueError, match="nothing to continue"):
+        api.track_cells(movie.movie, model=tiny_model, resume=run)
