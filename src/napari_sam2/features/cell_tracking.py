@@ -154,7 +154,7 @@ class CellTracking:
         assert run is not None
         tracker = CellTracker(ws.models.model, self.settings)
         state = run.state if resume else None
-        token = ws.image.token
+        token, n_frames = ws.image.token, layout.n_frames
 
         def work(ctx: JobContext):
             steps = tracker.frames(movie, None if resume else seed_spec, run.work, resume=state)
@@ -173,6 +173,8 @@ class CellTracking:
                 self.events.changed.emit()
 
         def finish(cancelled: bool) -> None:
+            if run.frames_done >= n_frames:
+                run.state = None  # finished: nothing to continue
             self.events.changed.emit()
             more = " Continue resumes it." if cancelled else ""
             verb = "cancelled" if cancelled else "done"
