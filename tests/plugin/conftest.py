@@ -79,6 +79,26 @@ def timelapse():
     return nuclei_timelapse(n_frames=6, shape=(64, 64), n_nuclei=3, seed=0)
 
 
+@pytest.fixture
+def plugins_discovered():
+    """npe2 knows the installed plugins (napari's test fixtures may start from an empty
+    registry); GUI test modules use it through ``pytest.mark.usefixtures``."""
+    from npe2 import PluginManager
+
+    PluginManager.instance().discover()
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Notifications shown by the plugin: ``{"info": [...], "warning": [...], ...}``."""
+    import napari.utils.notifications as notifications
+
+    seen: dict[str, list[str]] = {"info": [], "warning": [], "error": []}
+    for level in seen:
+        monkeypatch.setattr(notifications, f"show_{level}", seen[level].append)
+    return seen
+
+
 class Messages(list):
     """Notifications captured from a controller: ``[(level, text), ...]``."""
 

@@ -17,6 +17,15 @@ from sam2_synthetic import microscopy_timelapse
 from tests.cells.test_tracker import OracleDetector, OracleFollower
 
 
+def use_oracles(monkeypatch, movie) -> None:
+    """The tracker follows and detects with the movie's ground truth (no model quality)."""
+
+    def parts(self, model):
+        return OracleFollower(movie.labels, movie.tracks, True), OracleDetector(movie.labels)
+
+    monkeypatch.setattr(CellTracker, "_parts", parts)
+
+
 @pytest.fixture(scope="module")
 def movie():
     return microscopy_timelapse(10, (96, 96), seed=8, modality="nuclear", n_cells=6)
@@ -24,14 +33,7 @@ def movie():
 
 @pytest.fixture()
 def feature(movie, tiny_model, monkeypatch):
-    monkeypatch.setattr(
-        CellTracker,
-        "_parts",
-        lambda self, m: (
-            OracleFollower(movie.labels, movie.tracks, True),
-            OracleDetector(movie.labels),
-        ),
-    )
+    use_oracles(monkeypatch, movie)
     c = Sam2Controller(runner=SyncRunner(raise_errors=True), notify_fn=lambda *a: None)
     c.set_model(tiny_model, "tiny")
     c.set_image(Image(movie.movie), stack_axis=0, stack_kind="time")
@@ -105,14 +107,7 @@ def test_tracking_needs_a_time_lapse_and_says_so(tiny_model, movie):
 def test_the_console_api_tracks_cells(movie, tiny_model, monkeypatch):
     from napari_sam2 import api
 
-    monkeypatch.setattr(
-        CellTracker,
-        "_parts",
-        lambda self, m: (
-            OracleFollower(movie.labels, movie.tracks, True),
-            OracleDetector(movie.labels),
-        ),
-    )
+    use_oracles(monkeypatch, movie)
     run = api.track_cells(movie.movie, movie.labels[0], model=tiny_model)
     labels = np.asarray(run.labels_layer.data)
     assert labels.shape == movie.labels.shape and run.frames_done == len(movie.movie)

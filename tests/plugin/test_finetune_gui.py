@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("plugins_discovered")]
 PLUGIN = "napari-sam2"
 QUICK = {"trainer.tensorboard": False, "trainer.checkpoint_every": 0}
-
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SAM2_ENGINE_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    """Notifications shown by the plugin: ``{"info": [...], "warning": [...], ...}``."""
-    import napari.utils.notifications as notifications
-
-    seen: dict[str, list[str]] = {"info": [], "warning": [], "error": []}
-    for level in seen:
-        monkeypatch.setattr(notifications, f"show_{level}", seen[level].append)
-    return seen
 
 
 def open_finetune(viewer, tmp_path, epochs=2, name="gui_nuclei"):

@@ -8,21 +8,13 @@ import pytest
 from tests.plugin.mouse import click
 from tests.plugin.qt_events import open_dock
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("plugins_discovered")]
 PLUGIN = "napari-sam2"
 
 
 @pytest.fixture
 def movie(timelapse):
     return timelapse.movie
-
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    """napari's test fixtures may start from an empty plugin registry."""
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
 
 
 def open_widget(viewer, tool="segment"):

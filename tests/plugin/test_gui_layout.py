@@ -8,14 +8,7 @@ import pytest
 
 from tests.plugin.qt_events import PLUGIN, canvas, canvas_xy, open_dock
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("plugins_discovered")]
 
 
 def screen_viewer(make_napari_viewer):

@@ -11,22 +11,7 @@ import pytest
 
 from tests.plugin.qt_events import click, open_dock
 
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    import napari.utils.notifications as notifications
-
-    seen: dict[str, list[str]] = {"info": [], "warning": [], "error": []}
-    for level in seen:
-        monkeypatch.setattr(notifications, f"show_{level}", seen[level].append)
-    return seen
+pytestmark = pytest.mark.usefixtures("plugins_discovered")
 
 
 def nan_image() -> np.ndarray:

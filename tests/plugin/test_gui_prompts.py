@@ -9,25 +9,7 @@ from qtpy.QtCore import Qt
 
 from tests.plugin.qt_events import centres, click, drag, key, open_dock, ready
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    """Notifications shown by the plugin: ``{"info": [...], "warning": [...], ...}``."""
-    import napari.utils.notifications as notifications
-
-    seen: dict[str, list[str]] = {"info": [], "warning": [], "error": []}
-    for level in seen:
-        monkeypatch.setattr(notifications, f"show_{level}", seen[level].append)
-    return seen
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("plugins_discovered")]
 
 
 def nuclei_dock(make_napari_viewer, qtbot, data, model):

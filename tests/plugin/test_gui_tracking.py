@@ -8,19 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam2_cells import CellTracker, ctc_validate, read_ctc_results
+from sam2_cells import ctc_validate, read_ctc_results
 from sam2_synthetic import microscopy_timelapse
-from tests.cells.test_tracker import OracleDetector, OracleFollower
 from tests.plugin.qt_events import open_dock, ready
+from tests.plugin.test_cell_tracking import use_oracles
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("plugins_discovered")]
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +23,7 @@ def movie():
 
 @pytest.fixture
 def tab(make_napari_viewer, qtbot, movie, tiny_model, monkeypatch):
-    def parts(self, model):
-        return OracleFollower(movie.labels, movie.tracks, True), OracleDetector(movie.labels)
-
-    monkeypatch.setattr(CellTracker, "_parts", parts)
+    use_oracles(monkeypatch, movie)
     viewer = make_napari_viewer(show=True)
     viewer.add_image(movie.movie, name="cells")
     seeds = viewer.add_labels(movie.labels[0], name="first frame")

@@ -20,25 +20,8 @@ from qtpy.QtCore import Qt
 
 from tests.plugin.qt_events import PLUGIN, centres, click, drag, key
 
-pytestmark = [pytest.mark.gui, pytest.mark.slow]
+pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.usefixtures("plugins_discovered")]
 QUICK = {"trainer.tensorboard": False, "trainer.checkpoint_every": 0}
-
-
-@pytest.fixture(autouse=True)
-def _discover_plugins():
-    from npe2 import PluginManager
-
-    PluginManager.instance().discover()
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    import napari.utils.notifications as notifications
-
-    seen: dict[str, list[str]] = {"info": [], "warning": [], "error": []}
-    for level in seen:
-        monkeypatch.setattr(notifications, f"show_{level}", seen[level].append)
-    return seen
 
 
 def draw(qtbot, viewer, ms=100):

@@ -115,14 +115,7 @@ class WindowedPrompts:
             picked.append(self._cache[(index, w)])
         while len(self._cache) > max(self.cache_size, len(windows)):
             self._cache.popitem(last=False)
-        return ImageFeatures(
-            torch.cat([f.embed for f in picked]),
-            (
-                torch.cat([f.high_res[0] for f in picked]),
-                torch.cat([f.high_res[1] for f in picked]),
-            ),
-            picked[0].pos,
-        )
+        return ImageFeatures.concat(picked)
 
     # ------------------------------------------------------------------ decoding
     def decode(
@@ -278,7 +271,6 @@ class WindowedPrompts:
                 parts[0].window,
             )
         return result
-
 
 
 def _most_plausible(

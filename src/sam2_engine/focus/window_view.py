@@ -226,16 +226,7 @@ class ObjectWindowView:
             picked.append(self._features[(frame, w)])
         while len(self._features) > max(self._cache_size, len(windows)):
             self._features.popitem(last=False)
-        if len(picked) == 1:
-            return picked[0]
-        return ImageFeatures(
-            torch.cat([f.embed for f in picked]),
-            (
-                torch.cat([f.high_res[0] for f in picked]),
-                torch.cat([f.high_res[1] for f in picked]),
-            ),
-            picked[0].pos,
-        )
+        return ImageFeatures.concat(picked)
 
     def memories(
         self, track: ObjectTrack, window: Window | None
@@ -257,7 +248,11 @@ class ObjectWindowView:
         if not outs:
             z = np.zeros(0, dtype=np.float32)
             return FrameResult(
-                frame, [], np.zeros((0, *self.frame_hw), bool), z, z,
+                frame,
+                [],
+                np.zeros((0, *self.frame_hw), bool),
+                z,
+                z,
                 np.zeros((0, side, side), np.float32),
             )
         return FrameResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -78,6 +79,20 @@ class ImageFeatures:
     @property
     def batch_size(self) -> int:
         return self.embed.shape[0]
+
+    @staticmethod
+    def concat(parts: Sequence[ImageFeatures]) -> ImageFeatures:
+        """The features of several batches as one batch, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return ImageFeatures(
+            torch.cat([f.embed for f in parts]),
+            (
+                torch.cat([f.high_res[0] for f in parts]),
+                torch.cat([f.high_res[1] for f in parts]),
+            ),
+            parts[0].pos,
+        )
 
     def select(self, index: int | slice | torch.Tensor) -> ImageFeatures:
         """Features of a subset of the batch (keeps the batch axis)."""
