@@ -55,7 +55,10 @@ class StepPrediction:
     Attributes
     ----------
     multi_logits
-        (K, M, S/4, S/4) candidate mask logits.
+        (K, M, S/4, S/4) candidate mask logits, before the object-presence gating (the
+        mask losses count only objects that are present, and a mask the presence head
+        wrongly gates off must still teach the decoder; SAM 2's own recipe gates them,
+        which from random weights stalls mask learning until the presence head learns).
     multi_iou
         (K, M) their predicted IoU.
     object_score
@@ -229,7 +232,7 @@ def run_clip(
             encode_memory=False,
         )
         head = step.head
-        steps = [StepPrediction(head.multi_logits, head.multi_iou, head.object_score)]
+        steps = [StepPrediction(head.ungated_logits, head.multi_iou, head.object_score)]
 
         if t in corrected and step.embed is not None:
             flags = plan.from_gt[plan.correction_frames.index(t)]
@@ -249,7 +252,7 @@ def run_clip(
                     encode_memory=False,
                 )
                 head = step.head
-                steps.append(StepPrediction(head.multi_logits, head.multi_iou, head.object_score))
+                steps.append(StepPrediction(head.ungated_logits, head.multi_iou, head.object_score))
 
         results[t] = FramePrediction(t, steps, head.logits)
         if position < len(order) - 1:  # the last frame's memory would never be read

@@ -22,7 +22,22 @@ def test_same_tensor_names_and_shapes_as_the_reference(name):
     ref = build_reference(cfg)
     with torch.device("meta"):
         ours = se.SAM2Model(cfg)
-    assert shape_signature(ours) == shape_signature(ref)
+    ours_sig, ref_sig = shape_signature(ours), shape_signature(ref)
+    assert set(ours_sig) == set(ref_sig)
+    free = decoder_widths_free(cfg)
+    assert {k: v for k, v in ours_sig.items() if not free(k)} == {
+        k: v for k, v in ref_sig.items() if not free(k)
+    }
+
+
+def decoder_widths_free(cfg):
+    """Which tensors may differ in shape: the reference fixes the mask decoder's MLP widths
+    (2048 and 256), our own configs (the micro model) may narrow them."""
+    d = cfg.decoder
+    if (d.transformer_mlp_dim, d.iou_head_hidden_dim) == (2048, 256):
+        return lambda key: False
+    narrowed = ("sam_mask_decoder.transformer.layers.", "sam_mask_decoder.iou_prediction_head.")
+    return lambda key: key.startswith(narrowed) and (".mlp." in key or "iou_prediction" in key)
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,9 @@ class HeadOutput:
         (B, C) object pointer for later frames.
     object_score
         (B, 1) object-presence logit (> 0: present).
+    ungated_logits
+        (B, M, 4h, 4w) the mask logits before the presence gating (what training
+        supervises: a mask set to -1024 would pass no gradient to the mask decoder).
     """
 
     multi_logits: torch.Tensor
@@ -58,6 +61,7 @@ class HeadOutput:
     iou: torch.Tensor
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
+    ungated_logits: torch.Tensor
 
 
 class SAM2Model(nn.Module):
@@ -217,7 +221,7 @@ class SAM2Model(nn.Module):
         iou = out.iou[rows, best].unsqueeze(1)
         token = out.tokens[rows, best] if out.tokens.shape[1] > 1 else out.tokens[:, 0]
         ptr = self.gate_pointer(self.obj_ptr_proj(token), present.to(token.dtype))
-        return HeadOutput(multi, out.iou, logits, iou, ptr, out.object_score)
+        return HeadOutput(multi, out.iou, logits, iou, ptr, out.object_score, out.masks)
 
     def gate_pointer(self, ptr: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """Replace the pointer by the learnt "no object" pointer where ``present`` is 0."""
@@ -249,7 +253,7 @@ class SAM2Model(nn.Module):
         score = MASK_PROMPT_SCALE * present + MASK_PROMPT_BIAS
         ptr = self.gate_pointer(ptr_out.obj_ptr, present)
         ones = torch.ones_like(present)
-        return HeadOutput(low, ones, low, ones, ptr, score)
+        return HeadOutput(low, ones, low, ones, ptr, score, low)
 
     def upsample_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, 1, 4h, 4w) logits -> (B, 1, S, S) logits at the model input size."""
