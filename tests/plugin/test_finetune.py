@@ -368,3 +368,19 @@ def test_the_controller_imports_no_qt_and_no_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_presets_take_what_the_base_model_recommends(tmp_path):
+    import sam2_engine as se
+
+    model = se.build_model("test_tiny", checkpoint=False)
+    model.recommended = {
+        "finetune": {"optim.lr": 3e-4, "trainer.freeze": [], "optim.encoder_lr": 1e-4}
+    }
+    path = str(se.save_checkpoint(model, tmp_path / "ours.pt"))
+    ours = FinetuneSettings.for_device("cpu", path)
+    plain = FinetuneSettings.for_device("cpu", "test_tiny")
+    assert (ours.lr, ours.freeze) == (3e-4, ())
+    assert (plain.lr, plain.freeze) == (5e-5, ("image_encoder",)), "the CPU preset"
+    assert ours.image_size == plain.image_size, "not recommended: the device's preset"
+    assert FinetuneSettings.for_device("cpu", path, lr=1e-5).lr == 1e-5, "the user's wins"

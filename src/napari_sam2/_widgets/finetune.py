@@ -58,7 +58,7 @@ class FinetuneTool(Container):
         self._viewer = context.viewer
         self._steps_per_epoch: int | None = None
         self._auto_paired = False
-        settings = FinetuneSettings.for_device(str(self._setup.device_combo.value))
+        settings = self._preset()
         self.controller = FinetuneController(runner=QtRunner(), settings=settings)
         super().__init__(labels=False)
         self.margins = (2, 2, 2, 2)
@@ -155,6 +155,7 @@ class FinetuneTool(Container):
             (c.finished, self._finished),
             (self._context.controller.events.image_changed, self._image_changed),
             (self._setup.device_combo.changed, self._device_chosen),
+            (self._setup.model_combo.changed, self._device_chosen),
             (self._viewer.layers.events.removed, self._layer_removed),
             (self._viewer.layers.events.inserted, self._layer_added),
         ):
@@ -267,9 +268,15 @@ class FinetuneTool(Container):
         self.freeze_encoder_box.value = "image_encoder" in s.freeze
         self.freeze_memory_box.value = False
 
-    def _device_chosen(self, device: str) -> None:
-        """Another device in the setup restores that device's training defaults."""
-        self._apply_device_defaults(FinetuneSettings.for_device(str(device)))
+    def _preset(self) -> FinetuneSettings:
+        return FinetuneSettings.for_device(
+            str(self._setup.device_combo.value), str(self._setup.model_combo.value or "")
+        )
+
+    def _device_chosen(self, _: Any = None) -> None:
+        """Another device or base model in the setup restores the training defaults of
+        that device, under what the model recommends for fine-tuning itself."""
+        self._apply_device_defaults(self._preset())
         self.refresh_summary()
 
     def refresh_summary(self) -> None:

@@ -68,15 +68,45 @@ class FinetuneSettings:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def for_device(cls, device: str = "auto", **changes: Any) -> FinetuneSettings:
-        """Defaults of the device's preset (learning rate, image size, freezing)."""
+    def for_device(
+        cls, device: str = "auto", base_model: str | None = None, **changes: Any
+    ) -> FinetuneSettings:
+        """Defaults of the device's preset (learning rate, image size, freezing), under
+        what ``base_model`` recommends for fine-tuning itself (a bundled model stores
+        them, see :func:`sam2_training.base_model.finetune_defaults`)."""
         from sam2_training import load_train_config
 
         cfg = load_train_config(preset_for(device))
-        defaults = {
+        defaults: dict[str, Any] = {
             "device": device,
             "lr": cfg.optim.lr,
             "image_size": cfg.model.image_size,
             "freeze": tuple(cfg.trainer.freeze),
         }
+        if base_model:
+            defaults.update(model_recommendations(base_model))
+            defaults["base_model"] = base_model
         return cls(**{**defaults, **changes})
+
+
+#: recommended ``{"section.key": value}`` -> the settings field it sets
+_RECOMMENDED_FIELDS = {
+    "optim.lr": "lr",
+    "model.image_size": "image_size",
+    "trainer.freeze": "freeze",
+}
+
+
+def model_recommendations(base_model: str) -> dict[str, Any]:
+    """The fields of :class:`FinetuneSettings` that ``base_model``'s file recommends
+    (empty for official and random-weight models, and for unreadable files)."""
+    from sam2_training.base_model import finetune_defaults
+
+    path = base_model if base_model.endswith(".pt") else None
+    found = finetune_defaults(base_model, path)
+    out: dict[str, Any] = {}
+    for key, name in _RECOMMENDED_FIELDS.items():
+        if key in found:
+            value = found[key]
+            out[name] = tuple(value) if name == "freeze" else value
+    return out
