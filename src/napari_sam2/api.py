@@ -31,12 +31,16 @@ from typing import Any
 
 import numpy as np
 
+from napari_sam2.api_inputs import (
+    check_inside,
+    image_layer,
+    inline_controller,
+    labels_result,
+    prompt_groups,
+)
 from napari_sam2.core.controller import Sam2Controller
 from napari_sam2.core.image_context import check_numeric
-from napari_sam2.core.jobs import SyncRunner
-from napari_sam2.core.state import OverlapPolicy, StackKind
-from napari_sam2.viewer.helper_layers import is_helper
-from napari_sam2.viewer.registry import bridge_for, existing_bridge, unwrap_viewer
+from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +105,19 @@ def segment_from_points(
     napari.layers.Labels
         The labels (added to the current viewer when ``image`` is one of its layers).
     """
-    layer, viewer = _image_layer(image)
-    c = _controller(layer, labels, model, device, overlap, channel_axis, stack_axis="auto")
-    for group in _groups(layer, points):
+    layer, viewer = image_layer(image)
+    c = inline_controller(layer, labels, model, device, overlap, channel_axis, stack_axis="auto")
+    for group in prompt_groups(layer, points):
         plane_pos = group[0][0]
         c.set_position(plane_pos)
         for pos, positive in group:
-            _check_inside(c, pos)
+            check_inside(c, pos)
             c.add_point(pos, positive=positive)
         if box is not None:
             r0, c0, r1, c1 = box
             c.set_box([*plane_pos[:-2], r0, c0], [*plane_pos[:-2], r1, c1])
         c.commit()
-    return _finish(c, viewer)
+    return labels_result(c, viewer)
 
 
 def track_from_points(
@@ -156,20 +160,20 @@ def track_from_points(
     napari.layers.Labels
         Tracked labels: one id per seed on every frame where it was found.
     """
-    layer, viewer = _image_layer(image)
+    layer, viewer = image_layer(image)
     if layer.ndim < 3 or not 0 <= time_axis < layer.ndim - 2 or layer.data.shape[time_axis] < 2:
         raise ValueError(
             f"axis {time_axis} of {layer.name!r} (shape {tuple(layer.data.shape)}) is not a stack "
             "to track through: give the time or z axis, a leading axis with several planes"
         )
-    c = _controller(
+    c = inline_controller(
         layer, labels, model, device, overlap, channel_axis, stack_axis=time_axis, stack_kind=kind
     )
-    groups = _groups(layer, seeds)
+    groups = prompt_groups(layer, seeds)
     for group in groups:
         c.set_position(group[0][0])
         for pos, positive in group:
-            _check_inside(c, pos)
+            check_inside(c, pos)
             c.add_point(pos, positive=positive)
         c.commit()
     frames = [round(float(g[0][0][time_axis])) for g in groups]
@@ -178,7 +182,7 @@ def track_from_points(
     c.set_position(start_pos)
     if not c.propagate(direction, max_frames):
         raise RuntimeError(c.status)
-    return _finish(c, viewer)
+    return labels_result(c, viewer)
 
 
 def segment_everything(
@@ -214,8 +218,8 @@ def segment_everything(
     -------
     napari.layers.Labels
     """
-    layer, viewer = _image_layer(image)
-    c = _controller(layer, labels, model, device, overlap, channel_axis, stack_axis="auto")
+    layer, viewer = image_layer(image)
+    c = inline_controller(layer, labels, model, device, overlap, channel_axis, stack_axis="auto")
     assert c.layout is not None
     if position is None and viewer is not None:
         position = layer.world_to_data(viewer.dims.point)
@@ -225,7 +229,7 @@ def segment_everything(
         c.set_position(position)
     c.segment_everything((settings or c.automatic).replace(**generator_settings))
     c.ensure_labels()
-    return _finish(c, viewer)
+    return labels_result(c, viewer)
 
 
 def track_cells(
@@ -273,8 +277,8 @@ def track_cells(
     """
     from napari.layers import Labels, Points
 
-    layer, viewer = _image_layer(image)
-    c = _controller(layer, None, model, device, "keep", channel_axis, time_axis, "time")
+    layer, viewer = image_layer(image)
+    c = inline_controller(layer, None, model, device, "keep", channel_axis, time_axis, "time")
     feature = c.cell_tracking
     if settings is not None:
         feature.settings = settings
@@ -341,146 +345,4 @@ def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:
     )
     if viewer is not None:
         unwrap_viewer(viewer).add_layer(layer)
-    return layer
-
-
-# ---------------------------------------------------------------------- helpers
-def _image_layer(image: Any) -> tuple[Any, Any]:
-    """(Image layer, viewer holding it or None) for a layer, a viewer or an array."""
-    from napari.layers import Image
-
-    if isinstance(image, Image):
-        return image, _viewer_of(image)
-    if hasattr(image, "layers") and hasattr(image, "dims"):
-        viewer = unwrap_viewer(image)
-        images = [ly for ly in viewer.layers if isinstance(ly, Image) and not is_helper(ly)]
-        active = viewer.layers.selection.active
-        if isinstance(active, Image):
-            return active, viewer
-        if len(images) == 1:
-            return images[0], viewer
-        raise ValueError(
-            f"the viewer has {len(images)} Image layers and none is selected; pass the layer"
-        )
-    arr = np.asarray(image) if not hasattr(image, "shape") else image
-    check_numeric(arr, "the image")
-    if getattr(arr, "ndim", 0) < 2:
-        raise ValueError(f"expected an image with at least 2 axes, got shape {np.shape(arr)}")
-    return Image(arr, name="image"), None
-
-
-
-def _viewer_of(layer: Any) -> Any:
-    try:
-        import napari
-
-        viewer = napari.current_viewer()
-    except Exception:  # no Qt, no viewer
-        return None
-    if viewer is not None and layer in viewer.layers:
-        return unwrap_viewer(viewer)
-    return None
-
-
-def _resolve_model(layer: Any, model: Any, device: str | None) -> tuple[Any, str]:
-    from napari_sam2.core.models import load_model, usable_default_model
-
-    if model is not None and not isinstance(model, str | bytes):
-        return model, getattr(getattr(model, "cfg", None), "name", "model")
-    if model is None:
-        bridge = existing_bridge(_viewer_of(layer))
-        if bridge is not None and bridge.controller.model is not None:
-            return bridge.controller.model, str(bridge.controller.model_name)
-        model = usable_default_model()
-        if model.startswith("test_"):
-            log.warning("no trained SAM 2 weights on disk: using %s (random weights)", model)
-    return load_model(str(model), device), str(model)
-
-
-def _controller(
-    layer: Any,
-    labels: Any,
-    model: Any,
-    device: str | None,
-    overlap: str,
-    channel_axis: int | None,
-    stack_axis: int | str | None,
-    stack_kind: str = "time",
-) -> Sam2Controller:
-    c = Sam2Controller(runner=SyncRunner(raise_errors=True))
-    c.autosave.enabled = False  # the result is returned to the script; the dock autosaves
-    c.settings.overlap = OverlapPolicy(overlap)
-    c.settings.click_selects_object = False
-    c.settings.auto_embed = False
-    built, name = _resolve_model(layer, model, device)
-    c.set_model(built, name)
-    c.set_image(
-        layer, stack_axis=stack_axis, channel_axis=channel_axis, stack_kind=StackKind(stack_kind)
-    )
-    if labels is not None:
-        c.set_labels(labels)
-    return c
-
-
-def _groups(image: Any, points: Any) -> list[list[tuple[np.ndarray, bool]]]:
-    """Points as prompt groups: [[(image data position, positive), ...], ...]."""
-    from napari.layers import Points
-
-    if isinstance(points, Points):
-        if len(points.data) == 0:
-            raise ValueError("no points given: add at least one point on an object")
-        world = np.array([points.data_to_world(p) for p in points.data]).reshape(
-            len(points.data), -1
-        )
-        coords = np.array([image.world_to_data(w) for w in world]).reshape(len(world), -1)
-        feats = points.features
-        n = len(coords)
-        if "positive" in feats:
-            positive = np.asarray(feats["positive"], dtype=bool)
-        elif "label" in feats:
-            positive = np.asarray(feats["label"]) > 0
-        else:
-            positive = np.ones(n, dtype=bool)
-        objects = np.asarray(feats["object"]) if "object" in feats else None
-    else:
-        check_numeric(points, "the points")
-        coords = np.atleast_2d(np.asarray(points, dtype=float))
-        positive = np.ones(len(coords), dtype=bool)
-        objects = None
-    if len(coords) == 0:
-        raise ValueError("no points given: add at least one point on an object")
-    if coords.shape[1] != image.ndim:
-        raise ValueError(
-            f"points have {coords.shape[1]} coordinates but the image has {image.ndim} axes"
-        )
-    if objects is None:  # each positive point its own object; negatives join the previous one
-        groups: list[list[tuple[np.ndarray, bool]]] = []
-        for pos, pos_flag in zip(coords, positive, strict=True):
-            if pos_flag or not groups:
-                groups.append([])
-            groups[-1].append((pos, bool(pos_flag)))
-        return groups
-    order = list(dict.fromkeys(objects.tolist()))
-    return [
-        [(coords[i], bool(positive[i])) for i in range(len(coords)) if objects[i] == key]
-        for key in order
-    ]
-
-
-def _check_inside(c: Sam2Controller, position: np.ndarray) -> None:
-    assert c.layout is not None
-    if not c.layout.contains_rc(float(position[-2]), float(position[-1])):
-        h, w = c.layout.plane_shape
-        raise ValueError(
-            f"point {np.round(position, 1).tolist()} lies outside the image ({h} rows x {w} "
-            "columns); positions are (..., row, col) image data coordinates"
-        )
-
-
-def _finish(c: Sam2Controller, viewer: Any) -> Any:
-    layer = c.labels_layer
-    if layer is None:
-        raise RuntimeError("nothing was segmented")
-    if viewer is not None and layer not in viewer.layers:
-        viewer.add_layer(layer)
     return layer
