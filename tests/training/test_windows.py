@@ -109,6 +109,7 @@ def test_a_run_can_train_on_generated_windows(tmp_path):
         "bundled_microscopy",
         {
             "model.base": "test_tiny",
+            "model.checkpoint": "random",
             "output": str(tmp_path / "run"),
             "data.synthetic.images": 4,
             "data.synthetic.image_sizes": [96],
