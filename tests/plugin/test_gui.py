@@ -278,11 +278,11 @@ def test_opening_the_widget_loads_a_bundled_model(
     from sam2_engine import save_checkpoint
     from sam2_engine.weights import local as local_weights
 
-    save_checkpoint(tiny_model, tmp_path / "demo_nuclei.pt")
+    save_checkpoint(tiny_model, tmp_path / "microscopy.pt")
     monkeypatch.setattr(local_weights, "BUNDLED_DIR", tmp_path)
     viewer = make_napari_viewer()
     viewer.add_image(nuclei_2d.image, name="nuclei")
     c = open_widget(viewer).controller
     qtbot.waitUntil(lambda: c.model is not None and not c.is_running(), timeout=20000)
-    assert c.model_name == "demo_nuclei"
+    assert c.model_name == "microscopy"
     assert c.model.image_size == tiny_model.image_size

@@ -35,10 +35,10 @@ def test_registered_and_bundled_models_appear_after_a_refresh(
     assert choices["my_nuclei"].kind == "local"
     bundled = tmp_path / "_models"
     bundled.mkdir()
-    save_checkpoint(tiny_model, bundled / "demo_nuclei.pt")
+    save_checkpoint(tiny_model, bundled / "microscopy.pt")
     monkeypatch.setattr(local_weights, "BUNDLED_DIR", bundled)
     first = models.available_models()[0]
-    assert first.kind == "bundled" and first.name == "demo_nuclei", "buildable by name"
+    assert first.kind == "bundled" and first.name == "microscopy", "buildable by name"
     assert models.default_model_name() == first.name
     model = models.load_model(first.name, "cpu")
     assert model is models.load_model(first.name, "cpu"), "loaded once, then shared"

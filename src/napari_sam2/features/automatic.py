@@ -137,9 +137,9 @@ class AutomaticSegmentation:
 
 #: Where "segment everything" starts for a model that recommends nothing and is not one
 #: of the official SAM 2 models (e.g. small models trained on microscopy, whose scores are
-#: lower: with the official 0.8 / 0.95 thresholds the bundled demo model keeps no mask on
-#: the plugin's samples). Measured on the three samples with ``demo_nuclei``: objects
-#: found on each.
+#: lower: with the official 0.8 / 0.95 thresholds the former demo model kept no mask on
+#: the plugin's samples; these found objects on each of the three). The bundled model
+#: carries its own settings.
 SMALL_MODEL_SETTINGS = {
     "pred_iou_thresh": 0.6,
     "stability_score_thresh": 0.8,

@@ -4,7 +4,7 @@ Two kinds of named checkpoint files, both written by this package (their config 
 the metadata, see :func:`~sam2_engine.weights.checkpoints.save_checkpoint`):
 
 * **bundled** models shipped inside the package (``sam2_engine/weights/_bundled/*.pt``):
-  the name is the file stem, e.g. ``"demo_nuclei"``; they work offline;
+  the name is the file stem, e.g. ``"microscopy"``; they work offline;
 * **registered** models (:func:`register_model`, e.g. written by fine-tuning): a small
   JSON file in the cache folder maps names to files, written atomically.
 """
