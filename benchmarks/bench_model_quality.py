@@ -6,7 +6,7 @@ decode of a 512 x 512 image on this machine. Writes ``results/model_quality.csv`
 ``.md``. Usage::
 
     python benchmarks/bench_model_quality.py                     # the bundled models
-    python benchmarks/bench_model_quality.py microscopy demo_nuclei runs/x/best.pt
+    python benchmarks/bench_model_quality.py microscopy runs/x/best.pt
 """
 
 from __future__ import annotations
