@@ -32,6 +32,8 @@ COLUMNS = ("det", "seg", "tra", "lnk", "bc1", "s_per_frame")
 
 
 def _scores(labels, tracks, truth) -> dict[str, float]:
+    if not tracks:  # nothing found: every measure is 0 (the CTC tools refuse empty results)
+        return {"det": 0.0, "seg": 0.0, "tra": 0.0, "lnk": 0.0, "bc1": None}
     check_lineage(tracks, labels)
     s = score_arrays(labels, tracks, truth.labels, truth.tracks, gt_seg=truth.labels)
     return {"det": s.det, "seg": s.seg, "tra": s.tra, "lnk": s.lnk, "bc1": s.bc.get(1)}
