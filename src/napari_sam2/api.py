@@ -24,7 +24,6 @@ In napari's console (``viewer`` is defined there)::
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,6 @@ from napari_sam2.api_inputs import (
 from napari_sam2.core.controller import Sam2Controller
 from napari_sam2.core.image_context import check_numeric
 from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "controller_for",
