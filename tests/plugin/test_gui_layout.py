@@ -17,19 +17,25 @@ def screen_viewer(make_napari_viewer):
     return viewer
 
 
-def test_every_tool_fits_a_1600x1000_screen_and_switching_keeps_the_choices(
-    make_napari_viewer, qtbot, tiny_model
-):
+def timelapse_dock(make_napari_viewer, tiny_model):
+    """A 1600 x 1000 viewer showing the time-lapse sample, the dock open on it."""
     viewer = screen_viewer(make_napari_viewer)
     viewer.open_sample(PLUGIN, "nuclei_timelapse")
     dock = open_dock(viewer)
     dock.controller.set_model(tiny_model, "test_tiny")
+    return viewer, dock
+
+
+def test_every_tool_fits_a_1600x1000_screen_and_switching_keeps_the_choices(
+    make_napari_viewer, qtbot, tiny_model
+):
+    viewer, dock = timelapse_dock(make_napari_viewer, tiny_model)
     truth = viewer.layers["nuclei time-lapse ground truth"]
     dock.setup.labels_combo.value = truth
     dock.setup.intensity_combo.value = "contrast_limits"
     chosen = (dock.controller.image_layer, dock.controller.labels_layer, dock.controller.layout)
     heights = {}
-    for tool in ("segment", "automatic", "finetune", "segment"):
+    for tool in ("segment", "automatic", "track", "finetune", "segment"):
         dock.show_tool(tool)
         qtbot.wait(150)
         window = viewer.window._qt_window
@@ -47,10 +53,7 @@ def test_every_tool_fits_a_1600x1000_screen_and_switching_keeps_the_choices(
 def test_a_z_stack_chosen_after_a_time_lapse_is_tracked_as_z_both_ways(
     make_napari_viewer, qtbot, tiny_model
 ):
-    viewer = screen_viewer(make_napari_viewer)
-    viewer.open_sample(PLUGIN, "nuclei_timelapse")
-    dock = open_dock(viewer)
-    dock.controller.set_model(tiny_model, "test_tiny")
+    viewer, dock = timelapse_dock(make_napari_viewer, tiny_model)
     segment = dock.tool("segment")
     assert dock.setup.stack_kind_combo.value == "time"
     assert segment.direction_combo.value == "forward"

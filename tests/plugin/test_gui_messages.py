@@ -84,8 +84,9 @@ def test_segment_everything_says_what_each_filter_removed_and_what_to_try(
 
 def test_models_without_a_recommendation_start_from_thresholds_that_find_objects(tiny_model):
     import sam2_engine as se
-    from napari_sam2.features.automatic import SMALL_MODEL_SETTINGS, settings_for
+    from sam2_engine.automatic.settings import SMALL_MODEL_SETTINGS
 
+    settings_for = se.MaskGeneratorSettings.for_model
     s = settings_for(tiny_model)
     assert s.pred_iou_thresh == SMALL_MODEL_SETTINGS["pred_iou_thresh"] < 0.8
     official = se.build_model("test_tiny")
@@ -102,14 +103,13 @@ def test_models_without_a_recommendation_start_from_thresholds_that_find_objects
 def test_the_bundled_model_finds_objects_on_the_samples_with_its_defaults():
     import sam2_engine as se
     import sam2_engine.weights.local
-    from napari_sam2.features.automatic import settings_for
     from napari_sam2.sample_data import nuclei_timelapse
 
     # the file itself: this folder's conftest hides the bundled models from the widgets
     shipped = Path(sam2_engine.weights.local.__file__).parent / "_bundled" / "microscopy.pt"
     model = se.build_model(str(shipped))
     frame = nuclei_timelapse()[0][0][0]
-    settings = settings_for(model)
+    settings = se.MaskGeneratorSettings.for_model(model)
     gen = se.AutomaticMaskGenerator(model, settings)
     labels = gen.generate_labels(frame, min_area=settings.min_mask_region_area)
     assert labels.max() >= 10, gen.report.summary()

@@ -142,3 +142,17 @@ class ProgressRow(Container):
     def status_text(self) -> str:
         """The whole status text (the label may show it elided)."""
         return self.status.text()
+
+
+def hbox(*widgets: Any, labels: bool = False) -> Container:
+    """Widgets side by side, without margins (``labels``: each with its label)."""
+    box = Container(widgets=list(widgets), layout="horizontal", labels=labels)
+    box.margins = (0, 0, 0, 0)
+    return box
+
+
+def form(*widgets: Any) -> Container:
+    """Widgets one below the other, each with its label, without margins."""
+    box = Container(widgets=list(widgets), labels=True)
+    box.margins = (0, 0, 0, 0)
+    return box

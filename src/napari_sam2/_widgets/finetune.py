@@ -28,6 +28,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 
+from napari_sam2._widgets.common import form, hbox
 from napari_sam2._widgets.loss_plot import LossPlot
 from napari_sam2._widgets.tools import ToolContext
 from napari_sam2.features.finetuning.controller import FinetuneController
@@ -77,8 +78,8 @@ class FinetuneTool(Container):
             "objects); in a stack an object keeps its id from frame to frame",
         )
         self.add_btn = PushButton(
-            text="Add image + labels", tooltip="train on the setup's image (its axes as set "
-            "there) and these labels"
+            text="Add image + labels",
+            tooltip="train on the setup's image (its axes as set there) and these labels",
         )
         self.remove_btn = PushButton(text="Remove selected")
         self.pairs_list = Select(label="Pairs", choices=self._pair_choices)
@@ -126,15 +127,15 @@ class FinetuneTool(Container):
         self.plot = LossPlot()
         self.extend(
             [
-                _row(self.labels_combo, self.add_btn, labels=True),
-                _row(self.pairs_list, self.remove_btn, labels=True),
+                hbox(self.labels_combo, self.add_btn, labels=True),
+                hbox(self.pairs_list, self.remove_btn, labels=True),
                 self.data_label,
-                _row(self.epochs_spin, self.steps_label, labels=True),
-                _row(self.lr_edit, self.size_combo, labels=True),
-                _row(self.freeze_encoder_box, self.freeze_memory_box),
-                _form(self.folder_edit),
-                _row(self.name_edit, self.replace_box, labels=True),
-                _row(self.start_btn, self.cancel_btn, self.use_btn),
+                hbox(self.epochs_spin, self.steps_label, labels=True),
+                hbox(self.lr_edit, self.size_combo, labels=True),
+                hbox(self.freeze_encoder_box, self.freeze_memory_box),
+                form(self.folder_edit),
+                hbox(self.name_edit, self.replace_box, labels=True),
+                hbox(self.start_btn, self.cancel_btn, self.use_btn),
                 self.bar,
                 self.status_label,
             ]
@@ -386,15 +387,3 @@ def _wrapping_label() -> Label:
     label.native.setWordWrap(True)
     label.native.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
     return label
-
-
-def _row(*widgets: Any, labels: bool = False) -> Container:
-    row = Container(widgets=list(widgets), layout="horizontal", labels=labels)
-    row.margins = (0, 0, 0, 0)
-    return row
-
-
-def _form(*widgets: Any) -> Container:
-    form = Container(widgets=list(widgets), labels=True)
-    form.margins = (0, 0, 0, 0)
-    return form

@@ -12,6 +12,7 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 
+from napari_sam2._widgets.common import hbox
 from napari_sam2._widgets.tools import ToolContext
 from napari_sam2.core.state import OverlapPolicy
 from napari_sam2.viewer.keys import MOUSE_HELP, SHORTCUTS
@@ -79,9 +80,9 @@ class InteractiveTool(Container):
             "another tool) take part in propagation",
         )
         self.reset_btn = PushButton(text="Reset tracking", tooltip="forget tracked objects")
-        options = _row(self.object_id_spin, self.overlap_combo, labels=True)
-        stack_opts = _row(self.direction_combo, self.max_frames_spin, labels=True)
-        stack_buttons = _row(self.propagate_btn, self.track_labels_btn, self.reset_btn)
+        options = hbox(self.object_id_spin, self.overlap_combo, labels=True)
+        stack_opts = hbox(self.direction_combo, self.max_frames_spin, labels=True)
+        stack_buttons = hbox(self.propagate_btn, self.track_labels_btn, self.reset_btn)
         self.stack_box = Container(widgets=[stack_opts, stack_buttons], labels=False)
         self.stack_box.margins = (0, 0, 0, 0)
         self.extend(
@@ -89,8 +90,8 @@ class InteractiveTool(Container):
                 self.help_label,
                 self.negative_box,
                 options,
-                _row(self.commit_btn, self.clear_btn, self.new_btn),
-                _row(self.undo_btn, self.redo_btn),
+                hbox(self.commit_btn, self.clear_btn, self.new_btn),
+                hbox(self.undo_btn, self.redo_btn),
                 _heading("Stack (time or z)"),
                 self.stack_box,
             ]
@@ -146,12 +147,6 @@ class InteractiveTool(Container):
         self.commit_btn.enabled = not c.current.prompts.empty
         self.undo_btn.enabled = self.redo_btn.enabled = c.labels_layer is not None
         self._follow_settings()
-
-
-def _row(*widgets: Any, labels: bool = False) -> Container:
-    row = Container(widgets=list(widgets), layout="horizontal", labels=labels)
-    row.margins = (0, 0, 0, 0)
-    return row
 
 
 def _heading(text: str) -> Label:

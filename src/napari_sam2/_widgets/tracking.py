@@ -17,6 +17,7 @@ from typing import Any
 
 from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, SpinBox
 
+from napari_sam2._widgets.common import form, hbox
 from napari_sam2._widgets.tools import ToolContext
 
 AUTO_SEEDS = "automatic: find the cells"
@@ -89,18 +90,14 @@ class TrackingTool(Container):
         self.mother_btn = PushButton(text="Set mother")
         self.save_ctc_btn = PushButton(text="Save CTC…", tooltip="Cell Tracking Challenge folder")
         self.save_geff_btn = PushButton(text="Save GEFF…", tooltip="GEFF graph store (zarr)")
-        settings = Container(
-            widgets=[self.seeds_combo, self.detect_spin, self.min_area_spin], labels=True
-        )
-        settings.margins = (0, 0, 0, 0)
         self.extend(
             [
-                settings,
-                _row(self.track_btn, self.continue_btn),
+                form(self.seeds_combo, self.detect_spin, self.min_area_spin),
+                hbox(self.track_btn, self.continue_btn),
                 self.summary,
-                _row(self.daughters_edit, self.divide_btn, labels=True),
-                _row(self.mother_spin, self.mother_btn, self.split_btn, labels=True),
-                _row(self.save_ctc_btn, self.save_geff_btn),
+                hbox(self.daughters_edit, self.divide_btn, labels=True),
+                hbox(self.mother_spin, self.mother_btn, self.split_btn, labels=True),
+                hbox(self.save_ctc_btn, self.save_geff_btn),
             ]
         )
         self.native.layout().insertWidget(3, self.table, 1)
@@ -249,9 +246,8 @@ class TrackingTool(Container):
         self.track_btn.enabled = not running
         self.continue_btn.enabled = bool(not running and run is not None and run.state)
         idle_with_tracks = not running and run is not None and bool(run.tracks)
-        for button in (self.split_btn, self.divide_btn, self.mother_btn):
-            button.enabled = idle_with_tracks
-        for button in (self.save_ctc_btn, self.save_geff_btn):
+        edits = (self.split_btn, self.divide_btn, self.mother_btn)
+        for button in (*edits, self.save_ctc_btn, self.save_geff_btn):
             button.enabled = idle_with_tracks
         problem = f.problem() if run is None and not running else None
         self.summary.value = problem or (run.summary() if run is not None else "")
@@ -266,9 +262,3 @@ class TrackingTool(Container):
             self.table.blockSignals(True)
             self.select_track(selected)
             self.table.blockSignals(False)
-
-
-def _row(*widgets: Any, labels: bool = False) -> Container:
-    row = Container(widgets=list(widgets), layout="horizontal", labels=labels)
-    row.margins = (0, 0, 0, 0)
-    return row

@@ -38,7 +38,9 @@ class AutomaticSegmentation:
         self.report: Any = None
 
     def model_changed(self, model: Any) -> None:
-        self.settings = settings_for(model)
+        import sam2_engine as se
+
+        self.settings = se.MaskGeneratorSettings.for_model(model)
 
     def describe(self, written: int) -> str:
         """What the last run did, for the user: objects written, candidates found, what
@@ -135,36 +137,6 @@ class AutomaticSegmentation:
         return int(ids.size)
 
 
-#: Where "segment everything" starts for a model that recommends nothing and is not one
-#: of the official SAM 2 models (e.g. small models trained on microscopy, whose scores are
-#: lower: with the official 0.8 / 0.95 thresholds the former demo model kept no mask on
-#: the plugin's samples; these found objects on each of the three). The bundled model
-#: carries its own settings.
-SMALL_MODEL_SETTINGS = {
-    "pred_iou_thresh": 0.6,
-    "stability_score_thresh": 0.8,
-    "min_object_score": 0.0,
-    "min_mask_region_area": 20,
-}
-
-
-def settings_for(model: Any) -> Any:
-    """The "segment everything" settings to start from with ``model``.
-
-    The model's own recommendation (``sam2_engine.MaskGeneratorSettings.for_model``)
-    when its checkpoint carries one; the official defaults for the official SAM 2
-    models; :data:`SMALL_MODEL_SETTINGS` for every other model.
-    """
-    import sam2_engine as se
-
-    recommended = (getattr(model, "recommended", None) or {}).get("automatic")
-    settings = se.MaskGeneratorSettings.for_model(model)
-    name = str(getattr(getattr(model, "cfg", None), "name", ""))
-    if recommended or name in se.OFFICIAL_CHECKPOINTS:
-        return settings
-    return settings.replace(**SMALL_MODEL_SETTINGS)
-
-
 def _hint(report: Any, settings: Any) -> str:
     """What to change when a run wrote nothing, from the filter that removed most."""
     if report.decoded == 0:
@@ -180,8 +152,7 @@ def _hint(report: Any, settings: Any) -> str:
         return "Every mask overlapped an existing object: choose 'overwrite others' under Overlap."
     return {
         "low_iou": f"Lower 'Predicted IoU ≥' (now {settings.pred_iou_thresh:g}) and run again.",
-        "unstable": f"Lower 'Stability ≥' (now {settings.stability_score_thresh:g}) and run "
-        "again.",
+        "unstable": f"Lower 'Stability ≥' (now {settings.stability_score_thresh:g}) and run again.",
         "no_object": "The model sees no object at the grid points: try more points per side or "
         "another model.",
         "at_crop_edge": "Masks were cut by crop edges: use fewer crop layers.",

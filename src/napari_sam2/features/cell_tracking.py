@@ -148,7 +148,7 @@ class CellTracking:
         shape = (layout.n_frames, *layout.plane_shape)
         if not resume:
             seed_spec = self._seeds(seeds, shape)
-            self.run_state = TrackingRun(self._new_layer(shape), work=_work_array(shape))
+            self.run_state = TrackingRun(self._new_layer(shape), work=new_labels_data(shape))
             self.events.layers_ready.emit(self.run_state.labels_layer)
         run = self.run_state
         assert run is not None
@@ -284,15 +284,17 @@ class CellTracking:
             self._ws.notify("warning", f"Lineage not changed: {err}")
             return
         layer = run.labels_layer
+        touched: set[int] = set()
         with EditGroup(layer) as group:
             for step in relabels:
                 for t in range(step.first, step.last + 1):
-                    plane = np.asarray(layer.data[t])
-                    rows, cols = np.nonzero(plane == step.old)
+                    rows, cols = np.nonzero(np.asarray(layer.data[t]) == step.old)
                     if rows.size:
                         values = np.full(rows.size, step.new)
                         group.write((t, slice(None), slice(None)), PlaneEdit(rows, cols, values))
-                        run.points[t] = _centroids(np.asarray(layer.data[t]))
+                        touched.add(t)
+        for t in touched:  # once per relabelled frame, after all its relabellings
+            run.points[t] = _centroids(np.asarray(layer.data[t]))
         run.tracks = tracks
         run.state = None  # edited by hand: a later run starts afresh
         self.events.changed.emit()
@@ -335,10 +337,6 @@ class CellTracking:
             if label in run.points[t]:
                 return (t, *run.points[t][label])
         return None
-
-
-def _work_array(shape: tuple[int, int, int]) -> Any:
-    return new_labels_data(shape)
 
 
 def _centroids(frame: np.ndarray) -> dict[int, tuple[float, float]]:

@@ -3,7 +3,8 @@
 The defaults are those of the official SAM 2 generator. A model may recommend other
 values (e.g. a small model trained on microscopy scores its masks lower than the official
 models do): :meth:`MaskGeneratorSettings.for_model` reads them from the model's
-``recommended`` settings, so the plugin, the console API and scripts agree.
+``recommended`` settings (with lower thresholds for other models that recommend nothing),
+so the plugin, the cell tracker, the console API and scripts agree.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FilterReport", "MaskGeneratorSettings"]
+__all__ = ["SMALL_MODEL_SETTINGS", "FilterReport", "MaskGeneratorSettings"]
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,33 @@ class MaskGeneratorSettings:
 
     @classmethod
     def for_model(cls, model: Any) -> MaskGeneratorSettings:
-        """The defaults, updated by what ``model`` recommends (``model.recommended``
-        ``["automatic"]``, read from its checkpoint), if anything."""
+        """The settings to start from with ``model``.
+
+        What the model recommends (``model.recommended["automatic"]``, read from its
+        checkpoint) over the defaults; the defaults as they are for the official SAM 2
+        models; :data:`SMALL_MODEL_SETTINGS` over the defaults for every other model.
+        """
+        from sam2_engine.weights.official import OFFICIAL_CHECKPOINTS
+
         recommended = dict((getattr(model, "recommended", None) or {}).get("automatic", {}))
         if recommended.get("tile_sides") is not None:
             recommended["tile_sides"] = tuple(int(s) for s in recommended["tile_sides"])
+        name = str(getattr(getattr(model, "cfg", None), "name", ""))
+        if not recommended and name not in OFFICIAL_CHECKPOINTS:
+            recommended = dict(SMALL_MODEL_SETTINGS)
         return cls().replace(**recommended)
+
+
+#: Where a model that recommends nothing and is not an official SAM 2 model starts (e.g.
+#: small models trained on microscopy, whose scores are lower: with the official 0.8 /
+#: 0.95 thresholds the former demo model kept no mask on the plugin's samples; these found
+#: objects on each of the three).
+SMALL_MODEL_SETTINGS: dict[str, Any] = {
+    "pred_iou_thresh": 0.6,
+    "stability_score_thresh": 0.8,
+    "min_object_score": 0.0,
+    "min_mask_region_area": 20,
+}
 
 
 @dataclass
