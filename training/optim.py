@@ -62,7 +62,7 @@ def apply_freezing(model: SAM2Model, parts: Sequence[str]) -> list[str]:
 
 def trunk_layer_scale(name: str, num_blocks: int, decay: float) -> float:
     """Learning-rate multiplier of a parameter (full name in ``SAM2Model``)."""
-    if not name.startswith("image_encoder.trunk."):
+    if not name.startswith("image_encoder.trunk.") or num_blocks == 0:
         return 1.0
     if "pos_embed" in name:
         return 1.0
@@ -79,7 +79,7 @@ def _no_weight_decay(model: nn.Module) -> set[str]:
     for mod_name, module in model.named_modules():
         for p_name, _ in module.named_parameters(recurse=False):
             full = f"{mod_name}.{p_name}" if mod_name else p_name
-            if "bias" in p_name or isinstance(module, nn.LayerNorm):
+            if "bias" in p_name or isinstance(module, nn.LayerNorm | nn.BatchNorm2d):
                 names.add(full)
     return names
 
@@ -91,7 +91,8 @@ def param_groups(model: SAM2Model, cfg: OptimConfig) -> list[dict]:
     (parameter names, for inspection); groups are ordered deterministically so that a
     saved optimizer state always loads into the same groups.
     """
-    num_blocks = len(model.image_encoder.trunk.blocks)
+    # layer decay applies to Hiera's blocks; a conv trunk learns at one rate
+    num_blocks = len(getattr(model.image_encoder.trunk, "blocks", ()))
     skip_decay = _no_weight_decay(model)
     groups: dict[tuple[float, float], dict] = {}
     for name, param in model.named_parameters():

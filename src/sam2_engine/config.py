@@ -24,8 +24,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 @dataclass
 class TrunkConfig:
-    """Hiera image trunk (hierarchical vision transformer)."""
+    """Image trunk: Hiera (hierarchical vision transformer, the official models) or a
+    residual convolutional trunk (``kind: conv``, for models trained on a CPU).
 
+    Both give four maps at strides 4, 8, 16, 32 with ``embed_dim * dim_mul**i``
+    channels; the conv trunk uses ``embed_dim``, ``dim_mul`` and ``stages`` only.
+    """
+
+    kind: str = "hiera"  # "hiera" or "conv"
     embed_dim: int = 96  # channels of the first stage; doubled at each stage change
     num_heads: int = 1  # heads of the first stage; doubled at each stage change
     stages: list[int] = field(default_factory=lambda: [1, 2, 7, 2])  # blocks per stage
@@ -151,12 +157,19 @@ class ModelConfig:
         """Check the numbers that must agree with each other; return ``self``."""
         t = self.trunk
         problems: list[str] = []
-        if len(t.window_spec) != len(t.stages):
+        if t.kind not in ("hiera", "conv"):
+            problems.append(f"trunk.kind={t.kind!r} must be 'hiera' or 'conv'")
+        if t.kind == "hiera" and len(t.window_spec) != len(t.stages):
             problems.append(
                 f"trunk.window_spec has {len(t.window_spec)} entries but trunk.stages has "
                 f"{len(t.stages)}; give one window size per stage"
             )
-        if not 0 <= t.q_pool <= len(t.stages) - 1:
+        if t.kind == "conv" and len(t.stages) != 4:
+            problems.append(
+                f"trunk.stages={list(t.stages)}: the conv trunk needs 4 stages "
+                "(strides 4, 8, 16, 32)"
+            )
+        if t.kind == "hiera" and not 0 <= t.q_pool <= len(t.stages) - 1:
             problems.append(f"trunk.q_pool={t.q_pool} must be between 0 and len(stages) - 1")
         if self.image_size % 32 != 0 or self.image_size <= 0:
             problems.append(

@@ -1,4 +1,4 @@
-"""Image encoder: the Hiera trunk followed by a feature-pyramid neck."""
+"""Image encoder: a trunk (Hiera or convolutional) followed by a feature-pyramid neck."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sam2_engine.config import NeckConfig, TrunkConfig
+from sam2_engine.model.conv_trunk import ConvTrunk
 from sam2_engine.model.hiera import Hiera
 from sam2_engine.model.position import SinePositionEncoding
 
@@ -131,7 +132,9 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, trunk_cfg: TrunkConfig, neck_cfg: NeckConfig) -> None:
         super().__init__()
-        self.trunk = Hiera(trunk_cfg)
+        self.trunk: Hiera | ConvTrunk = (
+            ConvTrunk(trunk_cfg) if trunk_cfg.kind == "conv" else Hiera(trunk_cfg)
+        )
         self.neck = FpnNeck(neck_cfg, self.trunk.channel_list)
         self.scalp = neck_cfg.scalp
 
