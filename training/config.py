@@ -38,6 +38,7 @@ FREEZABLE = (
     "memory_encoder",
     "sam_prompt_encoder",
     "sam_mask_decoder",
+    "instance_head",
 )
 
 
@@ -164,6 +165,17 @@ class OptimConfig:
 
 
 @dataclass
+class InstanceTaskConfig:
+    """Training of the instance head (models that have one) on whole-field tiles, each
+    rescaled so that its objects are about the head's diameter across."""
+
+    weight: float = 1.0  # weight of the instance loss (0: the head is not trained)
+    batch_size: int = 2  # field tiles per step, besides the prompted samples
+    tile: int = 256  # tile side in model-input pixels (a multiple of 32)
+    diameter_jitter: list[float] = field(default_factory=lambda: [0.7, 1.4])  # log-uniform
+
+
+@dataclass
 class TrainerConfig:
     """Length, batching, precision, freezing, validation, logging and checkpoints."""
 
@@ -192,6 +204,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     prompts: PromptConfig = field(default_factory=PromptConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    instance: InstanceTaskConfig = field(default_factory=InstanceTaskConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
@@ -240,6 +253,14 @@ def _problems(cfg: TrainConfig) -> list[str]:
         out.append(f"data.augment.intensity_scale={list(a.intensity_scale)} must be [lo, hi], 0<lo")
     if not _range_ok(a.gamma, 0.0):
         out.append(f"data.augment.gamma={list(a.gamma)} must be [lo, hi] with 0 < lo <= hi")
+    inst = cfg.instance
+    if inst.weight < 0 or inst.batch_size < 1 or inst.tile < 32 or inst.tile % 32:
+        out.append(
+            f"instance: weight={inst.weight} must be >= 0, batch_size={inst.batch_size} >= 1 "
+            f"and tile={inst.tile} a multiple of 32"
+        )
+    if not _range_ok(inst.diameter_jitter, 0.0):
+        out.append(f"instance.diameter_jitter={list(inst.diameter_jitter)} must be [lo, hi], 0<lo")
     w = d.windows
     if w.enabled not in ("auto", "on", "off"):
         out.append(f"data.windows.enabled={w.enabled!r} must be 'auto', 'on' or 'off'")

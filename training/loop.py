@@ -37,6 +37,7 @@ from sam2_training.checkpointing import (
 from sam2_training.config import TrainConfig, config_to_dict
 from sam2_training.data_setup import TrainingData, build_datasets, prepare_data
 from sam2_training.datasets import ClipDataset, collate_samples
+from sam2_training.instance_task import FieldTiles
 from sam2_training.logs import MetricsLogger
 from sam2_training.optim import apply_freezing, build_optimizer, build_scheduler, lr_factor
 from sam2_training.progress import LossComponents, Phase, TrainingProgress
@@ -119,6 +120,25 @@ def _metadata(
     }
 
 
+def _field_tiles(
+    cfg: TrainConfig, data: TrainingData, model: torch.nn.Module, rank: int
+) -> FieldTiles | None:
+    """The instance head's tiles, or None (no head, a frozen head, or weight 0)."""
+    head = getattr(model, "instance_head", None)
+    if head is None or cfg.instance.weight <= 0:
+        return None
+    if not any(p.requires_grad for p in head.parameters()):
+        return None
+    return FieldTiles(
+        data.stacks,
+        data.train,
+        cfg.instance,
+        model.cfg.instance_head.diameter,
+        cfg.data.percentiles,
+        cfg.trainer.seed + 7919 * rank,
+    )
+
+
 class _Run:
     """State of one call of :func:`train` (kept small; the loop is in :meth:`run`)."""
 
@@ -165,6 +185,7 @@ class _Run:
             t.val_max_objects,
             windows=uses_windows(cfg.data.windows, self.model),
         )
+        self.fields = _field_tiles(cfg, self.data, self.model, info.rank)
         self.sampler = ResumableSampler(
             self.train_set, t.batch_size, info.world_size, info.rank, t.seed
         )
@@ -234,9 +255,13 @@ class _Run:
         num_objects = max(
             distributed.all_reduce_sum(local, self.info).item() / self.info.world_size, 1.0
         )
+        fields = None
+        if self.fields is not None:
+            images, foreground, distance = self.fields.batch(self.step)
+            fields = (images.to(self.device), foreground.to(self.device), distance.to(self.device))
         self._train_mode()
         with _autocast(self.device, self.dtype):
-            loss, components = self.wrapped(samples, num_objects)
+            loss, components = self.wrapped(samples, num_objects, fields, self.cfg.instance.weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.optim.grad_clip > 0:
@@ -371,6 +396,7 @@ class _Run:
                                 "loss_dice": float(comps[1]) * weights.dice,
                                 "loss_iou": float(comps[2]) * weights.iou,
                                 "loss_object": float(comps[3]) * weights.object,
+                                "loss_instance": float(comps[4]) * self.cfg.instance.weight,
                                 "lr": self.scheduler.get_last_lr()[-1],
                                 "steps_per_second": speed,
                             },

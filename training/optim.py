@@ -79,7 +79,7 @@ def _no_weight_decay(model: nn.Module) -> set[str]:
     for mod_name, module in model.named_modules():
         for p_name, _ in module.named_parameters(recurse=False):
             full = f"{mod_name}.{p_name}" if mod_name else p_name
-            if "bias" in p_name or isinstance(module, nn.LayerNorm | nn.BatchNorm2d):
+            if "bias" in p_name or isinstance(module, nn.LayerNorm | nn.GroupNorm):
                 names.add(full)
     return names
 

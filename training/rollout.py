@@ -39,6 +39,7 @@ from sam2_engine import (
     track_step,
 )
 from sam2_training.config import LossConfig, PromptConfig
+from sam2_training.instance_task import instance_loss
 from sam2_training.losses import LossTerms, step_loss
 from sam2_training.prompt_simulation import (
     PromptPlan,
@@ -218,9 +219,7 @@ def run_clip(
             )
         mask_prompt = initial and plan.kind == "mask"
         if initial and not mask_prompt:
-            points, labels = _initial_prompt(
-                plan, gt, prompts, generator, not training, background
-            )
+            points, labels = _initial_prompt(plan, gt, prompts, generator, not training, background)
         step = track_step(
             model,
             frame_feats,
@@ -360,8 +359,14 @@ class TrainingModule(nn.Module):
     def encoder_grad(self) -> bool:
         return any(p.requires_grad for p in self.model.image_encoder.parameters())
 
-    def forward(self, samples: list, num_objects: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Total loss and its (4,) detached components [mask, dice, iou, object].
+    def forward(
+        self,
+        samples: list,
+        num_objects: float,
+        fields: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        instance_weight: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Total loss and its (5,) detached components [mask, dice, iou, object, instance].
 
         Parameters
         ----------
@@ -369,6 +374,12 @@ class TrainingModule(nn.Module):
             :class:`~sam2_training.datasets.ClipSample` items, already on the device.
         num_objects
             Loss normaliser (objects per process in the global batch).
+        fields
+            Whole-field tiles for the instance head (see
+            :class:`~sam2_training.instance_task.FieldTiles`), already on the device;
+            None when the model has no head or the task is off.
+        instance_weight
+            Weight of the instance loss in the total.
         """
         device = self.model.device
         total = LossTerms.zeros(device)
@@ -390,4 +401,10 @@ class TrainingModule(nn.Module):
                 )
                 terms = clip_loss(self.model, preds, sample.masks, num_objects, self.loss_cfg)
                 total = total + terms
-        return total.total, total.components()
+        loss, components = total.total, total.components()
+        head = torch.zeros((), device=device)
+        if fields is not None:
+            images, foreground, distance = fields
+            head = instance_loss(self.model.instance_maps(images), foreground, distance)
+            loss = loss + instance_weight * head
+        return loss, torch.cat([components, head.detach().float().reshape(1)])

@@ -60,6 +60,9 @@ _LAZY = {
     "FrameResult": "sam2_engine.video.frame_result",
     "AutomaticMaskGenerator": "sam2_engine.automatic.generator",
     "MaskGeneratorSettings": "sam2_engine.automatic.settings",
+    "InstanceSegmenter": "sam2_engine.automatic.instances",
+    "InstanceSettings": "sam2_engine.automatic.instances",
+    "has_instance_head": "sam2_engine.automatic.instances",
     "FilterReport": "sam2_engine.automatic.settings",
     "propagation_order": "sam2_engine.video.order",
     "DIRECTIONS": "sam2_engine.video.order",
@@ -106,6 +109,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.automatic.generator import AutomaticMaskGenerator
+    from sam2_engine.automatic.instances import (
+        InstanceSegmenter,
+        InstanceSettings,
+        has_instance_head,
+    )
     from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
     from sam2_engine.build import build_model, default_model_name, list_models
     from sam2_engine.config import ModelConfig, builtin_config_names, config_to_dict, load_config

@@ -128,6 +128,18 @@ class TrackingConfig:
 
 
 @dataclass
+class InstanceHeadConfig:
+    """Per-pixel instance head on the neck (foreground + distance-to-boundary maps, turned
+    into objects by seeded watershed): segment-everything and detection without prompts."""
+
+    enabled: bool = False  # official models have none
+    hidden: int = 32  # channels of the head's convolutions
+    # object diameter (pixels of the model input) the head was trained at; an image is
+    # rescaled so that its objects have about this size before the head runs
+    diameter: float = 24.0
+
+
+@dataclass
 class ModelConfig:
     """The whole SAM 2 model. ``image_size`` is the square input side in pixels."""
 
@@ -139,6 +151,7 @@ class ModelConfig:
     memory_encoder: MemoryEncoderConfig = field(default_factory=MemoryEncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    instance_head: InstanceHeadConfig = field(default_factory=InstanceHeadConfig)
 
     backbone_stride: int = 16  # stride of the lowest-resolution feature map used
 

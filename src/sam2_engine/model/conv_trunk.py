@@ -16,15 +16,25 @@ from torch import nn
 from sam2_engine.config import TrunkConfig
 
 
-def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+def group_norm(channels: int) -> nn.GroupNorm:
+    """Group norm with groups of 8 channels (at most 32 groups).
+
+    Group norm rather than batch norm: the statistics do not depend on the batch, so a
+    model trained one window at a time (SAM 2's training rolls out one clip at a time)
+    or fine-tuned on one image behaves the same in training and in use.
+    """
+    return nn.GroupNorm(max(1, min(32, channels // 8)), channels)
+
+
+def _conv_norm(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
+        group_norm(c_out),
     )
 
 
 class ResidualBlock(nn.Module):
-    """Two 3x3 convolutions with batch norm and a shortcut (ResNet's basic block).
+    """Two 3x3 convolutions with group norm and a shortcut (ResNet's basic block).
 
     A block with ``stride=2`` or a change of width projects its shortcut with a strided
     1x1 convolution.
@@ -32,13 +42,13 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
         super().__init__()
-        self.conv1 = _conv_bn(c_in, c_out, stride)
-        self.conv2 = _conv_bn(c_out, c_out)
+        self.conv1 = _conv_norm(c_in, c_out, stride)
+        self.conv2 = _conv_norm(c_out, c_out)
         self.act = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), group_norm(c_out)
             )
         # start every residual branch near zero: deep stacks train from the first step
         nn.init.zeros_(self.conv2[1].weight)
@@ -71,9 +81,9 @@ class ConvTrunk(nn.Module):
         widths = [int(cfg.embed_dim * cfg.dim_mul**i) for i in range(len(cfg.stages))]
         half = max(widths[0] // 2, 8)
         self.stem = nn.Sequential(
-            _conv_bn(3, half, stride=2),
+            _conv_norm(3, half, stride=2),
             nn.ReLU(inplace=True),
-            _conv_bn(half, widths[0], stride=2),
+            _conv_norm(half, widths[0], stride=2),
             nn.ReLU(inplace=True),
         )
         self.stages = nn.ModuleList()

@@ -21,6 +21,7 @@ from sam2_engine.config import ModelConfig
 from sam2_engine.model.attention import RopeAttention
 from sam2_engine.model.common import MLP
 from sam2_engine.model.image_encoder import ImageEncoder, ImageFeatures
+from sam2_engine.model.instance_head import InstanceHead
 from sam2_engine.model.mask_decoder import DecoderOutput, MaskDecoder
 from sam2_engine.model.memory_attention import MemoryAttention
 from sam2_engine.model.memory_encoder import MemoryEncoder
@@ -105,6 +106,9 @@ class SAM2Model(nn.Module):
         self.obj_ptr_proj = MLP(dim, dim, dim, 3)
         if trk.obj_ptr_tpos != "none":
             self.obj_ptr_tpos_proj = nn.Linear(dim, mem_dim)
+        self.instance_head: InstanceHead | None = None
+        if cfg.instance_head.enabled:
+            self.instance_head = InstanceHead(dim, cfg.instance_head)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -148,6 +152,43 @@ class SAM2Model(nn.Module):
         decoder = self.sam_mask_decoder
         high_res = (decoder.conv_s0(features[0]), decoder.conv_s1(features[1]))
         return ImageFeatures(features[-1], high_res, pos[-1][:1])
+
+    def instance_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """Foreground and distance logits of the instance head.
+
+        Parameters
+        ----------
+        images
+            (B, 3, H, W) ImageNet-normalised images; H and W multiples of 32 (any size:
+            the trunk, neck and head are convolutional).
+
+        Returns
+        -------
+        Tensor
+            (B, 2, H, W): foreground logit, then normalised-distance logit.
+
+        Raises
+        ------
+        ValueError
+            If the model has no instance head or the images have the wrong shape.
+        """
+        if self.instance_head is None:
+            raise ValueError(
+                f"model {self.cfg.name!r} has no instance head; use the grid-point "
+                "AutomaticMaskGenerator, or a model trained with one (e.g. 'microscopy')"
+            )
+        if (
+            images.ndim != 4
+            or images.shape[1] != 3
+            or images.shape[-1] % 32
+            or images.shape[-2] % 32
+        ):
+            raise ValueError(
+                f"expected images of shape (B, 3, H, W) with H, W multiples of 32, got "
+                f"{tuple(images.shape)}"
+            )
+        features, _ = self.image_encoder(images)
+        return self.instance_head(features)
 
     def embed_without_memory(self, features: ImageFeatures) -> torch.Tensor:
         """Stride-16 features with the learnt "no memory" embedding added (B, C, h, w).

@@ -163,7 +163,12 @@ def load_weights(
             f"checkpoint {source} does not fit the model config {config_name!r}: "
             f"{describe_mismatch(expected, found)}.{hint}"
         )
-    bad_dtype = [k for k, v in state.items() if not v.is_floating_point()]
+    # batch norm counts its updates in an integer buffer; every other tensor is float
+    bad_dtype = [
+        k
+        for k, v in state.items()
+        if not v.is_floating_point() and not k.endswith("num_batches_tracked")
+    ]
     if bad_dtype:
         raise CheckpointMismatchError(
             f"checkpoint {source} holds non-float tensors ({', '.join(bad_dtype[:5])}); "

@@ -1,0 +1,77 @@
+"""Segment everything with the instance head: watershed of the two maps, sizes, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import sam2_engine as se
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    torch.manual_seed(0)
+    model = se.build_model("conv_micro", checkpoint=False, device="cpu")
+    return se.InstanceSegmenter(model, diameter=20)
+
+
+def _two_touching_discs(shape=(64, 96), r=10):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    labels = np.zeros(shape, np.int32)
+    for i, cx in enumerate((36, 54), start=1):  # 18 px apart: they touch
+        disc = (yy - 32) ** 2 + (xx - cx) ** 2 <= r**2
+        labels[disc & (labels == 0)] = i
+    return labels
+
+
+def _ideal_maps(labels):
+    from scipy import ndimage as ndi
+
+    dist = np.zeros(labels.shape, np.float32)
+    for i in range(1, labels.max() + 1):
+        d = ndi.distance_transform_edt(labels == i)
+        dist += (d / d.max()).astype(np.float32)
+    return (labels > 0).astype(np.float32), dist
+
+
+def test_touching_objects_are_split_by_their_cores(segmenter):
+    truth = _two_touching_discs()
+    fg, dist = _ideal_maps(truth)
+    labels = segmenter.labels_from_maps(fg, dist, diameter=20)
+    assert labels.dtype == np.int32 and labels.max() == 2
+    for i in (1, 2):
+        inter = np.logical_and(labels == i, truth == i).sum()
+        union = np.logical_or(labels == i, truth == i).sum()
+        assert inter / union > 0.9
+
+
+def test_specks_below_the_size_floor_are_dropped(segmenter):
+    fg = np.zeros((40, 40), np.float32)
+    dist = np.zeros_like(fg)
+    fg[5:7, 5:7] = dist[5:7, 5:7] = 1.0  # a 4-pixel speck, far below a 20 px disc
+    assert segmenter.labels_from_maps(fg, dist, diameter=20).max() == 0
+
+
+def test_segment_keeps_the_image_shape(segmenter):
+    image = np.random.default_rng(0).integers(0, 4000, (70, 90)).astype(np.uint16)
+    labels = segmenter.segment(image)
+    assert labels.shape == (70, 90) and labels.dtype == np.int32
+    assert segmenter.last_diameter == 20
+
+
+def test_estimated_diameter_is_a_positive_size(segmenter):
+    auto = se.InstanceSegmenter(segmenter.model)
+    rgb = np.random.default_rng(1).random((64, 64, 3)).astype(np.float32)
+    assert auto.estimate_diameter(rgb) > 0
+
+
+@pytest.mark.parametrize("bad", [0, -3, float("nan")])
+def test_bad_diameter_is_refused(segmenter, bad):
+    with pytest.raises(ValueError, match="diameter"):
+        se.InstanceSegmenter(segmenter.model, diameter=bad)
+
+
+def test_thresholds_are_checked():
+    with pytest.raises(ValueError, match="seed_threshold"):
+        se.InstanceSettings(seed_threshold=1.5)
