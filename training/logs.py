@@ -14,6 +14,7 @@ COLUMNS = (
     "loss_dice",
     "loss_iou",
     "loss_object",
+    "loss_instance",
     "lr",
     "steps_per_second",
     "val_one_click_iou",
