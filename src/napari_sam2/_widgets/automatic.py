@@ -1,16 +1,19 @@
 """The "Everything" tool of the SAM 2 dock (automatic mask generation).
 
-The key thresholds of the generator are exposed; they start from what the model in use
-recommends and follow it when the model changes. After a run the tool says how many
-candidate masks were found and which filter removed how many. The result goes into the
-target Labels layer with fresh labels, under the overlap policy, as one undo step.
+Two methods: the model's instance head (one pass and a watershed, for models that have
+one, such as the bundled microscopy model; the object diameter is given or estimated)
+and a grid of click prompts (every model). The grid's key thresholds are exposed; they
+start from what the model in use recommends and follow it when the model changes. After
+a run the tool says which method ran and what it found (for the grid: how many
+candidate masks, and which filter removed how many). The result goes into the target
+Labels layer with fresh labels, under the overlap policy, as one undo step.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from magicgui.widgets import Container, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
 from napari_sam2._widgets.tools import ToolContext
 
@@ -22,6 +25,20 @@ class AutomaticTool(Container):
         c = self.controller = context.controller
         super().__init__(labels=False)
         self.margins = (2, 2, 2, 2)
+        self.method = ComboBox(
+            label="Method",
+            choices=self._method_choices,
+            tooltip="instance head: one pass of the model's instance head and a watershed "
+            "(fast; models that have one); grid prompts: a grid of single clicks (any model)",
+        )
+        self.diameter = FloatSpinBox(
+            label="Diameter (px)",
+            min=0.0,
+            max=2000.0,
+            step=1.0,
+            tooltip="typical object diameter in image pixels for the instance head; "
+            "0 estimates it from the image",
+        )
         self.points_per_side = SpinBox(
             label="Points per side",
             min=1,
@@ -60,6 +77,8 @@ class AutomaticTool(Container):
         self.report_label.native.setWordWrap(True)
         params = Container(
             widgets=[
+                self.method,
+                self.diameter,
                 self.points_per_side,
                 self.pred_iou,
                 self.stability,
@@ -71,6 +90,7 @@ class AutomaticTool(Container):
         params.margins = (0, 0, 0, 0)
         self.extend([params, self.run_btn, self.report_label])
         self.run_btn.changed.connect(self.segment)
+        self.method.changed.connect(self._method_shown)
         con = context.connections
         con.connect(c.events.jobs_changed, self._refresh)
         con.connect(c.events.model_changed, self.show_defaults)
@@ -80,6 +100,11 @@ class AutomaticTool(Container):
 
     def show_defaults(self, _: Any = None) -> None:
         """Show the settings the controller uses (the model's recommendation)."""
+        feature = self.controller.automatic_segmentation
+        self.method.reset_choices()
+        self.method.value = feature.method
+        self.diameter.value = feature.diameter or 0.0
+        self._method_shown()
         d = self.controller.automatic
         self.points_per_side.value = d.points_per_side or 32
         self.pred_iou.value = d.pred_iou_thresh
@@ -98,9 +123,21 @@ class AutomaticTool(Container):
             crop_n_layers=int(self.crop_layers.value),
         )
 
+    def _method_choices(self, _: Any = None) -> list[tuple[str, str]]:
+        names = {"instances": "Instance head", "grid": "Grid prompts"}
+        return [(names[m], m) for m in self.controller.automatic_segmentation.methods()]
+
+    def _method_shown(self, _: Any = None) -> None:
+        grid = self.method.value != "instances"
+        self.diameter.visible = not grid
+        for w in (self.points_per_side, self.pred_iou, self.stability, self.crop_layers):
+            w.visible = grid
+
     def segment(self, _: Any = None) -> None:
         self.report_label.value = ""
-        self.controller.segment_everything(self.settings())
+        self.controller.segment_everything(
+            self.settings(), method=self.method.value, diameter=self.diameter.value or None
+        )
 
     def _finished(self, written: int) -> None:
         self.report_label.value = self.controller.automatic_segmentation.describe(written)

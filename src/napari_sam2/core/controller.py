@@ -415,6 +415,10 @@ class Sam2Controller:
         return self.propagation.track_labels_on_plane(ids)
 
     # ================================================================== automatic
-    def segment_everything(self, settings: Any = None) -> bool:
+    def segment_everything(
+        self, settings: Any = None, *, method: str | None = None, diameter: float | None = None
+    ) -> bool:
         """See :meth:`AutomaticSegmentation.segment_everything`."""
-        return self.automatic_segmentation.segment_everything(settings)
+        return self.automatic_segmentation.segment_everything(
+            settings, method=method, diameter=diameter
+        )

@@ -36,16 +36,43 @@ class AutomaticSegmentation:
         self._ws = ws
         self.settings: Any = se.MaskGeneratorSettings()
         self.report: Any = None
+        #: "instances" (the model's instance head, when it has one) or "grid" prompts
+        self.method = "grid"
+        #: object diameter in image pixels for the instance head; None estimates it
+        self.diameter: float | None = None
+        self.last_run: tuple[str, float | None] | None = None  # (method, diameter used)
 
     def model_changed(self, model: Any) -> None:
         import sam2_engine as se
 
         self.settings = se.MaskGeneratorSettings.for_model(model)
+        self.method = "instances" if se.has_instance_head(model) else "grid"
+
+    def methods(self) -> list[str]:
+        """Methods the model in use offers ("instances" first when it has the head)."""
+        import sam2_engine as se
+
+        model = self._ws.models.model
+        has_head = model is not None and se.has_instance_head(model)
+        return ["instances", "grid"] if has_head else ["grid"]
 
     def describe(self, written: int) -> str:
         """What the last run did, for the user: objects written, candidates found, what
         each filter removed, and (when nothing was written) what to change."""
         report, s = self.report, self.settings
+        if self.last_run is not None and self.last_run[0] == "instances":
+            size = self.last_run[1]
+            how = "given" if self.diameter is not None else "estimated"
+            text = (
+                f"{written} object(s) written by the model's instance head "
+                f"(object diameter {size:.0f} px, {how})."
+            )
+            if written == 0:
+                text += (
+                    " Nothing was found: set the object diameter by hand, or use the grid "
+                    "prompts method."
+                )
+            return text
         if report is None:
             return f"{written} object(s) written."
         text = f"{written} object(s) written: {report.summary()}."
@@ -58,7 +85,13 @@ class AutomaticSegmentation:
             text += " " + _hint(report, s)
         return text
 
-    def segment_everything(self, settings: Any = None) -> bool:
+    def segment_everything(
+        self,
+        settings: Any = None,
+        *,
+        method: str | None = None,
+        diameter: float | None = None,
+    ) -> bool:
         """Segment every object of the current plane into the target Labels layer.
 
         New objects get fresh labels; the overlap policy protects existing ones; the
@@ -67,11 +100,26 @@ class AutomaticSegmentation:
         Parameters
         ----------
         settings
-            ``sam2_engine.MaskGeneratorSettings`` (default: :attr:`settings`); its
-            ``min_mask_region_area`` also drops smaller masks from the result.
+            ``sam2_engine.MaskGeneratorSettings`` (default: :attr:`settings`) of the grid
+            method; its ``min_mask_region_area`` also drops smaller masks from the result.
+        method
+            "instances" (the model's instance head: one pass and a watershed) or "grid"
+            (a grid of click prompts); default :attr:`method`.
+        diameter
+            Object diameter in image pixels for the instance head (0 or None:
+            estimated from the image); kept in :attr:`diameter`.
         """
         ws = self._ws
         settings = settings or self.settings
+        method = method or self.method
+        if method not in self.methods():
+            ws.notify(
+                "warning",
+                f"The model in use cannot segment everything with {method!r}; "
+                f"choose {' or '.join(self.methods())}.",
+            )
+            return False
+        self.method, self.diameter = method, (float(diameter) if diameter else None)
         if ws.image.layout is None or ws.models.model is None:
             ws.notify("warning", "Choose an image layer and load a model first.")
             return False
@@ -81,9 +129,15 @@ class AutomaticSegmentation:
         plane, model, token = ws.image.plane, ws.models.model, ws.image.token
         source = ws.image.source(plane)
 
+        size = self.diameter
+
         def work(ctx: JobContext) -> tuple[np.ndarray, Any]:
             import sam2_engine as se
 
+            if method == "instances":
+                seg = se.InstanceSegmenter(model, diameter=size)
+                labels = seg.segment(source.normalized(plane.frame), progress=ctx.report)
+                return labels, ("instances", seg.last_diameter)
             gen = se.AutomaticMaskGenerator(model, settings)
             labels = gen.generate_labels(
                 source.normalized(plane.frame),
@@ -96,8 +150,12 @@ class AutomaticSegmentation:
         def done(found: tuple[np.ndarray, Any]) -> None:
             if token != ws.image.token:
                 return
-            labels, self.report = found
-            self.settings = settings
+            labels, outcome = found
+            if isinstance(outcome, tuple):
+                self.last_run, self.report = outcome, None
+            else:
+                self.last_run, self.report = ("grid", None), outcome
+                self.settings = settings
             n = self._write(plane, np.asarray(labels))
             text = self.describe(n)
             ws.status.set(f"Segment everything: {text}")
