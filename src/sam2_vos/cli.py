@@ -119,9 +119,7 @@ def _infer(args: argparse.Namespace) -> int:
         raise ValueError(f"checkpoint {args.checkpoint} does not exist")
     _check_model(args.model)
     predictor = make_predictor(args.model, checkpoint=args.checkpoint, device=args.device)
-    total = sum(
-        len(frame_files(layout.images / n)) for n in names if (layout.images / n).is_dir()
-    )
+    total = sum(len(frame_files(layout.images / n)) for n in names if (layout.images / n).is_dir())
     print(
         f"{PROG} vos-infer: {len(names)} videos, {total} frames, prompts {args.prompts}, "
         f"device {predictor.model.device}",

@@ -200,9 +200,7 @@ def open_video(layout: Layout, name: str) -> VideoFolder:
         raise FileNotFoundError(f"video {name!r} has no frame folder {folder}")
     files = frame_files(folder)
     if not files:
-        raise FileNotFoundError(
-            f"{folder} holds no frames ({', '.join(FRAME_SUFFIXES)} files)"
-        )
+        raise FileNotFoundError(f"{folder} holds no frames ({', '.join(FRAME_SUFFIXES)} files)")
     stems = tuple(p.stem for p in files)
     if len(set(stems)) != len(stems):
         raise ValueError(f"{folder} has several frames with the same name stem")

@@ -190,9 +190,7 @@ def infer_dataset(
             _write_video(predictor, video, plan, out / name, progress)
         except Exception as exc:  # one bad video must not stop the others
             message = str(exc).strip().replace("\n", " ") or type(exc).__name__
-            outcomes.append(
-                VideoOutcome(name, 0, obj_ids, time.perf_counter() - started, message)
-            )
+            outcomes.append(VideoOutcome(name, 0, obj_ids, time.perf_counter() - started, message))
             continue
         outcomes.append(
             VideoOutcome(name, video.num_frames, obj_ids, time.perf_counter() - started)

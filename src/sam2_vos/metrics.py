@@ -70,9 +70,7 @@ def _within(contour: np.ndarray, radius: int) -> np.ndarray:
     return np.rint(squared) <= radius * radius
 
 
-def boundary_f(
-    pred: np.ndarray, gt: np.ndarray, tolerance: float = BOUNDARY_TOLERANCE
-) -> float:
+def boundary_f(pred: np.ndarray, gt: np.ndarray, tolerance: float = BOUNDARY_TOLERANCE) -> float:
     """Boundary accuracy F: harmonic mean of contour precision and recall.
 
     Parameters
