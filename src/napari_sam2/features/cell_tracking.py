@@ -6,25 +6,26 @@ the clicks of a Points layer. Every finished frame comes back to the GUI thread,
 is copied into a new Labels layer ("SAM 2 cell tracks") and its centroids into the data of
 a Tracks layer ("SAM 2 lineage"); cancelling keeps the frames done, and **Continue**
 resumes after the last one. Lineage edits (mark or unlink a division, split a track,
-re-link a daughter) go through :mod:`sam2_cells.lineage_edits`; their relabelling is one
-undo step of the Labels layer. The layers are created here but added to the viewer by
-the viewer bridge (signal ``layers_ready``), so this module imports no viewer.
+re-link a daughter) go through :mod:`sam2_cells.lineage_edits`; each is one undo step of
+the Labels layer, pixels and lineage together (:mod:`.lineage_curation`). The layers are
+created here but added to the viewer by the viewer bridge (signal ``layers_ready``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from psygnal import Signal
-from scipy import ndimage as ndi
 
 from napari_sam2.core.jobs import Job, JobContext
-from napari_sam2.core.labels_edit import EditGroup, PlaneEdit, new_labels_data
+from napari_sam2.core.labels_edit import new_labels_data
 from napari_sam2.core.layout import labels_transform, layer_data
 from napari_sam2.core.workspace import Workspace
+from napari_sam2.features.lineage_curation import centroids as _centroids
 
 TRACKS_LABELS_NAME, LINEAGE_NAME = "SAM 2 cell tracks", "SAM 2 lineage"
 LINEAGE_REFRESH_FRAMES = 5  # while tracking, the lineage (Tracks layer, table) follows
@@ -66,7 +67,12 @@ class TrackingRun:
             for label, (r, c) in found.items()
         ]
         data = np.array(sorted(rows), dtype=float) if rows else np.zeros((0, 4))
-        graph = {t.label: [t.parent] for t in self.tracks if t.parent}
+        drawn = {int(label) for label in data[:, 0]}
+        graph = {  # napari refuses a graph with a track it has no point of
+            t.label: [t.parent]
+            for t in self.tracks
+            if t.parent and t.label in drawn and t.parent in drawn
+        }
         return data, graph
 
     def summary(self) -> str:
@@ -149,6 +155,7 @@ class CellTracking:
         if not resume:
             seed_spec = self._seeds(seeds, shape)
             self.run_state = TrackingRun(self._new_layer(shape), work=new_labels_data(shape))
+            self.run_state.labels_layer.lineage_replayed = partial(self._replayed, self.run_state)
             self.events.layers_ready.emit(self.run_state.labels_layer)
         run = self.run_state
         assert run is not None
@@ -217,15 +224,16 @@ class CellTracking:
         raise TypeError(f"seeds must be a Labels or Points layer, got {kind}")
 
     def _new_layer(self, shape: tuple[int, int, int]) -> Any:
-        from napari.layers import Labels
+        from napari_sam2.viewer.track_labels import TrackLabels
 
         ws = self._ws
         assert ws.image.layout is not None
-        return Labels(
+        layer = TrackLabels(
             new_labels_data(shape),
             name=TRACKS_LABELS_NAME,
             **labels_transform(ws.image.layout, ws.image.layer, len(shape)),
         )
+        return layer
 
     def _show_frame(self, run: TrackingRun, done: Any) -> None:
         layer = run.labels_layer
@@ -269,6 +277,7 @@ class CellTracking:
         self._edit(edit)
 
     def _edit(self, edit: Any) -> None:
+        from napari_sam2.features.lineage_curation import apply_lineage_edit
         from sam2_cells import LineageError
 
         run = self.run_state
@@ -279,26 +288,23 @@ class CellTracking:
             self._ws.notify("warning", "Wait for cell tracking to finish (or cancel it).")
             return
         try:
-            tracks, relabels = edit(list(run.tracks))
+            apply_lineage_edit(run, edit)
         except LineageError as err:
-            self._ws.notify("warning", f"Lineage not changed: {err}")
+            self._ws.notify("warning", f"Lineage not changed: {'; '.join(err.problems)}.")
             return
-        layer = run.labels_layer
-        touched: set[int] = set()
-        with EditGroup(layer) as group:
-            for step in relabels:
-                for t in range(step.first, step.last + 1):
-                    rows, cols = np.nonzero(np.asarray(layer.data[t]) == step.old)
-                    if rows.size:
-                        values = np.full(rows.size, step.new)
-                        group.write((t, slice(None), slice(None)), PlaneEdit(rows, cols, values))
-                        touched.add(t)
-        for t in touched:  # once per relabelled frame, after all its relabellings
-            run.points[t] = _centroids(np.asarray(layer.data[t]))
-        run.tracks = tracks
-        run.state = None  # edited by hand: a later run starts afresh
         self.events.changed.emit()
-        self._ws.status.set("Lineage edited (Ctrl-Z on the tracks layer undoes the relabelling).")
+        self._ws.status.set(
+            f"Lineage edited: Ctrl-Z on {TRACKS_LABELS_NAME!r} or {LINEAGE_NAME!r} undoes it."
+        )
+
+    def _replayed(self, run: TrackingRun, snapshot: Any, undoing: bool) -> None:
+        """An undo or redo of ``run``'s Labels layer took back or replayed a lineage edit."""
+        from napari_sam2.features.lineage_curation import restore_lineage
+
+        restore_lineage(run, snapshot)
+        if run is self.run_state:
+            self.events.changed.emit()
+        self._ws.status.set("Lineage edit undone." if undoing else "Lineage edit redone.")
 
     # ------------------------------------------------------------------ saving
     def export(self, kind: str, path: str | Path) -> bool:
@@ -337,11 +343,3 @@ class CellTracking:
             if label in run.points[t]:
                 return (t, *run.points[t][label])
         return None
-
-
-def _centroids(frame: np.ndarray) -> dict[int, tuple[float, float]]:
-    ids = np.unique(frame[frame > 0])
-    if ids.size == 0:
-        return {}
-    centres = ndi.center_of_mass(frame > 0, frame, ids)
-    return {int(i): (float(r), float(c)) for i, (r, c) in zip(ids, centres, strict=True)}

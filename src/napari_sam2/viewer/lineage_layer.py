@@ -3,7 +3,8 @@
 Each track keeps one colour in both layers: the Tracks layer's colour map sends every
 track id to the colour the Labels layer's colour map gives that label. The Tracks layer
 is created once the run has a track with two points and is refreshed when the run's
-lineage changes (every few frames while it runs, after edits).
+lineage changes (every few frames while it runs, after edits and their undo). Ctrl-Z
+with the Tracks layer selected undoes the run's last edit, as on its Labels layer.
 """
 
 from __future__ import annotations
@@ -108,6 +109,27 @@ class LineageLayers:
         if self.tracks_layer is None or self.tracks_layer not in viewer.layers:
             self.tracks_layer = make_lineage_layer(run)
             if self.tracks_layer is not None:
+                self._bind_undo(self.tracks_layer)
                 viewer.layers.insert(viewer.layers.index(run.labels_layer) + 1, self.tracks_layer)
         else:
             refresh_lineage_layer(self.tracks_layer, run)
+
+    def _bind_undo(self, layer: Any) -> None:
+        """Ctrl-Z / Ctrl-Shift-Z with the Tracks layer selected undo / redo the run's
+        edits (napari's Tracks layer has no history of its own)."""
+        from napari.utils.key_bindings import KeyCode, KeyMod
+
+        def labels() -> Any:
+            run = self._feature.run_state
+            return None if run is None else run.labels_layer
+
+        def undo(_layer: Any) -> None:
+            if (target := labels()) is not None:
+                target.undo()
+
+        def redo(_layer: Any) -> None:
+            if (target := labels()) is not None:
+                target.redo()
+
+        layer.bind_key(KeyMod.CtrlCmd | KeyCode.KeyZ, undo, overwrite=True)
+        layer.bind_key(KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, redo, overwrite=True)
