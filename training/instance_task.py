@@ -87,23 +87,24 @@ class FieldTiles:
         self.cfg, self.diameter, self.seed = cfg, float(diameter), int(seed)
         self.norm = Normalization("auto", low=float(percentiles[0]), high=float(percentiles[1]))
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Tiles of ``step``: (B, 3, S, S) normalised images, (B, S, S) foreground and
-        (B, S, S) distance targets (float32)."""
+    def tiles(self, step: int) -> tuple[torch.Tensor, np.ndarray]:
+        """Tiles of ``step``: (B, 3, S, S) normalised images and (B, S, S) int32 labels."""
         rng = np.random.default_rng([self.seed, 41, int(step)])
-        images, fg, dist = [], [], []
+        images, labels = [], []
         while len(images) < self.cfg.batch_size:
             tile = self._tile(rng)
             if tile is not None:
                 images.append(tile[0])
-                fg.append(tile[1] > 0)
-                dist.append(boundary_distance(tile[1]))
-        x = resize_batch(images, self.cfg.tile)
-        return (
-            x,
-            torch.from_numpy(np.stack(fg)).float(),
-            torch.from_numpy(np.stack(dist)),
-        )
+                labels.append(tile[1])
+        return resize_batch(images, self.cfg.tile), np.stack(labels)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Tiles of ``step`` with their targets: (B, 3, S, S) normalised images,
+        (B, S, S) foreground and (B, S, S) distance targets (float32)."""
+        x, labels = self.tiles(step)
+        fg = torch.from_numpy(labels > 0).float()
+        dist = torch.from_numpy(np.stack([boundary_distance(lab) for lab in labels]))
+        return x, fg, dist
 
     def _tile(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
         index, t = self.frames[int(rng.integers(len(self.frames)))]

@@ -19,6 +19,7 @@ COLUMNS = (
     "steps_per_second",
     "val_one_click_iou",
     "val_tracking_iou",
+    "val_instance_f1",
     "val_score",
 )
 

@@ -121,21 +121,25 @@ def _metadata(
 
 
 def _field_tiles(
-    cfg: TrainConfig, data: TrainingData, model: torch.nn.Module, rank: int
+    cfg: TrainConfig, data: TrainingData, model: torch.nn.Module, rank: int, val: bool = False
 ) -> FieldTiles | None:
-    """The instance head's tiles, or None (no head, a frozen head, or weight 0)."""
+    """The instance head's training (or validation) tiles, or None: no head, no frames,
+    or (training) a frozen head or a weight of 0."""
     head = getattr(model, "instance_head", None)
-    if head is None or cfg.instance.weight <= 0:
+    segments = data.val if val else data.train
+    if head is None or not segments:
         return None
-    if not any(p.requires_grad for p in head.parameters()):
+    if not val and (
+        cfg.instance.weight <= 0 or not any(p.requires_grad for p in head.parameters())
+    ):
         return None
     return FieldTiles(
         data.stacks,
-        data.train,
+        segments,
         cfg.instance,
         model.cfg.instance_head.diameter,
         cfg.data.percentiles,
-        cfg.trainer.seed + 7919 * rank,
+        cfg.trainer.seed + (1 if val else 7919 * rank),
     )
 
 
@@ -186,6 +190,7 @@ class _Run:
             windows=uses_windows(cfg.data.windows, self.model),
         )
         self.fields = _field_tiles(cfg, self.data, self.model, info.rank)
+        self.val_fields = _field_tiles(cfg, self.data, self.model, info.rank, val=True)
         self.sampler = ResumableSampler(
             self.train_set, t.batch_size, info.world_size, info.rank, t.seed
         )
@@ -281,6 +286,7 @@ class _Run:
                 self.val_set,
                 max_samples=self.cfg.trainer.val_max_samples,
                 autocast_dtype=self.dtype,
+                fields=self.val_fields,
             )
             score = self.validation.score
             if self.best_score is None or score > self.best_score:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from sam2_training.object_match import object_f1
+
 __all__ = ["QualityReport", "held_out_field", "measure_quality", "prompt_ious"]
 
 HELD_OUT_SEED = 900_000  # training recipes draw from seeds far below this
@@ -203,19 +205,7 @@ def _automatic_f1(model, n_images: int) -> list[float]:
     for i in range(n_images):
         data = held_out_field(1000 + i)
         found = segment(data.image)
-        gt = [m for _, m in _objects(data.labels, 1)]
-        pred = [found == v for v in np.unique(found[found > 0])]
-        matched = 0
-        used: set[int] = set()
-        for g in gt:
-            for j, p in enumerate(pred):
-                if j not in used and _iou(g, p) >= 0.5:
-                    matched += 1
-                    used.add(j)
-                    break
-        precision = matched / max(len(pred), 1)
-        recall = matched / max(len(gt), 1)
-        out.append(0.0 if matched == 0 else 2 * precision * recall / (precision + recall))
+        out.append(object_f1(np.asarray(found), data.labels))
     return out
 
 
