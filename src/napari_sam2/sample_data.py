@@ -1,4 +1,4 @@
-"""Synthetic microscopy samples with ground truth (napari: File > Open Sample > SAM 2).
+"""Synthetic microscopy samples with ground truth (napari: File > Open Sample > napari-sam2).
 
 Each sample returns the image and its ground-truth instance labels as a second layer
 (hidden, so that it does not get in the way of clicking), made by :mod:`sam2_synthetic`'s

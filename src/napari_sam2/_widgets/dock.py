@@ -1,15 +1,14 @@
 """The SAM 2 dock: the shared setup on top, one tab per tool, the job row below.
 
-One dock per viewer (**Plugins > SAM 2**). Image, axes, model, device and target labels
-are chosen once in the setup and used by every tool; switching tabs keeps every choice.
-The menu entries under **Layers > Segment** open the same dock on a given tool
-(:func:`open_dock`). Each tab scrolls if the window is too short for it, so the dock
-never makes the window taller than the screen.
+One dock per viewer (**Plugins > SAM 2 (napari-sam2)**). Image, axes, model, device and
+target labels are chosen once in the setup and used by every tool; switching tabs keeps
+every choice. The menu entries under **Layers > Segment** open the same dock on a given
+tool (:func:`open_dock`). Each tab scrolls if the window is too short for it, so the
+dock never makes the window taller than the screen.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from magicgui.widgets import Container
@@ -54,7 +53,7 @@ class Sam2Dock(Container):
         self.controller = self.bridge.controller
         super().__init__(labels=False)
         self._viewer = viewer
-        self._view_reset = False
+        self._view_fit: Any = None
         self.connections = Connections(self, self.bridge)
         self.setup = SetupPanel(viewer, self.bridge, self.connections)
         self.progress_row = ProgressRow()
@@ -107,19 +106,14 @@ class Sam2Dock(Container):
         self.progress_row.show_status(c.status)
 
     def _docked(self, parent: Any) -> None:
-        """Docking narrows the canvas: show the whole image again, once."""
-        if parent is None or self._view_reset:
+        """Docking narrows the canvas: show the whole image again (and keep doing so on
+        resizes and new images until the user zooms or pans, see :mod:`.view_fit`)."""
+        if parent is None or self._view_fit is not None:
             return
-        from qtpy.QtCore import QTimer
+        from napari_sam2._widgets.view_fit import ViewFitter
 
-        self._view_reset = True
-        viewer = self._viewer
-
-        def reset() -> None:
-            with contextlib.suppress(Exception):
-                viewer.reset_view()
-
-        QTimer.singleShot(0, reset)
+        self._view_fit = ViewFitter(self._viewer, self.connections)
+        self._view_fit.fit_soon()
 
 
 def _scrolled(widget: Any) -> Any:
@@ -137,10 +131,19 @@ def _scrolled(widget: Any) -> Any:
 
 # ---------------------------------------------------------------------- opening
 def open_dock(viewer: Any, tool: str = "segment") -> Sam2Dock:
-    """Open (or show) the viewer's SAM 2 dock on ``tool``; returns the dock."""
+    """Open (or show) the viewer's SAM 2 dock on ``tool``; returns the dock.
+
+    The dock is the one **Plugins > SAM 2** opens (napari names both ``"SAM 2
+    (napari-sam2)"``); one already docked, under any name, is shown instead of a second.
+    """
     window = unwrap_viewer(viewer).window
-    dock_widget, dock = window.add_plugin_dock_widget(PLUGIN, DOCK_NAME)
+    dock = next((w for w in window.dock_widgets.values() if isinstance(w, Sam2Dock)), None)
+    if dock is None:
+        dock_widget, dock = window.add_plugin_dock_widget(PLUGIN, DOCK_NAME)
+    else:
+        dock_widget = dock.native.parent()
     dock_widget.show()
+    dock_widget.raise_()
     dock.show_tool(tool)
     return dock
 
