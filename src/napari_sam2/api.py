@@ -239,6 +239,7 @@ def track_cells(
     channel_axis: int | None = None,
     settings: Any = None,
     resume: Any = None,
+    detections: Any = None,
 ) -> Any:
     """Segment and track every cell of a time-lapse, with divisions (the Track cells tab).
 
@@ -247,9 +248,9 @@ def track_cells(
     image
         An Image layer (or viewer, or array) of shape (T, H, W) or (T, H, W, C).
     seeds
-        None (find the cells automatically on the first frame and later ones), a Labels
-        layer or (H, W) / (T, H, W) label array (its labels on frame 0: the cells to
-        track), or a Points layer / (N, 3) array of ``(t, row, col)`` clicks, one per cell.
+        None (the detections alone), a Labels layer or (H, W) / (T, H, W) label array (its
+        labels on frame 0 replace the detections they overlap), or a Points layer / (N, 3)
+        array of ``(t, row, col)`` clicks, one per cell the detections missed.
     time_axis
         The time axis of the image.
     model, device, channel_axis
@@ -259,6 +260,11 @@ def track_cells(
     resume
         The ``run_state`` of an earlier, cancelled call's feature to continue (rarely
         needed from a script).
+    detections
+        Where each frame's cells come from: None (``settings.detection``, default
+        ``"auto"``: the model's instance head, else the classical detector), ``"model"``,
+        ``"classical"``, or your own segmentation as a (T, H, W) Labels layer or integer
+        array (Cellpose, StarDist, ...), which is then only linked.
 
     Returns
     -------
@@ -289,7 +295,9 @@ def track_cells(
     if problem:
         raise ValueError(problem)
     feature.run_state = resume
-    feature.run(seeds=seeds, resume=resume is not None)
+    if isinstance(detections, np.ndarray):
+        check_numeric(detections, "the detections")
+    feature.run(seeds=seeds, resume=resume is not None, detections=detections)
     run = feature.run_state
     if viewer is not None and run.labels_layer not in viewer.layers:
         viewer.add_layer(run.labels_layer)

@@ -21,9 +21,13 @@ Modules
 * ``seeds``: tracking seeds (auto, a label image, points) checked against the movie.
 * ``geff_io``: the tracking graph as GEFF (:func:`write_geff`).
 * ``metrics``: CTC scores by py-ctcmetrics (:func:`score_ctc`, :func:`score_arrays`).
-* ``tracker``: :class:`CellTracker` (SAM 2 tracking with divisions, seeded by labels,
-  points or automatic detection), :class:`TrackerSettings`, :class:`TrackingOutcome`,
-  :class:`FrameDone`; loaded on first use because it imports the engine (torch).
+* ``detection``: the :class:`Detector` protocol and its sources: a label stack the user
+  brings, the classical nuclei detector (``classical``), the SAM 2 model.
+* ``linking``: the ``Linker`` seam and the global LAP linker (laptrack: gap closing,
+  divisions); ``evidence``: SAM 2 carrying each detection one frame on (the link cue).
+* ``tracker``: :class:`CellTracker` (detect every frame, link globally, write
+  CTC-valid tracks), :class:`TrackerSettings`, :class:`TrackingOutcome`,
+  :class:`FrameDone`; loaded on first use.
 * ``lineage_edits``: undoable-by-value lineage corrections (:func:`mark_division`,
   :func:`unlink`, :func:`relink`, :func:`split_track`).
 * ``cli``: the ``napari-sam2`` command line.
@@ -60,6 +64,7 @@ from sam2_cells.tracker_settings import TrackerSettings
 from sam2_cells.tracks_layer import tracks_layer_data
 
 _TRACKER_NAMES = ("CellTracker", "FrameDone", "TrackingOutcome")
+_DETECTION_NAMES = ("Detector", "LabelStackDetector", "ClassicalDetector", "ModelDetector")
 
 
 def __getattr__(name: str) -> Any:
@@ -69,16 +74,24 @@ def __getattr__(name: str) -> Any:
         from sam2_cells import tracker
 
         return getattr(tracker, name)
+    if name in _DETECTION_NAMES:
+        from sam2_cells import detection
+
+        return getattr(detection, name)
     raise AttributeError(f"module 'sam2_cells' has no attribute {name!r}")
 
 
 __all__ = [
     "CellTracker",
+    "ClassicalDetector",
     "CtcSequence",
+    "Detector",
     "FrameDone",
+    "LabelStackDetector",
     "LazyStack",
     "Lineage",
     "LineageError",
+    "ModelDetector",
     "Relabel",
     "Seeds",
     "TrackRecord",

@@ -1,112 +1,283 @@
-"""Finding cells no track claims: SAM 2's automatic mask generator on unclaimed pixels.
+"""Detections: the cells of each frame, from any source, behind one protocol.
 
-For a model made for windows the generator prompts square tiles of one side, chosen so
-that a typical cell fills ``detection_share`` of a tile (the side is learnt from the cells
-already tracked, or probed on the first frame); grid points on pixels that already belong
-to a track are skipped, so a frame full of tracked cells costs little. Masks that lie
-mostly on claimed pixels, or are too small, are dropped.
+The tracker first segments every frame into instances (a label image per frame), then
+links them (:mod:`sam2_cells.linking`). Where the instances come from is a
+:class:`Detector`:
+
+* :class:`LabelStackDetector` (``"labels"``): a (T, H, W) label stack you already have
+  (Cellpose, StarDist, ilastik, hand-corrected labels; numpy, a TIFF, a folder of TIFFs,
+  zarr). The tracker only links it. Best when you trust your segmentation.
+* :class:`ClassicalDetector` (``"classical"``): background flattening, a noise-aware
+  threshold and a distance-transform watershed (:mod:`sam2_cells.classical`), for
+  fluorescent nuclei. No model; a baseline, fast, and good on clean nuclear stains.
+* :class:`ModelDetector` (``"model"``): the SAM 2 model. A model with an instance head
+  segments each frame in one pass (``sam2_engine.InstanceSegmenter``, when the engine
+  and the model have it); any other model uses segment-everything (the automatic mask
+  generator), which is slow and, for the models we have, weaker than the classical
+  detector on nuclei (see ``docs/tracking.md``).
+
+:func:`make_detector` builds one by name; ``"auto"`` is the model's instance head when
+it has one, else the classical detector.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from scipy import ndimage as ndi
 
-import sam2_engine as se
+__all__ = [
+    "DETECTION_SOURCES",
+    "ClassicalDetector",
+    "Detector",
+    "LabelStackDetector",
+    "ModelDetector",
+    "as_label_frame",
+    "make_detector",
+    "model_has_instance_head",
+]
 
-__all__ = ["CellDetector", "Detector"]
+#: The detection sources a user picks from (CLI ``--detector``, the Track cells tab).
+DETECTION_SOURCES = ("auto", "model", "classical", "labels")
 
-PROBE_SIDES = (48, 96, 192, 384, 768)  # tile sides tried when the cell size is unknown
-
-
-class CellDetector(Protocol):
-    """What the tracker needs from whatever finds new cells."""
-
-    cell_extent: float | None
-
-    def learn_extent(self, labels: np.ndarray) -> None: ...
-
-    def detect(self, frame: int, claimed: np.ndarray | None) -> np.ndarray: ...
+PROBE_SIDES = (48, 96, 192, 384, 768)  # segment-everything tile sides when the size is unknown
 
 
-class Detector:
-    """New-cell detection on one frame (a :class:`CellDetector`).
+@runtime_checkable
+class Detector(Protocol):
+    """Whatever segments the cells of one frame of a movie.
+
+    ``detect(movie, t)`` returns the (H, W) ``int32`` instance labels of frame ``t``
+    (0 background, one id per cell; ids need not be consecutive nor stable over time).
+    It must be deterministic: the same frame gives the same labels, so that a resumed run
+    equals an uninterrupted one. ``name`` says what it is, for messages and reports.
+    """
+
+    name: str
+
+    def detect(self, movie: Any, t: int) -> np.ndarray: ...
+
+
+def as_label_frame(frame: Any, min_area: int = 1) -> np.ndarray:
+    """(H, W) ``int32`` labels numbered 1..N from any integer label frame; objects
+    smaller than ``min_area`` pixels are dropped."""
+    frame = np.asarray(frame)
+    ids, inverse = np.unique(frame.ravel(), return_inverse=True)
+    counts = np.bincount(inverse)
+    keep = (ids != 0) & (counts >= min_area)
+    lut = np.zeros(len(ids), np.int32)
+    lut[keep] = np.arange(1, int(keep.sum()) + 1)
+    return lut[inverse].reshape(frame.shape)
+
+
+def _gray(frame: Any) -> np.ndarray:
+    arr = np.asarray(frame)
+    return arr.mean(axis=-1) if arr.ndim == 3 else arr
+
+
+class LabelStackDetector:
+    """Detections read from a (T, H, W) label stack the user brings.
+
+    Parameters
+    ----------
+    labels
+        (T, H, W) integer array-like read one frame at a time (numpy, zarr, dask,
+        :func:`sam2_cells.read_label_stack`).
+    """
+
+    name = "labels"
+
+    def __init__(self, labels: Any) -> None:
+        self.labels = labels
+
+    def check(self, movie_shape: tuple[int, ...]) -> None:
+        """Raise ``ValueError`` (one sentence) unless the stack fits the movie."""
+        shape = tuple(int(n) for n in getattr(self.labels, "shape", ()))
+        want = tuple(int(n) for n in movie_shape[:3])
+        dtype = np.dtype(getattr(self.labels, "dtype", np.int32))
+        if len(shape) != 3:
+            raise ValueError(
+                f"the label stack has shape {shape}; it must be (time, row, col) like the "
+                f"movie {want}"
+            )
+        if shape[0] != want[0]:
+            raise ValueError(
+                f"the label stack has {shape[0]} frames but the movie has {want[0]}"
+            )
+        if shape[1:] != want[1:]:
+            raise ValueError(
+                f"the label stack's frames are {shape[1]}x{shape[2]} but the movie's are "
+                f"{want[1]}x{want[2]}"
+            )
+        if not (np.issubdtype(dtype, np.integer) or dtype == np.bool_):
+            raise ValueError(
+                f"the label stack holds {dtype} values; labels must be integers (one id per "
+                "cell, 0 background)"
+            )
+
+    def detect(self, movie: Any, t: int) -> np.ndarray:
+        frame = np.asarray(self.labels[t])
+        if frame.min(initial=0) < 0:
+            raise ValueError(f"the label stack has negative labels on frame {t}")
+        return as_label_frame(frame)
+
+
+class ClassicalDetector:
+    """The classical nuclei detector (:func:`sam2_cells.classical.segment_nuclei`).
+
+    Parameters
+    ----------
+    diameter
+        Typical nucleus diameter in pixels; None: estimated once, on frame 0.
+    params
+        ``sam2_cells.classical.ClassicalParams`` (default values otherwise).
+    """
+
+    name = "classical"
+
+    def __init__(self, diameter: float | None = None, params: Any = None) -> None:
+        self.diameter = diameter
+        self.params = params
+
+    def detect(self, movie: Any, t: int) -> np.ndarray:
+        from sam2_cells.classical import estimate_diameter, segment_nuclei
+
+        if self.diameter is None:  # from frame 0 whatever t is: resumed runs agree
+            self.diameter = estimate_diameter(_gray(movie[0]), params=self.params)
+        return segment_nuclei(_gray(movie[t]), self.diameter, self.params)
+
+
+def model_has_instance_head(model: Any) -> bool:
+    """Whether the engine can segment instances with ``model`` in one pass."""
+    import sam2_engine as se
+
+    has = getattr(se, "has_instance_head", None)
+    return bool(getattr(se, "InstanceSegmenter", None) is not None and has and has(model))
+
+
+class ModelDetector:
+    """Detections by the SAM 2 model: its instance head, else segment-everything.
 
     Parameters
     ----------
     model
-        The SAM 2 model.
-    source
-        The movie as a ``sam2_engine.FrameSource``.
-    share
-        Share of a tile a typical cell fills.
+        A ``sam2_engine.SAM2Model``.
+    diameter
+        Typical cell diameter in pixels, or None (the instance head finds it; for
+        segment-everything it is learnt from frame 0).
     min_area
-        Smallest mask kept (pixels).
-    max_claimed_overlap
-        Largest share of a mask on claimed pixels.
+        Smallest mask kept (pixels), for segment-everything.
+    share
+        Share of a segment-everything tile a typical cell fills (window models).
     """
 
+    name = "model"
+
     def __init__(
-        self, model: Any, source: Any, share: float, min_area: int, max_claimed_overlap: float
+        self, model: Any, diameter: float | None = None, min_area: int = 12, share: float = 0.18
     ) -> None:
         self.model = model
-        self.source = source
-        self.share = share
+        self.diameter = diameter
         self.min_area = min_area
-        self.max_claimed_overlap = max_claimed_overlap
-        self.windowed = se.WindowPolicy.from_model(model) is not None
-        self.cell_extent: float | None = None  # typical cell extent (pixels), once known
+        self.share = share
+        self._segmenter: Any = None
+        self._source: tuple[int, Any] | None = None
+        self.instance_head = model_has_instance_head(model)
 
-    def learn_extent(self, labels: np.ndarray) -> None:
-        """Take the typical cell extent (median box side) from a label image."""
-        boxes = [s for s in ndi.find_objects(labels) if s is not None]
-        if boxes:
-            extents = [max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes]
-            self.cell_extent = float(np.median(extents))
+    @property
+    def method(self) -> str:
+        """``"instance head"`` or ``"segment-everything"``."""
+        return "instance head" if self.instance_head else "segment-everything"
 
-    def _settings(self) -> Any:
+    def detect(self, movie: Any, t: int) -> np.ndarray:
+        if self.instance_head:
+            import sam2_engine as se
+
+            if self._segmenter is None:
+                if self.diameter is None:  # estimated on frame 0 whatever t is
+                    probe = se.InstanceSegmenter(self.model, diameter=None)
+                    probe.segment(np.asarray(movie[0]))
+                    self.diameter = probe.last_diameter
+                self._segmenter = se.InstanceSegmenter(self.model, diameter=self.diameter)
+            labels = self._segmenter.segment(np.asarray(movie[t]))
+            return as_label_frame(labels)
+        return self._segment_everything(movie, t)
+
+    # ------------------------------------------------------------------ fallback
+    def _frames(self, movie: Any) -> Any:
+        import sam2_engine as se
+
+        if self._source is None or self._source[0] != id(movie):
+            self._source = (id(movie), se.FrameSource(movie))
+        return self._source[1]
+
+    def _settings(self, extent: float | None) -> Any:
+        import sam2_engine as se
+
         base = se.MaskGeneratorSettings.for_model(self.model)
-        if not self.windowed:
+        if se.WindowPolicy.from_model(self.model) is None:
             return base
-        if self.cell_extent is None:
-            sides: tuple[int, ...] = PROBE_SIDES
-        else:
-            sides = (max(32, round(self.cell_extent / self.share)),)
+        sides = PROBE_SIDES if extent is None else (max(32, round(extent / self.share)),)
         floor = 0.0 if base.min_object_score is None else base.min_object_score
         return base.replace(tile_sides=sides, min_object_score=floor)
 
-    def detect(self, frame: int, claimed: np.ndarray | None) -> np.ndarray:
-        """(H, W) int32 labels 1..N of new cells on ``frame`` (0: nothing new).
+    def _segment_everything(self, movie: Any, t: int) -> np.ndarray:
+        import sam2_engine as se
 
-        Parameters
-        ----------
-        frame
-            Frame index in ``source``.
-        claimed
-            (H, W) bool pixels of existing tracks, or None.
-        """
-        gen = se.AutomaticMaskGenerator(self.model, self._settings())
-        skip = None
-        if claimed is not None and claimed.any():
-            skip = ndi.binary_dilation(claimed, iterations=2)
-        image = self.source.normalized(frame)
-        found = gen.generate_labels(image, skip=skip, min_area=self.min_area)
-        if self.cell_extent is None and found.any():
-            self.learn_extent(found)
-        if skip is None:
-            return found.astype(np.int32)
-        out = np.zeros(found.shape, np.int32)
-        n = 0
-        for index, box in enumerate(ndi.find_objects(found), start=1):
-            if box is None:
-                continue
-            mask = found[box] == index
-            area = int(mask.sum())
-            on_claimed = int(claimed[box][mask].sum())  # type: ignore[index]
-            if area < self.min_area or on_claimed > self.max_claimed_overlap * area:
-                continue
-            n += 1
-            out[box][mask & (out[box] == 0)] = n
-        return out
+        if self.diameter is None and t != 0:
+            self._segment_everything(movie, 0)  # learn the cell size where a fresh run does
+        gen = se.AutomaticMaskGenerator(self.model, self._settings(self.diameter))
+        found = gen.generate_labels(self._frames(movie).normalized(t), min_area=self.min_area)
+        found = as_label_frame(found, self.min_area)
+        if self.diameter is None and found.any():
+            boxes = [b for b in ndi.find_objects(found) if b is not None]
+            extents = [max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes]
+            self.diameter = float(np.median(extents))
+        return found
+
+
+def make_detector(
+    kind: str,
+    *,
+    model: Any = None,
+    labels: Any = None,
+    diameter: float | None = None,
+    min_area: int = 12,
+) -> Detector:
+    """A detector by name (one of :data:`DETECTION_SOURCES`).
+
+    Parameters
+    ----------
+    kind
+        ``"labels"`` (needs ``labels``), ``"classical"``, ``"model"`` (needs ``model``) or
+        ``"auto"``: the model's instance head when it has one, else classical.
+    model
+        The SAM 2 model.
+    labels
+        (T, H, W) label stack, for ``"labels"``.
+    diameter
+        Typical cell diameter in pixels (None: estimated).
+    min_area
+        Smallest object kept (pixels).
+
+    Raises
+    ------
+    ValueError
+        An unknown kind, or what it needs is missing.
+    """
+    if kind not in DETECTION_SOURCES:
+        raise ValueError(
+            f"unknown detection source {kind!r}; choose one of {', '.join(DETECTION_SOURCES)}"
+        )
+    if kind == "labels":
+        if labels is None:
+            raise ValueError("detection source 'labels' needs a label stack (--labels PATH)")
+        return LabelStackDetector(labels)
+    if kind == "auto":
+        kind = "model" if model is not None and model_has_instance_head(model) else "classical"
+    if kind == "classical":
+        return ClassicalDetector(diameter)
+    if model is None:
+        raise ValueError("detection source 'model' needs a SAM 2 model")
+    return ModelDetector(model, diameter, min_area=min_area)

@@ -4,62 +4,82 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sam2_cells.linking import LinkSettings
+
 __all__ = ["TrackerSettings"]
 
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    """How :class:`~sam2_cells.tracker.CellTracker` follows, finds, ends and splits cells.
+    """How :class:`~sam2_cells.tracker.CellTracker` detects and links cells.
+
+    Distances are in cell diameters, so the defaults suit any magnification.
 
     Attributes
     ----------
-    detect_every : int
-        Look for cells that no track claims (entering the field, missed so far) every this
-        many frames (0: only when seeding automatically).
-    detection_share : float
-        Share of a detection tile a typical cell fills (smaller: bigger, fewer tiles).
-    min_object_score : float
-        A track ends when SAM 2's object-presence logit for it is not above this.
+    detection : str
+        Where each frame's cells come from (:data:`sam2_cells.detection.DETECTION_SOURCES`
+        but ``"labels"``, which takes a stack: pass a detector): ``"auto"`` (the model's
+        instance head if it has one, else classical), ``"model"`` or ``"classical"``.
+    diameter : float or None
+        Typical cell diameter in pixels; None: estimated from the detections.
+    sam2_cue : bool
+        Carry every detection one frame on with SAM 2 and let the overlap with the next
+        frame's detections lower the linking cost (slower; needs a model).
+    max_speed : float
+        Largest move between two frames (diameters).
+    gap_frames : int
+        Missed frames a track may bridge (0: none).
+    divisions : bool
+        Find divisions.
+    split_distance : float
+        Largest distance from a mother to a daughter's first position (diameters).
+    start_cost : float
+        Cost of a track starting or ending (squared diameters): higher gives fewer,
+        longer tracks.
+    cue_weight : float
+        How much a full SAM 2 overlap lowers a link's cost (0..1).
+    min_track_length : int
+        Isolated tracks (no mother, no daughter, not at the movie's first or last frame)
+        shorter than this many frames are dropped as spurious.
     min_area : int
-        A mask smaller than this many pixels counts as lost (and as no detection).
-    max_claimed_overlap : float
-        A detection lying more than this share on pixels of existing tracks (grown by two
-        pixels) is a duplicate and dropped.
-    split_min_share : float
-        A track whose mask falls apart into two pieces, the smaller holding at least this
-        share, divided: the mother ends and the pieces become daughters.
-    division_area_drop : float
-        A new detection next to a track whose area fell below this share of its recent
-        mean is that track's second daughter (the first is what the track still follows).
-    division_distance : float
-        "Next to": centroids at most this many mother diameters apart.
-    daughter_size_ratio : float
-        A second daughter is at most twice this factor smaller than her mother was
-        (daughters cut by the image border are small), and not larger.
-    max_backdate : int
-        When a mask falls apart, look back at most this many frames for the frame on
-        which the daughters were already there, touching (the division is dated there).
+        Detections smaller than this many pixels are dropped.
     """
 
-    detect_every: int = 5
-    detection_share: float = 0.18
-    min_object_score: float = 0.0
+    detection: str = "auto"
+    diameter: float | None = None
+    sam2_cue: bool = False
+    max_speed: float = 1.0
+    gap_frames: int = 1
+    divisions: bool = True
+    split_distance: float = 0.8
+    start_cost: float = 1.0
+    cue_weight: float = 0.8
+    min_track_length: int = 1
     min_area: int = 12
-    max_claimed_overlap: float = 0.25
-    split_min_share: float = 0.25
-    division_area_drop: float = 0.8
-    division_distance: float = 1.6
-    daughter_size_ratio: float = 2.5
-    max_backdate: int = 3
 
     def __post_init__(self) -> None:
-        if self.detect_every < 0:
-            raise ValueError(f"detect_every={self.detect_every} must be >= 0")
-        for name in ("detection_share", "max_claimed_overlap", "split_min_share"):
-            value = getattr(self, name)
-            if not 0.0 < value <= 1.0:
-                raise ValueError(f"{name}={value} must be in (0, 1]")
+        from sam2_cells.detection import DETECTION_SOURCES
+
+        if self.detection not in DETECTION_SOURCES or self.detection == "labels":
+            raise ValueError(
+                f"detection={self.detection!r}: choose auto, model or classical (a label "
+                "stack is passed to the tracker as a detector)"
+            )
+        if self.diameter is not None and not self.diameter > 0:
+            raise ValueError(f"diameter={self.diameter} must be > 0 pixels (or None)")
         if self.min_area < 1:
             raise ValueError(f"min_area={self.min_area} must be at least 1 pixel")
-        if self.daughter_size_ratio < 1.0 or self.division_distance <= 0:
-            raise ValueError("daughter_size_ratio must be >= 1 and division_distance > 0")
+        self.link_settings()  # checks the linking values
+
+    def link_settings(self) -> LinkSettings:
+        """The linker's part of these settings."""
+        return LinkSettings(
+            max_speed=self.max_speed,
+            gap_frames=self.gap_frames,
+            divisions=self.divisions,
+            split_distance=self.split_distance,
+            start_cost=self.start_cost,
+            cue_weight=self.cue_weight if self.sam2_cue else 0.0,
+            min_track_length=self.min_track_length,
+        )

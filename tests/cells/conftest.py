@@ -33,3 +33,11 @@ def tiny() -> tuple[np.ndarray, list[TrackRecord]]:
         TrackRecord(4, 0, 5, 0),
     ]
     return labels, tracks
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A tiny SAM 2 model with random weights (fast; for plumbing, not quality)."""
+    import sam2_engine as se
+
+    return se.build_model("test_tiny", device="cpu")

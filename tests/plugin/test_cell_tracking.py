@@ -1,6 +1,6 @@
 """The "Track cells" feature: runs the tracker in a job, fills a Labels layer frame by
 frame with its Tracks data, continues after a cancel, edits the lineage undoably.
-The tracker's follower and detector are ground-truth oracles (tests/cells), so that the
+The tracker's detections are the movie's ground truth (a label stack), so that the
 assertions are about the plugin's plumbing, not a model's quality."""
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from napari.layers import Image, Labels
 from napari_sam2.core.controller import Sam2Controller
 from napari_sam2.core.jobs import SyncRunner
 from napari_sam2.features.cell_tracking import CellTracking
-from sam2_cells import CellTracker, check_lineage
+from sam2_cells import CellTracker, LabelStackDetector, check_lineage
 from sam2_synthetic import microscopy_timelapse
-from tests.cells.test_tracker import OracleDetector, OracleFollower
 
 
 def use_oracles(monkeypatch, movie) -> None:
-    """The tracker follows and detects with the movie's ground truth (no model quality)."""
+    """The tracker detects the movie's ground truth (no model quality)."""
+    init = CellTracker.__init__
 
-    def parts(self, model):
-        return OracleFollower(movie.labels, movie.tracks, True), OracleDetector(movie.labels)
+    def given(self, model=None, settings=None, **kw):
+        init(self, model, settings, **{**kw, "detector": LabelStackDetector(movie.labels)})
 
-    monkeypatch.setattr(CellTracker, "_parts", parts)
+    monkeypatch.setattr(CellTracker, "__init__", given)
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,18 @@ def test_the_console_api_tracks_cells(movie, tiny_model, monkeypatch):
         api.track_cells(movie.movie[0], model=tiny_model)
     with pytest.raises(ValueError, match="nothing to continue"):
         api.track_cells(movie.movie, model=tiny_model, resume=run)
+
+
+def test_the_console_api_links_your_own_labels_or_detects_classically(movie, tiny_model):
+    from napari_sam2 import api
+
+    run = api.track_cells(movie.movie, model=tiny_model, detections=movie.labels)
+    labels = np.asarray(run.labels_layer.data)
+    check_lineage(run.tracks, labels)
+    assert (labels > 0).sum() == (movie.labels > 0).sum(), "your labels, only linked"
+    assert any(t.parent for t in run.tracks), "divisions found"
+    run = api.track_cells(movie.movie, model=tiny_model, detections="classical")
+    check_lineage(run.tracks, np.asarray(run.labels_layer.data))
+    assert run.tracks
+    with pytest.raises(ValueError, match="has 3 frames but the movie has 10"):
+        api.track_cells(movie.movie, model=tiny_model, detections=movie.labels[:3])

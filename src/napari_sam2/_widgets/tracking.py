@@ -1,8 +1,10 @@
 """The "Track cells" tool of the SAM 2 dock: every cell of a time-lapse, with lineage.
 
-The image of the setup (with its time axis set) is tracked frame by frame in a worker,
-seeded automatically, from a Labels layer (its labels on the current frame) or from the
-clicks of a Points layer. The result is a Labels layer with one label per track and a
+The image of the setup (with its time axis set) is tracked in a worker: every frame's
+cells are detected (by the model, the classical nuclei detector, or a (time, row, col)
+Labels layer of your own segmentation), then linked over the whole movie; seeds from a
+Labels layer (its labels on the current frame) or the clicks of a Points layer add cells
+the detections missed. The result is a Labels layer with one label per track and a
 Tracks layer of the lineage, coloured alike, filled while it runs; Cancel keeps the
 frames done and **Continue** carries on after them. The track table lists every track
 (first and last frame, mother); clicking a row shows that cell. The lineage is corrected
@@ -20,7 +22,12 @@ from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, S
 from napari_sam2._widgets.common import form, hbox
 from napari_sam2._widgets.tools import ToolContext
 
-AUTO_SEEDS = "automatic: find the cells"
+AUTO_SEEDS = "none: the detections alone"
+DETECTORS = (
+    ("auto: the model's instance head, else classical", "auto"),
+    ("model (SAM 2)", "model"),
+    ("classical (fluorescent nuclei)", "classical"),
+)
 COLUMNS = ("Track", "First", "Last", "Mother")
 
 
@@ -48,12 +55,19 @@ class TrackingTool(Container):
             tooltip="which cells to track: found automatically, the labels of a Labels "
             "layer on the current frame, or one click per cell in a Points layer",
         )
-        self.detect_spin = SpinBox(
-            label="Find new cells every",
-            value=s.detect_every,
+        self.detector_combo = ComboBox(
+            label="Detect with",
+            choices=self._detector_choices,
+            tooltip="where each frame's cells come from: the SAM 2 model, the classical "
+            "nuclei detector (threshold + watershed), or a (time, row, col) Labels layer "
+            "of your own segmentation (Cellpose, StarDist, ...), which is only linked",
+        )
+        self.diameter_spin = SpinBox(
+            label="Cell diameter (px)",
+            value=int(s.diameter or 0),
             min=0,
             max=10_000,
-            tooltip="frames between searches for cells entering the field (0: never)",
+            tooltip="typical cell diameter; 0: estimated from the detections",
         )
         self.min_area_spin = SpinBox(
             label="Min cell area (px)",
@@ -92,7 +106,9 @@ class TrackingTool(Container):
         self.save_geff_btn = PushButton(text="Save GEFF…", tooltip="GEFF graph store (zarr)")
         self.extend(
             [
-                form(self.seeds_combo, self.detect_spin, self.min_area_spin),
+                form(
+                    self.detector_combo, self.diameter_spin, self.seeds_combo, self.min_area_spin
+                ),
                 hbox(self.track_btn, self.continue_btn),
                 self.summary,
                 hbox(self.daughters_edit, self.divide_btn, labels=True),
@@ -116,6 +132,24 @@ class TrackingTool(Container):
         con.connect(f.events.changed, self.refresh)
         con.connect(self._viewer.layers.events.inserted, self.seeds_combo.reset_choices)
         con.connect(self._viewer.layers.events.removed, self.seeds_combo.reset_choices)
+        con.connect(self._viewer.layers.events.inserted, self.detector_combo.reset_choices)
+        con.connect(self._viewer.layers.events.removed, self.detector_combo.reset_choices)
+
+    def _detector_choices(self, *_: Any) -> list[tuple[str, Any]]:
+        from napari.layers import Labels
+
+        from napari_sam2.viewer.helper_layers import is_helper
+
+        out: list[tuple[str, Any]] = list(DETECTORS)
+        for layer in self._viewer.layers:
+            if (
+                isinstance(layer, Labels)
+                and layer.ndim == 3
+                and layer is not self._result_layer()
+                and not is_helper(layer)
+            ):
+                out.append((f"labels: {layer.name}", layer))
+        return out
 
     def _seed_choices(self, *_: Any) -> list[tuple[str, Any]]:
         from napari.layers import Labels, Points
@@ -135,11 +169,15 @@ class TrackingTool(Container):
         f = self.feature
         f.settings = dataclasses.replace(
             f.settings,
-            detect_every=int(self.detect_spin.value),
+            diameter=float(self.diameter_spin.value) or None,
             min_area=int(self.min_area_spin.value),
         )
         try:
-            started = f.run(seeds=None if resume else self.seeds_combo.value, resume=resume)
+            started = f.run(
+                seeds=None if resume else self.seeds_combo.value,
+                resume=resume,
+                detections=None if resume else self.detector_combo.value,
+            )
         except (ValueError, TypeError) as err:
             self.controller.ws.notify("warning", str(err))
             return False

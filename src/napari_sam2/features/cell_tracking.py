@@ -101,6 +101,7 @@ class CellTracking:
         self._ws = ws
         self.events = TrackingEvents()
         self.settings = TrackerSettings()
+        self._detector: Any = None  # the run's own detector (a Labels layer's stack)
         self.run_state: TrackingRun | None = None
 
     # ------------------------------------------------------------------ checks
@@ -122,7 +123,7 @@ class CellTracking:
         return None
 
     # ------------------------------------------------------------------ running
-    def run(self, seeds: Any = None, resume: bool = False) -> bool:
+    def run(self, seeds: Any = None, resume: bool = False, detections: Any = None) -> bool:
         """Track every cell of the image, in a worker.
 
         Parameters
@@ -131,6 +132,10 @@ class CellTracking:
             None (automatic), a napari Labels layer (its labels on the current frame, or a
             2D Labels layer: the cells to track) or a Points layer (one click per cell, on
             the frame it lies on).
+        detections
+            Where each frame's cells come from: None (``settings.detection``), ``"auto"``,
+            ``"model"``, ``"classical"``, or a (time, row, col) Labels layer of your own
+            segmentation (only linked). A resumed run keeps the run's source.
         resume
             Continue the last (cancelled) run after its last frame.
 
@@ -154,12 +159,13 @@ class CellTracking:
         shape = (layout.n_frames, *layout.plane_shape)
         if not resume:
             seed_spec = self._seeds(seeds, shape)
+            self._detector = self._detections(detections, shape)
             self.run_state = TrackingRun(self._new_layer(shape), work=new_labels_data(shape))
             self.run_state.labels_layer.lineage_replayed = partial(self._replayed, self.run_state)
             self.events.layers_ready.emit(self.run_state.labels_layer)
         run = self.run_state
         assert run is not None
-        tracker = CellTracker(ws.models.model, self.settings)
+        tracker = CellTracker(ws.models.model, self.settings, detector=self._detector)
         state = run.state if resume else None
         token, n_frames = ws.image.token, layout.n_frames
 
@@ -175,7 +181,7 @@ class CellTracking:
             if token != ws.image.token:
                 return
             self._show_frame(run, done)
-            ws.events.progress_changed.emit("track", done.frame + 1, done.total)
+            ws.events.progress_changed.emit("track", *done.progress)
             if (done.frame + 1) % LINEAGE_REFRESH_FRAMES == 0:
                 self.events.changed.emit()
 
@@ -223,6 +229,23 @@ class CellTracking:
             return Seeds("points", points=data)
         raise TypeError(f"seeds must be a Labels or Points layer, got {kind}")
 
+    def _detections(self, detections: Any, shape: tuple[int, int, int]) -> Any:
+        """The detector of a new run (None: the settings' source)."""
+        import dataclasses
+
+        from sam2_cells import LabelStackDetector
+
+        if detections is None:
+            return None
+        if isinstance(detections, str):
+            self.settings = dataclasses.replace(self.settings, detection=detections)
+            return None
+        is_layer = type(detections).__name__ == "Labels"
+        data = np.asarray(detections.data) if is_layer else detections
+        detector = LabelStackDetector(data)
+        detector.check(shape)
+        return detector
+
     def _new_layer(self, shape: tuple[int, int, int]) -> Any:
         from napari_sam2.viewer.track_labels import TrackLabels
 
@@ -237,13 +260,9 @@ class CellTracking:
 
     def _show_frame(self, run: TrackingRun, done: Any) -> None:
         layer = run.labels_layer
-        layer.data[done.frame] = done.labels
-        run.points[done.frame] = _centroids(done.labels)
-        for earlier in range(max(0, done.frame - self.settings.max_backdate), done.frame):
-            frame = np.asarray(run.work[earlier])
-            if not np.array_equal(np.asarray(layer.data[earlier]), frame):  # dated back
-                layer.data[earlier] = frame
-                run.points[earlier] = _centroids(frame)
+        layer.data[done.frame] = done.labels  # detections first, then the tracks
+        if done.stage == "tracked":
+            run.points[done.frame] = _centroids(done.labels)
         run.tracks, run.state, run.frames_done = done.tracks, done.state, done.frame + 1
         layer.refresh()
 

@@ -1,0 +1,334 @@
+"""Linking detections into tracks: a global LAP over the whole movie (laptrack).
+
+:class:`FrameCells` holds what linking needs of one frame's detections (centroids and
+areas); :class:`Cue` is optional evidence between consecutive frames (how much of each
+detection of frame ``t - 1``, carried one frame on by SAM 2, lands on each detection of
+frame ``t``: :mod:`sam2_cells.evidence`). A :class:`Linker` turns them into
+:class:`Links`: a track label for every detection and the lineage.
+
+:class:`LapLinker` is the linker: ``laptrack.LapTrack`` (Jaqaman et al. 2008), i.e.
+frame-to-frame assignment, then one global assignment that closes gaps (a cell missed on
+one frame), finds divisions (a track starting next to a live track: splitting) and
+decides every start and end, all at once. Costs are squared centroid distances in units
+of the cell diameter, so one set of settings suits any magnification. With a SAM 2 cue,
+a link's cost blends the distance with the evidence: ``(1 - w) d^2 + w (1 - IoU) v^2``
+(``v`` the largest move), so a pair SAM 2 carried onto each other is cheap even after a
+long move, and a pair it did not is dearer; a daughter's uses the share of her mask the
+mother's propagated mask covers.
+
+The lineage is CTC-valid by construction: every chain of the LAP graph is one track on
+contiguous frames, a division ends the mother the frame before her daughters begin, and a
+closed gap starts a new track whose parent is the track before the gap (the CTC's way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from sam2_cells.lineage import TrackRecord
+
+__all__ = ["Cue", "FrameCells", "LapLinker", "LinkSettings", "Linker", "Links"]
+
+
+@dataclass
+class FrameCells:
+    """The detections of one frame: detection ``i + 1`` of the label image has centroid
+    ``centroids[i]`` (row, col) and ``areas[i]`` pixels."""
+
+    centroids: np.ndarray  # (N, 2) float
+    areas: np.ndarray  # (N,) int
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray) -> FrameCells:
+        """From a label image numbered 1..N (:func:`sam2_cells.detection.as_label_frame`)."""
+        labels = np.asarray(labels)
+        n = int(labels.max(initial=0))
+        if n == 0:
+            return cls(np.zeros((0, 2)), np.zeros(0, np.int64))
+        flat = labels.ravel()
+        idx = np.flatnonzero(flat)
+        ids = flat[idx].astype(np.int64) - 1
+        areas = np.bincount(ids, minlength=n)
+        rows, cols = np.divmod(idx, labels.shape[1])
+        safe = np.maximum(areas, 1)
+        cy = np.bincount(ids, weights=rows, minlength=n) / safe
+        cx = np.bincount(ids, weights=cols, minlength=n) / safe
+        return cls(np.column_stack([cy, cx]), areas.astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.areas)
+
+    def to_state(self) -> list:
+        return [self.centroids.tolist(), self.areas.tolist()]
+
+    @classmethod
+    def from_state(cls, value: list) -> FrameCells:
+        c, a = value
+        return cls(np.asarray(c, float).reshape(-1, 2), np.asarray(a, np.int64))
+
+
+@dataclass
+class Cue:
+    """SAM 2 evidence from frame ``t - 1`` to ``t``: ``overlap[(i, j)]`` is the IoU of
+    detection ``i`` of ``t - 1`` propagated one frame with detection ``j`` of ``t``, and
+    ``cover[(i, j)]`` the share of ``j`` it covers (0-based indices)."""
+
+    overlap: dict[tuple[int, int], float] = field(default_factory=dict)
+    cover: dict[tuple[int, int], float] = field(default_factory=dict)
+
+    def to_state(self) -> list:
+        return [[i, j, o, self.cover.get((i, j), 0.0)] for (i, j), o in self.overlap.items()]
+
+    @classmethod
+    def from_state(cls, rows: list) -> Cue:
+        cue = cls()
+        for i, j, o, c in rows:
+            cue.overlap[(int(i), int(j))] = float(o)
+            cue.cover[(int(i), int(j))] = float(c)
+        return cue
+
+
+@dataclass
+class Links:
+    """Detections linked into tracks.
+
+    Attributes
+    ----------
+    luts
+        Per frame, an ``int32`` array: ``luts[t][i]`` is the track label of detection
+        ``i`` (1-based, as in the label image; ``luts[t][0] == 0``), 0 when dropped.
+    tracks
+        The CTC lineage.
+    """
+
+    luts: list[np.ndarray]
+    tracks: list[TrackRecord]
+
+
+class Linker(Protocol):
+    """What links the detections of a movie into tracks."""
+
+    def link(
+        self, frames: Sequence[FrameCells], cues: Sequence[Cue | None], diameter: float
+    ) -> Links: ...
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Costs and limits of :class:`LapLinker`; distances in cell diameters.
+
+    Attributes
+    ----------
+    max_speed : float
+        Largest frame-to-frame move linked.
+    gap_frames : int
+        Missed frames a track may bridge (0: no gap closing).
+    divisions : bool
+        Find divisions (LAP splitting).
+    split_distance : float
+        Largest distance from a mother's last centroid to a daughter's first.
+    start_cost : float
+        Cost of starting or ending a track segment (squared diameters); higher: fewer,
+        longer tracks.
+    cue_weight : float
+        With a SAM 2 cue, the weight ``w`` of the evidence in a link's cost (see the
+        module docstring); 0 ignores the cue.
+    min_track_length : int
+        Tracks shorter than this many frames with no mother and no daughters are dropped
+        (spurious detections), except where they touch the first or last frame.
+    min_daughter_frames : int
+        A division one of whose daughters lasts fewer frames than this (and does not
+        divide, nor reach the movie's last frame) is no division: that daughter was a
+        fragment or a flicker of the detector and is dropped, the mother goes on as the
+        other daughter.
+    max_daughter_area : float
+        A daughter's first area is at most this share of her mother's last.
+    """
+
+    max_speed: float = 1.0
+    gap_frames: int = 1
+    divisions: bool = True
+    split_distance: float = 0.8
+    start_cost: float = 1.0
+    cue_weight: float = 0.8
+    min_track_length: int = 1
+    min_daughter_frames: int = 5
+    max_daughter_area: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.max_speed <= 0 or self.split_distance <= 0:
+            raise ValueError("max_speed and split_distance must be > 0 (cell diameters)")
+        if self.gap_frames < 0 or self.min_track_length < 1:
+            raise ValueError("gap_frames must be >= 0 and min_track_length >= 1")
+        if not 0.0 <= self.cue_weight <= 1.0:
+            raise ValueError(f"cue_weight={self.cue_weight} must be in [0, 1]")
+
+
+class LapLinker:
+    """Global LAP linking with gap closing and divisions, by ``laptrack``."""
+
+    def __init__(self, settings: LinkSettings | None = None) -> None:
+        self.s = settings or LinkSettings()
+
+    def link(
+        self, frames: Sequence[FrameCells], cues: Sequence[Cue | None], diameter: float
+    ) -> Links:
+        """Link every frame's detections; see :class:`Links`.
+
+        Parameters
+        ----------
+        frames
+            The detections of frames 0..T-1.
+        cues
+            ``cues[t]``: evidence from ``t - 1`` to ``t`` or None (``cues[0]`` unused).
+        diameter
+            Typical cell diameter (pixels): the unit of every distance.
+        """
+        from laptrack import LapTrack
+
+        s = self.s
+        d = max(float(diameter), 1.0)
+        coords = []
+        for t, cells in enumerate(frames):
+            n = len(cells)
+            c = np.zeros((n, 4))
+            if n:
+                c[:, :2] = cells.centroids / d
+                c[:, 2] = t
+                c[:, 3] = np.arange(n)
+            coords.append(c)
+        cue_of = {t: c for t, c in enumerate(cues) if c is not None and t > 0}
+
+        def move(a: np.ndarray, b: np.ndarray) -> float:
+            if a[2] > b[2]:
+                a, b = b, a
+            cost = float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+            cue = cue_of.get(int(b[2]))
+            if cue is not None and s.cue_weight and int(b[2]) - int(a[2]) == 1:
+                iou = cue.overlap.get((int(a[3]), int(b[3])), 0.0)
+                w = s.cue_weight
+                cost = (1.0 - w) * cost + w * (1.0 - iou) * s.max_speed**2
+            return cost
+
+        areas = [c.areas for c in frames]
+
+        def split(a: np.ndarray, b: np.ndarray) -> float:
+            if a[2] > b[2]:
+                a, b = b, a
+            mother, daughter = areas[int(a[2])][int(a[3])], areas[int(b[2])][int(b[3])]
+            if daughter > s.max_daughter_area * mother:
+                return float("inf")  # a daughter is smaller than her mother
+            cost = float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+            cue = cue_of.get(int(b[2]))
+            if cue is not None and s.cue_weight:
+                cover = cue.cover.get((int(a[3]), int(b[3])), 0.0)
+                w = s.cue_weight
+                cost = (1.0 - w) * cost + w * (1.0 - cover) * s.split_distance**2
+            return cost
+
+        def gap(a: np.ndarray, b: np.ndarray) -> float:
+            return float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+
+        start = float(s.start_cost)
+        tracker = LapTrack(
+            metric=move,
+            cutoff=s.max_speed**2,
+            gap_closing_metric=gap,
+            gap_closing_cutoff=(s.max_speed * (s.gap_frames + 1)) ** 2 if s.gap_frames else False,
+            gap_closing_max_frame_count=s.gap_frames + 1,
+            splitting_metric=split,
+            splitting_cutoff=s.split_distance**2 if s.divisions else False,
+            merging_cutoff=False,
+            segment_start_cost=start,
+            segment_end_cost=start,
+            no_splitting_cost=start,
+        )
+        if sum(len(c) for c in coords) == 0:
+            return Links([np.zeros(1, np.int32) for _ in frames], [])
+        tree = tracker.predict(coords)
+        self._prune_divisions(tree, len(frames))
+        return self._tracks(tree, [len(c) for c in frames])
+
+    def _prune_divisions(self, graph: object, n_frames: int) -> None:
+        """Remove the short-lived branches of divisions (``min_daughter_frames``)."""
+        import networkx as nx
+
+        g: nx.DiGraph = graph  # type: ignore[assignment]
+        short = self.s.min_daughter_frames
+        if short <= 1:
+            return
+        for node in sorted(n for n in g.nodes if g.out_degree(n) > 1):
+            if node not in g or g.out_degree(node) < 2:
+                continue
+            branches = []
+            for child in sorted(g.successors(node)):
+                chain = [child]
+                while g.out_degree(chain[-1]) == 1:
+                    chain.append(next(iter(g.successors(chain[-1]))))
+                leaf = g.out_degree(chain[-1]) == 0
+                span = chain[-1][0] - chain[0][0] + 1
+                branches.append((chain, leaf and span < short and chain[-1][0] < n_frames - 1))
+            doomed = [chain for chain, bad in branches if bad]
+            if len(doomed) == len(branches):  # keep the longest: the cell went on
+                doomed.remove(max(doomed, key=lambda c: (c[-1][0] - c[0][0], len(c))))
+            for chain in doomed:
+                g.remove_nodes_from(chain)
+
+    def _tracks(self, tree: object, counts: list[int]) -> Links:
+        """Chains of the LAP graph -> contiguous CTC tracks (see the module docstring)."""
+        import networkx as nx
+
+        graph: nx.DiGraph = tree  # type: ignore[assignment]
+        labels: dict[tuple[int, int], int] = {}
+        records: dict[int, list[int]] = {}  # label -> [begin, end, parent]
+        next_label = 1
+        starts = sorted(n for n in graph.nodes if graph.in_degree(n) == 0)
+        stack: list[tuple[tuple[int, int], int]] = [(n, 0) for n in reversed(starts)]
+        while stack:
+            node, mother = stack.pop()
+            label = next_label
+            next_label += 1
+            records[label] = [int(node[0]), int(node[0]), mother]
+            while True:
+                labels[node] = label
+                records[label][1] = int(node[0])
+                succ = sorted(graph.successors(node))
+                if len(succ) == 1 and graph.in_degree(succ[0]) == 1:
+                    if succ[0][0] == node[0] + 1:
+                        node = succ[0]
+                        continue
+                    stack.append((succ[0], label))  # a closed gap: a new track, CTC-style
+                    break
+                stack.extend((s, label) for s in reversed(succ))
+                break
+        tracks = [TrackRecord(k, b, e, p) for k, (b, e, p) in records.items()]
+        tracks, new = self._drop_short(tracks, len(counts))
+        luts = [np.zeros(n + 1, np.int32) for n in counts]
+        for (t, i), label in labels.items():
+            luts[t][i + 1] = new.get(label, 0)
+        return Links(luts, tracks)
+
+    def _drop_short(
+        self, tracks: list[TrackRecord], n_frames: int
+    ) -> tuple[list[TrackRecord], dict[int, int]]:
+        """Drop isolated short tracks (no mother, no daughter, not at the movie's ends);
+        then renumber 1..N in order of appearance."""
+        n = self.s.min_track_length
+        mothers = {r.parent for r in tracks if r.parent}
+        keep = [
+            r
+            for r in tracks
+            if r.end - r.begin + 1 >= n
+            or r.parent
+            or r.label in mothers
+            or r.begin == 0
+            or r.end == n_frames - 1
+        ]
+        order = sorted(keep, key=lambda r: (r.begin, r.label))
+        new = {r.label: i for i, r in enumerate(order, start=1)}
+        out = [TrackRecord(new[r.label], r.begin, r.end, new.get(r.parent, 0)) for r in order]
+        return out, new

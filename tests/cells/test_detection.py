@@ -1,0 +1,117 @@
+"""Detection sources behind one protocol: a label stack, the classical detector, the
+model (instance head when the engine and the model have one, else segment-everything)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sam2_engine as se
+from sam2_cells.classical import estimate_diameter, segment_nuclei
+from sam2_cells.detection import (
+    ClassicalDetector,
+    Detector,
+    LabelStackDetector,
+    ModelDetector,
+    as_label_frame,
+    make_detector,
+)
+from sam2_synthetic import microscopy_timelapse
+
+
+@pytest.fixture(scope="module")
+def movie():
+    return microscopy_timelapse(3, (128, 128), seed=3, modality="nuclear", n_cells=10)
+
+
+def matched(found: np.ndarray, truth: np.ndarray) -> float:
+    """Share of true objects covered more than half by one found object."""
+    hits = 0
+    ids = [i for i in np.unique(truth) if i]
+    for i in ids:
+        values, counts = np.unique(found[truth == i], return_counts=True)
+        best = max((c for v, c in zip(values, counts, strict=True) if v), default=0)
+        hits += best > 0.5 * (truth == i).sum()
+    return hits / len(ids)
+
+
+def test_every_source_is_a_detector():
+    for d in (LabelStackDetector(np.zeros((2, 4, 4), int)), ClassicalDetector(10.0)):
+        assert isinstance(d, Detector)
+
+
+def test_label_frames_are_numbered_one_to_n_and_small_objects_dropped():
+    frame = np.zeros((6, 6), np.int64)
+    frame[0:2, 0:2] = 40
+    frame[4, 4] = 7
+    out = as_label_frame(frame, min_area=2)
+    assert out.dtype == np.int32 and set(np.unique(out)) == {0, 1}
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.zeros((3, 8, 8), np.int32), "has 3 frames but the movie has 2"),
+        (np.zeros((2, 8, 9), np.int32), "frames are 8x9 but the movie's are 8x8"),
+        (np.zeros((2, 8, 8), np.float32), "labels must be integers"),
+        (np.zeros((8, 8), np.int32), "must be \\(time, row, col\\)"),
+    ],
+)
+def test_a_label_stack_that_does_not_fit_the_movie_is_refused(labels, message):
+    with pytest.raises(ValueError, match=message):
+        LabelStackDetector(labels).check((2, 8, 8))
+
+
+def test_the_classical_detector_finds_the_nuclei(movie):
+    found = segment_nuclei(movie.movie[0], 17.0)
+    assert matched(found, movie.labels[0]) > 0.8
+    assert 0.7 < found.max() / len(np.unique(movie.labels[0])[1:]) < 1.3
+
+
+def test_the_classical_detector_estimates_the_nucleus_size(movie):
+    d = estimate_diameter(movie.movie[0])
+    truth = 2 * np.sqrt(np.median(np.bincount(movie.labels[0].ravel())[1:]) / np.pi)
+    assert abs(d - truth) < 0.3 * truth
+
+
+def test_the_classical_detector_finds_nothing_in_an_empty_frame():
+    assert not segment_nuclei(np.zeros((64, 64), np.uint16), 12.0).any()
+    assert not ClassicalDetector(None).detect(np.zeros((2, 64, 64)), 1).any()
+
+
+def test_auto_is_classical_without_an_instance_head(tiny_model):
+    assert make_detector("auto", model=tiny_model).name == "classical"
+    assert make_detector("model", model=tiny_model).name == "model"
+    with pytest.raises(ValueError, match="needs a label stack"):
+        make_detector("labels")
+    with pytest.raises(ValueError, match="unknown detection source"):
+        make_detector("cellpose")
+
+
+def test_the_model_detector_uses_the_instance_head_when_there_is_one(monkeypatch, movie):
+    made = []
+
+    class FakeSegmenter:
+        def __init__(self, model, diameter=None):
+            made.append(diameter)
+            self.last_diameter = 15.0
+
+        def segment(self, image):
+            out = np.zeros(image.shape[:2], np.int32)
+            out[2:6, 2:6] = 9
+            return out
+
+    monkeypatch.setattr(se, "InstanceSegmenter", FakeSegmenter, raising=False)
+    monkeypatch.setattr(se, "has_instance_head", lambda m: True, raising=False)
+    d = make_detector("auto", model=object())
+    assert d.name == "model" and d.method == "instance head"
+    labels = d.detect(movie.movie, 2)
+    assert set(np.unique(labels)) == {0, 1}
+    assert made == [None, 15.0], "the size is estimated once, on frame 0, then fixed"
+
+
+def test_the_model_detector_falls_back_to_segment_everything(tiny_model, movie):
+    d = ModelDetector(tiny_model, diameter=17.0)
+    assert d.method == "segment-everything"
+    labels = d.detect(movie.movie, 0)
+    assert labels.shape == movie.labels.shape[1:] and labels.dtype == np.int32
