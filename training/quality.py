@@ -8,12 +8,13 @@ them) on held-out data drawn from seeds the training recipes never use:
 * one click on frame 0, tracked forward through 30 frames: mean IoU over frames (nuclei
   present on every frame that do not divide);
 * one click on a nucleus's largest slice of a z-stack, propagated both ways: 3D IoU;
-* segment everything on a field (the instance head, object size estimated, for models
-  that have one; else grid prompts): F1 of masks matched to nuclei at IoU >= 0.5;
+* segment everything on a nuclear field and on a cytoplasm / phase-contrast field (the
+  instance head, object size estimated, for models that have one; else grid prompts):
+  F1 of objects matched at IoU >= 0.5;
 * embedding + one decode of a 512 x 512 image: seconds.
 
-The data are nuclear stains with random looks (sam2_synthetic, domain-randomised), nuclei
-of 10-40 pixels in 512 x 512 fields.
+The data are stains with random looks (sam2_synthetic, domain-randomised), objects of
+10-40 pixels in 512 x 512 fields; nuclear stains except the cell fields.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class QualityReport:
     zstack_iou: float
     automatic_f1: float
     seconds_512: float
+    automatic_f1_cells: float = 0.0  # cytoplasm / phase fields
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -58,6 +60,7 @@ class QualityReport:
                     self.tracking_iou,
                     self.zstack_iou,
                     self.automatic_f1,
+                    self.automatic_f1_cells,
                 ]
             )
         )
@@ -68,10 +71,10 @@ class QualityReport:
         return out
 
 
-def _style(rng: np.random.Generator, shape: tuple[int, int]):
+def _style(rng: np.random.Generator, shape: tuple[int, int], modality: str = "nuclear"):
     import sam2_synthetic as syn
 
-    style = syn.random_style(rng, modality="nuclear", shape=shape)
+    style = syn.random_style(rng, modality=modality, shape=shape)
     d = math.exp(rng.uniform(math.log(DIAMETERS[0]), math.log(DIAMETERS[1])))
     return dataclasses.replace(style, diameter=d)
 
@@ -82,6 +85,17 @@ def held_out_field(index: int, shape: tuple[int, int] = (512, 512)):
 
     rng = np.random.default_rng([HELD_OUT_SEED, 1, index])
     return syn.microscopy_image(shape, seed=(HELD_OUT_SEED, 1, index), style=_style(rng, shape))
+
+
+def held_out_cell_field(index: int, shape: tuple[int, int] = (512, 512)):
+    """A held-out field of whole cells (cytoplasm stain or phase contrast, alternately)
+    with cells of 10-40 px."""
+    import sam2_synthetic as syn
+
+    modality = ("cytoplasm", "phase")[index % 2]
+    rng = np.random.default_rng([HELD_OUT_SEED, 3, index])
+    style = _style(rng, shape, modality)
+    return syn.microscopy_image(shape, seed=(HELD_OUT_SEED, 3, index), style=style)
 
 
 def _interior_point(mask: np.ndarray) -> tuple[float, float]:
@@ -192,7 +206,7 @@ def _zstack_ious(model, n_stacks: int) -> list[float]:
     return out
 
 
-def _automatic_f1(model, n_images: int) -> list[float]:
+def _automatic_f1(model, n_images: int, cells: bool = False) -> list[float]:
     import sam2_engine as se
 
     out = []
@@ -203,7 +217,7 @@ def _automatic_f1(model, n_images: int) -> list[float]:
             model, se.MaskGeneratorSettings.for_model(model)
         ).generate_labels
     for i in range(n_images):
-        data = held_out_field(1000 + i)
+        data = held_out_cell_field(i) if cells else held_out_field(1000 + i)
         found = segment(data.image)
         out.append(object_f1(np.asarray(found), data.labels))
     return out
@@ -238,17 +252,20 @@ def measure_quality(
     tracking = _tracking_ious(model, movies)
     zstack = _zstack_ious(model, stacks)
     f1 = _automatic_f1(model, fields)
+    f1_cells = _automatic_f1(model, fields, cells=True)
     return QualityReport(
         one_click_iou=float(np.mean(clicks)),
         box_iou=float(np.mean(boxes)),
         tracking_iou=float(np.mean(tracking)) if tracking else 0.0,
         zstack_iou=float(np.mean(zstack)) if zstack else 0.0,
         automatic_f1=float(np.mean(f1)),
+        automatic_f1_cells=float(np.mean(f1_cells)),
         seconds_512=_seconds_512(model),
         counts={
             "objects": len(clicks),
             "tracked": len(tracking),
             "volumes": len(zstack),
             "fields": len(f1),
+            "cell_fields": len(f1_cells),
         },
     )
