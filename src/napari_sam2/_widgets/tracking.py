@@ -130,6 +130,7 @@ class TrackingTool(Container):
         self.table.itemSelectionChanged.connect(self._selected)
         con.connect(c.events.jobs_changed, self.refresh)
         con.connect(f.events.changed, self.refresh)
+        con.connect(c.events.progress_changed, self._progress)
         con.connect(self._viewer.layers.events.inserted, self.seeds_combo.reset_choices)
         con.connect(self._viewer.layers.events.removed, self.seeds_combo.reset_choices)
         con.connect(self._viewer.layers.events.inserted, self.detector_combo.reset_choices)
@@ -154,9 +155,15 @@ class TrackingTool(Container):
     def _seed_choices(self, *_: Any) -> list[tuple[str, Any]]:
         from napari.layers import Labels, Points
 
+        from napari_sam2.viewer.helper_layers import is_helper
+
         out: list[tuple[str, Any]] = [(AUTO_SEEDS, None)]
         for layer in self._viewer.layers:
-            if isinstance(layer, Labels | Points) and layer is not self._result_layer():
+            if (
+                isinstance(layer, Labels | Points)
+                and layer is not self._result_layer()
+                and not is_helper(layer)  # the plugin's prompts and preview are no seeds
+            ):
                 kind = "labels" if isinstance(layer, Labels) else "clicks"
                 out.append((f"{kind}: {layer.name}", layer))
         return out
@@ -179,7 +186,8 @@ class TrackingTool(Container):
                 detections=None if resume else self.detector_combo.value,
             )
         except (ValueError, TypeError) as err:
-            self.controller.ws.notify("warning", str(err))
+            text = str(err)
+            self.controller.ws.notify("warning", text[:1].upper() + text[1:] + ".")
             return False
         self.refresh()
         return started
@@ -220,7 +228,9 @@ class TrackingTool(Container):
             daughters = [int(v) for v in text]
         except ValueError:
             self.controller.ws.notify(
-                "warning", f"Daughters must be labels, e.g. '12, 13' ({text})"
+                "warning",
+                f"Daughters must be track numbers, e.g. '12, 13' (not "
+                f"{self.daughters_edit.value!r}).",
             )
             return
         self.feature.mark_division(label, self.current_frame(), daughters)
@@ -271,6 +281,13 @@ class TrackingTool(Container):
         camera.center = tuple(world[-2:])
 
     # ------------------------------------------------------------------ state
+    def _progress(self, kind: str, done: int, total: int) -> None:
+        """The summary follows every frame, as the progress bar does (the table and the
+        Tracks layer every few frames)."""
+        run = self.feature.run_state
+        if kind == "track" and run is not None:
+            self.summary.value = run.summary()
+
     def _result_layer(self) -> Any:
         run = self.feature.run_state
         return None if run is None else run.labels_layer

@@ -103,6 +103,14 @@ class CellTracking:
         self.settings = TrackerSettings()
         self._detector: Any = None  # the run's own detector (a Labels layer's stack)
         self.run_state: TrackingRun | None = None
+        self._stop_reason: str | None = None  # why a run was stopped, for its finish
+
+    def stop(self, reason: str) -> None:
+        """Stop a running tracking job because of ``reason`` (e.g. its layer was removed);
+        it finishes with a warning that says so and cannot be continued."""
+        if self._ws.jobs.is_running("track"):
+            self._stop_reason = reason
+            self._ws.jobs.cancel("track")
 
     # ------------------------------------------------------------------ checks
     def problem(self) -> str | None:
@@ -186,9 +194,20 @@ class CellTracking:
                 self.events.changed.emit()
 
         def finish(cancelled: bool) -> None:
-            if run.frames_done >= n_frames:
-                run.state = None  # finished: nothing to continue
+            reason, self._stop_reason = self._stop_reason, None
+            if reason is None and token != ws.image.token:
+                reason = "the image of the setup was removed or changed"
+            if run.frames_done >= n_frames or reason is not None:
+                run.state = None  # finished, or its image or layer gone: nothing to continue
             self.events.changed.emit()
+            if reason is not None:
+                text = (
+                    f"Cell tracking stopped: {reason}. {run.summary()} The frames done are "
+                    "kept; Track cells starts again."
+                )
+                ws.status.set(text)
+                ws.notify("warning", text)
+                return
             more = " Continue resumes it." if cancelled else ""
             verb = "cancelled" if cancelled else "done"
             ws.status.set(f"Cell tracking {verb}: {run.summary()}{more}")
@@ -211,23 +230,39 @@ class CellTracking:
 
         if seeds is None:
             return Seeds("auto")
-        kind = type(seeds).__name__
-        data = np.asarray(seeds.data) if kind != "Points" else np.asarray(seeds.data, float)
+        kinds = {c.__name__ for c in type(seeds).__mro__}
+        kind = "Labels" if "Labels" in kinds else "Points" if "Points" in kinds else ""
+        name = getattr(seeds, "name", "")
         if kind == "Labels":
+            data = np.asarray(seeds.data)
             frame = data if data.ndim == 2 else data[self._ws.image.plane.frame]
             if frame.shape != shape[1:]:
                 raise ValueError(
                     f"the seed labels are {frame.shape} but the frames are {shape[1:]} "
                     "(rows, columns): pick a Labels layer of this image"
                 )
+            if not frame.any():
+                raise ValueError(
+                    f"the Labels layer {name!r} has no cell on this frame: paint the cells "
+                    "to track, go to a frame that has them, or choose automatic seeds"
+                )
             return Seeds("labels", labels=frame.astype(np.int32))
         if kind == "Points":
-            if data.ndim != 2 or data.shape[1] not in (2, 3) or len(data) == 0:
-                raise ValueError("the seed Points layer needs (t, row, col) or (row, col) points")
+            data = np.asarray(seeds.data, float)
+            if len(data) == 0:
+                raise ValueError(
+                    f"the Points layer {name!r} has no points: click once on each cell to "
+                    "track (on the frame it is in), or choose automatic seeds"
+                )
+            if data.ndim != 2 or data.shape[1] not in (2, 3):
+                raise ValueError(
+                    f"the Points layer {name!r} has {data.shape[-1]} axes; seed clicks need "
+                    "(time, row, column) or (row, column)"
+                )
             if data.shape[1] == 2:
                 data = np.column_stack([np.zeros(len(data)), data])
             return Seeds("points", points=data)
-        raise TypeError(f"seeds must be a Labels or Points layer, got {kind}")
+        raise TypeError(f"seeds must be a Labels or Points layer, got {type(seeds).__name__}")
 
     def _detections(self, detections: Any, shape: tuple[int, int, int]) -> Any:
         """The detector of a new run (None: the settings' source)."""
@@ -283,6 +318,13 @@ class CellTracking:
         """Make ``parent`` the mother of ``daughter``."""
         from sam2_cells import relink
 
+        if parent == daughter:
+            self._ws.notify(
+                "warning",
+                f"Track {daughter} cannot be its own mother: give the track it divided "
+                "from, or 0 for none.",
+            )
+            return
         self._edit(lambda tracks: (relink(tracks, daughter, parent), []))
 
     def split(self, label: int, frame: int) -> None:
@@ -341,14 +383,32 @@ class CellTracking:
         labels = np.asarray(run.labels_layer.data)[: run.frames_done]  # a view: no 2nd copy
         tracks = list(run.tracks)
 
-        def work(ctx: JobContext) -> Path:
-            return export_tracks(labels, tracks, path, kind, progress=ctx.report)
+        def work(ctx: JobContext) -> Path | str:
+            try:
+                return export_tracks(labels, tracks, path, kind, progress=ctx.report)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+                return str(err)  # a refused place: the user's to fix, not a failure
 
-        def done(written: Path) -> None:
-            ws.status.set(f"Saved {len(tracks)} tracks to {written}.")
+        def done(written: Path | str) -> None:
+            if isinstance(written, str):
+                ws.status.set(f"Not saved: {written}")
+                ws.notify("warning", f"Tracks not saved: {written}")
+            else:
+                ws.status.set(f"Saved {len(tracks)} tracks to {written}.")
 
+        def failed(err: BaseException) -> None:
+            ws.status.set(f"Not saved: {err}")
+
+        ws.status.set(f"Saving {len(tracks)} tracks to {path}…")
         ws.jobs.start(
-            Job("export", work, on_done=done, total=len(labels), description="Saving tracks")
+            Job(
+                "export",
+                work,
+                on_done=done,
+                on_error=failed,
+                total=len(labels),
+                description="Saving tracks",
+            )
         )
         return True
 

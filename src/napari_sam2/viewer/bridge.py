@@ -284,6 +284,7 @@ class ViewerBridge:
             c.set_image(None)
         if layer is c.labels_layer:
             c.set_labels(None)
+        self.lineage.removed(layer)
         for role, helper in list(self._layers.items()):
             if helper is layer:
                 del self._layers[role]

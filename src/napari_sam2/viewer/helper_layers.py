@@ -48,7 +48,7 @@ def layer_choices(viewer: Any, kind: str) -> list[tuple[str, Any]]:
     return [
         (layer.name, layer)
         for layer in viewer.layers
-        if type(layer).__name__ == kind and not is_helper(layer)
+        if kind in {c.__name__ for c in type(layer).__mro__} and not is_helper(layer)
     ]
 
 

@@ -96,6 +96,12 @@ class LineageLayers:
         self._feature.events.layers_ready.disconnect(self._new_run)
         self._feature.events.changed.disconnect(self.refresh)
 
+    def removed(self, layer: Any) -> None:
+        """A layer left the viewer: a run whose Labels layer it was stops (with a warning)."""
+        run = self._feature.run_state
+        if run is not None and layer is run.labels_layer:
+            self._feature.stop(f"its layer {layer.name!r} was removed")
+
     def _new_run(self, labels_layer: Any) -> None:
         self._add_labels(labels_layer)
         self.tracks_layer = None  # the next refresh makes the new run's own
@@ -107,6 +113,8 @@ class LineageLayers:
             return
         viewer = self._viewer()
         if self.tracks_layer is None or self.tracks_layer not in viewer.layers:
+            if run.labels_layer not in viewer.layers:
+                return  # the user removed the run's labels: no lineage beside them
             self.tracks_layer = make_lineage_layer(run)
             if self.tracks_layer is not None:
                 self._bind_undo(self.tracks_layer)

@@ -1,0 +1,85 @@
+"""What the Track cells tab tells a user (issue 17): seeds offer no helper layers and an
+empty one is refused in one sentence, a run whose layer or image goes away stops with a
+warning and cannot be continued, input mistakes read as such, a refused save leaves no
+"Saved" status, and the summary follows the progress bar frame by frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from tests.plugin.test_gui_tracking import movie, tab  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("plugins_discovered")]
+
+
+def press(qtbot, button) -> None:
+    qtbot.mouseClick(button.native, Qt.LeftButton)
+    qtbot.wait(20)
+
+
+def test_seeds_offer_no_helper_layer_and_an_empty_one_is_refused(tab, qtbot, shown):  # noqa: F811
+    viewer, dock, tool = tab
+    texts = [tool.seeds_combo.native.itemText(i) for i in range(tool.seeds_combo.native.count())]
+    assert not [t for t in texts if "SAM 2" in t], texts
+    clicks = viewer.add_points(np.zeros((0, 3)), ndim=3, name="my clicks")
+    empty = viewer.add_labels(np.zeros(viewer.layers["cells"].data.shape, np.int32), name="e")
+    for layer, words in ((clicks, "has no points"), (empty, "has no cell")):
+        tool.seeds_combo.value = layer
+        press(qtbot, tool.track_btn)
+        assert not dock.controller.is_running("track")
+        assert words in shown["warning"][-1] and "axes" not in shown["warning"][-1]
+
+
+@pytest.mark.parametrize("what", ["labels", "image"])
+def test_a_run_whose_layer_goes_away_stops_and_says_so(tab, qtbot, shown, what):  # noqa: F811
+    viewer, dock, tool = tab
+    c, f = dock.controller, tool.feature
+
+    def remove(kind, done, total):
+        if kind == "track" and done == 3:
+            layer = f.run_state.labels_layer if what == "labels" else viewer.layers["cells"]
+            viewer.layers.remove(layer)
+
+    c.events.progress_changed.connect(remove)
+    press(qtbot, tool.track_btn)
+    qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
+    assert any("stopped" in t and "removed" in t for t in shown["warning"]), shown
+    assert not tool.continue_btn.enabled and "Continue resumes" not in c.status
+
+
+def test_input_mistakes_and_refused_saves_read_as_such(tab, qtbot, shown, tmp_path, monkeypatch):  # noqa: F811
+    from qtpy.QtWidgets import QFileDialog
+
+    _, dock, tool = tab
+    c, f = dock.controller, tool.feature
+    seen = []
+    c.events.progress_changed.connect(
+        lambda kind, done, total: seen.append((done, tool.summary.value))
+    )
+    press(qtbot, tool.track_btn)
+    qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
+    assert all(text.startswith(f"{done} frame(s)") for done, text in seen), seen
+
+    track = f.run_state.tracks[0]
+    tool.select_track(track.label)
+    tool.mother_spin.value = track.label
+    press(qtbot, tool.mother_btn)
+    assert "own mother" in shown["warning"][-1]
+    tool.mother_spin.value = 9999
+    press(qtbot, tool.mother_btn)
+    assert "no track 9999" in shown["warning"][-1]
+    assert "Challenge" not in shown["warning"][-1]
+
+    good, mine = tmp_path / "01_RES", tmp_path / "my_data"
+    mine.mkdir()
+    (mine / "movie.tif").write_bytes(b"precious")
+    for target in (good, mine):
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, t=target, **k: str(t))
+        press(qtbot, tool.save_ctc_btn)
+        qtbot.waitUntil(lambda: not c.is_running("export"), timeout=30000)
+        qtbot.wait(50)
+    assert c.status.startswith("Not saved") and "Saved" not in c.status
+    assert not shown["error"] and "not saved" in shown["warning"][-1]
+    assert (mine / "movie.tif").read_bytes() == b"precious"
