@@ -15,10 +15,17 @@ Each click starts a new object (a single positive click: 3 candidate masks, the 
 kept); ``refine`` clicks add a second (negative) point to an existing object. Results:
 ``benchmarks/results/click_latency.csv`` and ``.md``.
 
+With ``--sizes`` it measures instead the bundled windowed model (``microscopy``) on big
+images (a 1,024 x 1,024 synthetic nuclei image tiled to each size, uint16; no copy of the
+image is made by the plugin): the controller's click -> preview ready (a click on a
+nucleus, new object each time), the commit of that preview into the Labels layer, and
+the resident memory. Results: ``benchmarks/results/click_latency_big.csv`` and ``.md``.
+
 Usage::
 
     python benchmarks/bench_click_latency.py            # controller + raw decoder
     xvfb-run -a python benchmarks/bench_click_latency.py --qt
+    python benchmarks/bench_click_latency.py --sizes 1024 4096 8192 16384 --clicks 20
 """
 
 from __future__ import annotations
@@ -177,16 +184,131 @@ class GuiPath:
         self.bridge.close()
 
 
+def _rss_mb() -> float:
+    """Resident memory of this process (MB, from /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def big_images(sizes: list[int], clicks: int, out: Path) -> int:
+    """Click latency of the bundled windowed model on big images (see module docstring)."""
+    import gc
+
+    from napari.layers import Image
+
+    import sam2_engine as se
+    from napari_sam2.core.controller import Sam2Controller
+    from sam2_synthetic import fluorescence_image
+
+    model = se.build_model("microscopy", device="cpu")
+    tile = fluorescence_image((1024, 1024), n_nuclei=120, seed=0)
+    centres = [np.argwhere(tile.labels == k).mean(axis=0) for k in range(1, tile.labels.max() + 1)]
+    rows: list[dict[str, object]] = []
+    for size in sizes:
+        gc.collect()
+        base = _rss_mb()
+        reps = size // 1024
+        image = np.tile(tile.image, (reps, reps))  # the user's data (size^2 uint16)
+        c = Sam2Controller(notify_fn=lambda level, msg: None)
+        c.settings.click_selects_object = False
+        # autosave copies the whole Labels layer after every commit (its own cost, on
+        # the GUI thread): timed apart below, so that the commit row is the write itself
+        c.autosave.enabled = False
+        c.set_model(model, "microscopy")
+        t0 = time.perf_counter()
+        c.set_image(Image(image))
+        ready_s = time.perf_counter() - t0
+        rng = np.random.default_rng(size)
+        first, commit = [], []
+        for i in range(clicks + 1):
+            r, q = centres[int(rng.integers(len(centres)))]
+            tr, tc = rng.integers(0, reps, 2) * 1024
+            c.clear_prompts()
+            t0 = time.perf_counter()
+            c.add_point((tr + r, tc + q))
+            t1 = time.perf_counter()
+            assert c.preview_is_current
+            c.commit()
+            t2 = time.perf_counter()
+            if i:  # the first click warms up
+                first.append(t1 - t0)
+                commit.append(t2 - t1)
+        peak = _rss_mb()
+        labels = c.labels_layer.data
+        t0 = time.perf_counter()
+        if isinstance(labels, np.ndarray):
+            np.array(labels, copy=True)  # what autosave copies per commit when it is on
+        autosave_ms = round((time.perf_counter() - t0) * 1e3, 1)
+        for name, samples in (("click -> preview", first), ("commit -> Labels", commit)):
+            row = _stats(name, samples)
+            row.update(
+                image=f"{size}x{size} uint16",
+                image_mb=round(image.nbytes / 2**20),
+                ready_s=round(ready_s, 3),
+                rss_over_image_mb=round(peak - base - image.nbytes / 2**20),
+                autosave_copy_ms=autosave_ms if isinstance(labels, np.ndarray) else "zarr",
+            )
+            rows.append(row)
+            log.info("%-14s %-18s median %7.1f ms  p90 %7.1f ms", row["image"], name,
+                     row["median_ms"], row["p90_ms"])
+        del c, image
+    env = {
+        "model": "microscopy (bundled, windowed)",
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "click_latency_big.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *env])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, **env})
+    lines = [
+        "# Click latency on big images (bundled model, CPU)",
+        "",
+        f"`python benchmarks/bench_click_latency.py --sizes {' '.join(map(str, sizes))} "
+        f"--clicks {clicks}`: a click on a nucleus of a tiled synthetic image -> preview mask "
+        "ready in the controller (new object each click); the commit of it into the Labels "
+        "layer; `ready s`: choosing the image (no encoding in window mode); `RSS over image`: "
+        "resident memory added beyond the image itself (labels layer included); "
+        "`autosave copy`: the copy of the Labels layer autosave takes per commit when on "
+        "(off here; zarr labels, above 1 GiB, are not copied).",
+        "",
+        "| image | path | clicks | median ms | p90 ms | max ms | ready s "
+        "| RSS over image MB | autosave copy ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['image']} | {r['path']} | {r['clicks']} | {r['median_ms']} | {r['p90_ms']} | "
+            f"{r['max_ms']} | {r['ready_s']} | {r['rss_over_image_mb']} | "
+            f"{r['autosave_copy_ms']} |"
+        )
+    lines += ["", "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()), ""]
+    (out / "click_latency_big.md").write_text("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--qt", action="store_true", help="also time the threaded GUI path")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--sizes", type=int, nargs="*", help="big-image mode: image sides")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.sizes:
+        return big_images(args.sizes, args.clicks, args.out)
     import sam2_engine as se
     from sam2_synthetic import fluorescence_image
 

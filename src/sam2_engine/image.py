@@ -27,7 +27,8 @@ from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window
 from sam2_engine.image_prediction import ImagePrediction
 from sam2_engine.imaging.frames import resize_batch
-from sam2_engine.imaging.intensity import Normalization, to_rgb
+from sam2_engine.imaging.intensity import Normalization, NormalizedFrame, to_rgb
+from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.postprocess import fill_small_holes, remove_small_islands
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
@@ -136,7 +137,11 @@ class ImagePredictor:
         ----------
         image
             (H, W) grayscale, (H, W, 3) RGB, or multichannel with ``channel_axis``; any
-            real dtype. NaN/inf values are refused.
+            real dtype, or a :class:`~sam2_engine.imaging.lazy_plane.LazyPlane`. NaN/inf
+            values are refused. In window mode the image is neither copied nor
+            normalised as a whole: each window reads and scales its own pixels with an
+            intensity range estimated once from a subsample (a NaN is then reported by
+            the window that reads it).
         channel_axis
             Axis holding channels, if any (``-1`` for (H, W, C)). RGB (H, W, 3) uint8
             images are detected without it.
@@ -162,20 +167,25 @@ class ImagePredictor:
         if len(images) == 0:
             raise ValueError("set_images got an empty list; pass at least one image")
         norm = normalization or self.normalization
+        if self._focus is not None:  # windows read and normalise only their own pixels
+            planes = [_lazy(im, channel_axis, channels, norm) for im in images]
+            for plane in planes:
+                _ = plane.stats  # once, from a subsample: no full pass per click
+            self._focus.set_images(planes)
+            self._features = None
+            self._sizes = [tuple(p.shape[:2]) for p in planes]  # type: ignore[misc]
+            return
         rgbs: list[np.ndarray | torch.Tensor] = []
         for im in images:
+            if isinstance(im, LazyPlane):
+                rgbs.append(im.full())
+                continue
             fast = _uint8_rgb_on_device(im, channel_axis, channels, norm, self.device)
             rgbs.append(
                 fast
                 if fast is not None
                 else to_rgb(im, channel_axis=channel_axis, channels=channels, normalization=norm)
             )
-        if self._focus is not None:
-            frames = [torch.as_tensor(r, dtype=torch.float32) for r in rgbs]
-            self._focus.set_images(frames)
-            self._features = None
-            self._sizes = [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
-            return
         batch = resize_batch(rgbs, self.model.image_size, device=self.device)
         with inference_context(self.device, self.model.precision):
             feats = self.model.encode_image(batch)
@@ -328,6 +338,24 @@ class ImagePredictor:
         if self.max_sprinkle_area > 0:
             logits = remove_small_islands(logits, self.max_sprinkle_area, threshold=t)
         return logits
+
+
+def _lazy(
+    image: np.ndarray | LazyPlane,
+    channel_axis: int | None,
+    channels: Sequence[int] | None,
+    norm: Normalization,
+) -> LazyPlane:
+    """A :class:`LazyPlane` over one image (channels moved last as a view)."""
+    if isinstance(image, LazyPlane):
+        return image
+    if isinstance(image, NormalizedFrame):
+        return LazyPlane(image)
+    arr = image if hasattr(image, "shape") and hasattr(image, "dtype") else np.asarray(image)
+    if channel_axis is not None and len(arr.shape) == 3 and channel_axis % 3 != 2:
+        arr = np.moveaxis(np.asarray(arr), channel_axis, -1)
+        channel_axis = -1
+    return LazyPlane(arr, channel_axis=channel_axis, channels=channels, normalization=norm)
 
 
 def _uint8_rgb_on_device(

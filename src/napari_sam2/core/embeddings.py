@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from napari_sam2.core.events import StatusLine
 from napari_sam2.core.features_cache import CachedFeatures, FeatureCache
 from napari_sam2.core.image_context import ImageContext
@@ -125,12 +123,16 @@ class Embeddings:
         name = self._image.plane_name(plane)
 
         def work(ctx: JobContext) -> CachedFeatures:
-            frame = source.normalized(plane.frame)
             predictor = se.ImagePredictor(model)
+            if predictor.windowed:  # windows are encoded per prompt: keep the predictor;
+                # the plane is neither copied nor normalised whole (big slides stay cheap)
+                lazy = source.lazy(plane.frame)
+                predictor.set_image(lazy)
+                hw = (int(lazy.shape[0]), int(lazy.shape[1]))
+                return CachedFeatures(None, hw, 0, predictor)
+            frame = source.normalized(plane.frame)
             predictor.set_image(frame)
             hw = (int(frame.shape[0]), int(frame.shape[1]))
-            if predictor.windowed:  # windows are encoded per prompt: keep the predictor
-                return CachedFeatures(None, hw, int(np.asarray(frame).nbytes), predictor)
             feats = predictor.features
             return CachedFeatures(feats, hw, feats.nbytes())
 

@@ -102,6 +102,19 @@ def plan_plane(
     return PlaneEdit(rows, cols, new[rows, cols].astype(current.dtype, copy=False), kept)
 
 
+def region_index(index: tuple, region: tuple[slice, slice] | None) -> tuple:
+    """A plane index (ints on leading axes, ``slice(None)`` on rows and cols) narrowed to
+    ``region`` = (rows, cols) slices of the plane (None: the whole plane)."""
+    return index if region is None else (*index[:-2], *region)
+
+
+def offset_edit(edit: PlaneEdit, top: int, left: int) -> PlaneEdit:
+    """A :class:`PlaneEdit` planned on a region, moved to plane coordinates."""
+    if top == 0 and left == 0:
+        return edit
+    return PlaneEdit(edit.rows + top, edit.cols + left, edit.values, edit.kept)
+
+
 def read_plane(layer: Any, index: tuple) -> np.ndarray:
     """A copy of one (H, W) plane of a Labels layer (reads one plane of zarr/dask data):
     writing the layer afterwards leaves it as it was."""

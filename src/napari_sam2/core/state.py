@@ -127,22 +127,51 @@ class CurrentObject:
 class Preview:
     """A decoded mask for the current prompts (not yet in any Labels layer).
 
+    The mask is kept as the region where it can be non-zero (a window of a big image, or
+    the whole plane): writing it touches only that region.
+
     Attributes
     ----------
     plane
         The plane the mask belongs to.
-    mask
-        (H, W) bool mask in (row, col) order.
+    region_mask
+        (h, w) bool mask of the region, (row, col) order.
     score
         The model's predicted IoU of the mask.
     version
         The :attr:`CurrentObject.version` of the prompts that produced it.
+    top, left
+        Plane row and column of the region's first pixel.
+    plane_hw
+        (rows, cols) of the plane; None: the region is the whole plane.
     """
 
     plane: PlaneKey
-    mask: np.ndarray
+    region_mask: np.ndarray
     score: float
     version: int
+    top: int = 0
+    left: int = 0
+    plane_hw: tuple[int, int] | None = None
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        """(rows, cols) slices of the region in the plane."""
+        h, w = self.region_mask.shape
+        return slice(self.top, self.top + h), slice(self.left, self.left + w)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(H, W) bool mask of the whole plane (built on demand for a region)."""
+        if self.plane_hw is None or tuple(self.plane_hw) == self.region_mask.shape:
+            return self.region_mask
+        full = np.zeros(self.plane_hw, dtype=bool)
+        full[self.region] = self.region_mask
+        return full
+
+    def any(self) -> bool:
+        """Whether the mask has any pixel."""
+        return bool(self.region_mask.any())
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 
 from napari_sam2.core.coords import prompts_to_engine
 from napari_sam2.core.jobs import Job, JobContext
-from napari_sam2.core.labels_edit import plan_plane, read_plane
+from napari_sam2.core.labels_edit import offset_edit, plan_plane, read_plane, region_index
 from napari_sam2.core.state import (
     CommitResult,
     CurrentObject,
@@ -240,12 +240,18 @@ class InteractivePrompting:
                 points, labels, box=box, multimask=multimask
             )
             best = int(np.argmax(result.scores))
-            return Preview(plane, result.masks[best], float(result.scores[best]), version)
+            score = float(result.scores[best])
+            crop = result.crop
+            if crop is None:  # whole-image decoding: the mask is the plane
+                return Preview(plane, result.masks[best], score, version)
+            # window mode: keep the window's pixels only (big images: no full-size mask)
+            return Preview(plane, crop.masks[best], score, version, crop.top, crop.left,
+                           crop.frame_hw)
 
         def done(preview: Preview) -> None:
             if preview.version == self.current.version and preview.plane == self.current.plane:
                 self.preview = preview
-                if not preview.mask.any():
+                if not preview.any():
                     ws.status.set("The model found no object at this point: click nearer its "
                                   "centre or draw a box.")
                 ws.events.preview_changed.emit()
@@ -297,16 +303,23 @@ class InteractivePrompting:
         self._commit_pending = False
         layout = ws.image.layout
         assert self.preview is not None and layout is not None
-        plane, mask = self.preview.plane, self.preview.mask
-        if not mask.any():
+        preview = self.preview
+        plane = preview.plane
+        if not preview.any():
             ws.notify("warning", NOTHING_FOUND)
             return None
         labels = ws.labels.ensure(layout, ws.image.layer)
+        correcting = bool(obj_id or self.current.obj_id)
         oid = int(obj_id or self.current.obj_id or ws.next_label())
         index = layout.labels_index(tuple(labels.data.shape), plane)
-        before = read_plane(labels, index)
+        # a new object has no earlier pixels: only the preview's region is read and
+        # written (a window of a big slide); a corrected one may have pixels anywhere
+        region = None if correcting else preview.region
+        top, left = (0, 0) if region is None else (region[0].start, region[1].start)
+        mask = preview.mask if region is None else preview.region_mask
+        before = read_plane(labels, region_index(index, region))
         edit = plan_plane(before, [(oid, mask)], ws.settings.overlap)
-        ws.labels.write(index, edit, labels)
+        ws.labels.write(index, offset_edit(edit, top, left), labels)
         after = before.copy()
         after[edit.rows, edit.cols] = edit.values
         result = CommitResult(

@@ -22,8 +22,9 @@ import torch
 from sam2_engine.device import inference_context
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window
-from sam2_engine.image_prediction import ImagePrediction
+from sam2_engine.image_prediction import ImagePrediction, MaskCrop
 from sam2_engine.imaging.frames import IMAGENET_MEAN, IMAGENET_STD
+from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.prompt_encoder import BOX_LABELS
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
@@ -80,12 +81,13 @@ class WindowedPrompts:
         self.model = model
         self.policy = policy
         self.cache_size = int(cache_size)
-        self._images: list[torch.Tensor] = []
+        self._images: list[torch.Tensor | LazyPlane] = []
         self._cache: OrderedDict[tuple[int, Window], ImageFeatures] = OrderedDict()
 
     # ------------------------------------------------------------------ images
-    def set_images(self, rgbs: list[torch.Tensor]) -> None:
-        """(H, W, 3) float32 frames in [0, 1] (kept as they are; nothing is encoded)."""
+    def set_images(self, rgbs: Sequence[torch.Tensor | LazyPlane]) -> None:
+        """(H, W, 3) float32 frames in [0, 1], or :class:`LazyPlane` views of big images
+        (only the windows are read and normalised); kept as they are, nothing is encoded."""
         self._images = list(rgbs)
         self._cache.clear()
 
@@ -252,25 +254,21 @@ class WindowedPrompts:
             parts.append(self.decode(index, [win], p, lb, b, m, multimask)[0])
         logits = torch.stack([d.logits for d in parts])  # (K, M, h, w)
         cleaned = predictor._clean(logits)
-        masks = torch.stack(
-            [d.window.paste(cleaned[i], hw) > predictor.mask_threshold for i, d in enumerate(parts)]
-        )
-        result = ImagePrediction(
-            masks=masks.cpu().numpy(),
-            scores=torch.stack([d.iou for d in parts]).cpu().numpy(),
-            logits=logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP).cpu().numpy(),
-            object_scores=np.array([d.object_score for d in parts], dtype=np.float32),
-            window=[d.window for d in parts],
-        )
+        crops = []
+        for i, d in enumerate(parts):
+            inside = d.window.paste_inside(cleaned[i], hw) > predictor.mask_threshold
+            rows, cols = d.window.inside(hw)
+            crops.append(MaskCrop(inside.cpu().numpy(), rows.start, cols.start, hw))
+        scores = torch.stack([d.iou for d in parts]).cpu().numpy()
+        clamped = logits.clamp(-LOGIT_CLAMP, LOGIT_CLAMP).cpu().numpy()
+        object_scores = np.array([d.object_score for d in parts], dtype=np.float32)
         if not batched:
-            result = ImagePrediction(
-                result.masks[0],
-                result.scores[0],
-                result.logits[0],
-                result.object_scores[0],
-                parts[0].window,
+            return ImagePrediction(
+                None, scores[0], clamped[0], object_scores[0], parts[0].window, crops[0]
             )
-        return result
+        return ImagePrediction(
+            None, scores, clamped, object_scores, [d.window for d in parts], crops
+        )
 
 
 def _most_plausible(

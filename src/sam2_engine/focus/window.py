@@ -116,6 +116,29 @@ class Window:
         hi = lo + self.side - 2 * margin
         return ((xy >= lo) & (xy <= hi)).all(axis=-1)
 
+    def inside(self, frame_hw: tuple[int, int]) -> tuple[slice, slice]:
+        """(rows, cols) frame slices of the part of the window inside the frame (may be
+        empty)."""
+        h, w = frame_hw
+        y0, x0 = max(self.top, 0), max(self.left, 0)
+        y1, x1 = max(min(self.top + self.side, h), y0), max(min(self.left + self.side, w), x0)
+        return slice(y0, y1), slice(x0, x1)
+
+    def paste_inside(self, logits: torch.Tensor, frame_hw: tuple[int, int]) -> torch.Tensor:
+        """(K, h, w) window logits -> (K, r, c) logits of the window's part inside the frame
+        (:meth:`inside`); equal to ``paste(logits, frame_hw)[:, *inside(frame_hw)]``
+        without allocating a frame."""
+        up = F.interpolate(
+            logits[:, None].float(), size=(self.side, self.side), mode="bilinear",
+            align_corners=False,
+        )[:, 0]
+        rows, cols = self.inside(frame_hw)
+        return up[
+            :,
+            rows.start - self.top : rows.stop - self.top,
+            cols.start - self.left : cols.stop - self.left,
+        ]
+
     def paste(
         self, logits: torch.Tensor, frame_hw: tuple[int, int], fill: float = -1024.0
     ) -> torch.Tensor:

@@ -49,6 +49,7 @@ from sam2_engine.imaging.intensity import (
     intensity_range,
     to_rgb,
 )
+from sam2_engine.imaging.lazy_plane import LazyPlane
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -230,6 +231,21 @@ class FrameSource:
         """Frame ``t`` as :meth:`frame` gives it, marked as normalised: predictors use it
         as it is (``ImagePredictor.set_image(source.normalized(t))``)."""
         return NormalizedFrame(self.frame(t))
+
+    def lazy(self, t: int) -> LazyPlane:
+        """Frame ``t`` as a :class:`~sam2_engine.imaging.lazy_plane.LazyPlane`: nothing
+        is read yet; windows read and scale only their pixels, with the stack-wide range
+        (for window-mode predictors on big frames)."""
+        frame = self._array[self._index(t)]
+        if self._frame_axis is not None and self._frame_axis != 2:
+            frame = np.moveaxis(frame, self._frame_axis, -1)
+        return LazyPlane(
+            frame,
+            channel_axis=None if self._frame_axis is None else -1,
+            channels=self._layout_channels(),
+            normalization=self._normalization,
+            stats=self.stats,
+        )
 
     def _layout_channels(self) -> Channels:
         """The channel choice, as ``to_rgb`` takes it, reproducing this source's layout."""
