@@ -15,7 +15,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,11 @@ from sam2_engine.masks.postprocess import fill_small_holes, remove_small_islands
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.prompts import check_boxes, check_points, combine_prompts, to_model_coords
+from sam2_engine.tiled.grid import TileGrid, TilingSettings
+from sam2_engine.tiled.prompts import TiledPrompts
+
+if TYPE_CHECKING:
+    from sam2_engine.embedding_cache import EmbeddingCache
 
 
 class ImagePredictor:
@@ -58,6 +64,16 @@ class ImagePredictor:
         :class:`~sam2_engine.focus.policy.WindowPolicy` forces windows, None the whole
         image. In window mode :meth:`set_image` encodes nothing; each prompt is decoded
         in a window around it, and the result's ``window`` says which.
+    tiling
+        Whole-image models only: when an image much larger than the model input is cut
+        into overlapping full-resolution tiles instead of being squashed
+        (:class:`~sam2_engine.tiled.grid.TilingSettings`; default ``"auto"``: tile when the
+        longer side exceeds twice the model input). Tiles are encoded when a prompt needs
+        them (or all at once with :meth:`embed_tiles`); ``predict`` keeps its signature
+        and returns full-resolution masks of the whole object, completed across tiles.
+    embedding_cache
+        Optional :class:`~sam2_engine.embedding_cache.EmbeddingCache`: image and tile
+        features are read from / written to it instead of re-running the encoder.
     """
 
     def __init__(
@@ -69,8 +85,13 @@ class ImagePredictor:
         max_sprinkle_area: int = 0,
         normalization: Normalization | None = None,
         windows: WindowPolicy | str | None = "auto",
+        tiling: TilingSettings | None = None,
+        embedding_cache: EmbeddingCache | None = None,
     ) -> None:
         self.model = model
+        self.tiling = tiling or TilingSettings()
+        self.embedding_cache = embedding_cache
+        self._tiled: TiledPrompts | None = None
         policy = WindowPolicy.from_model(model) if windows == "auto" else windows
         if policy is not None and not isinstance(policy, WindowPolicy):
             raise TypeError(f"windows must be 'auto', a WindowPolicy or None, got {windows!r}")
@@ -89,7 +110,25 @@ class ImagePredictor:
 
     @property
     def is_image_set(self) -> bool:
-        return self._features is not None or (self._focus is not None and bool(self._sizes))
+        return self._features is not None or (
+            (self._focus is not None or self._tiled is not None) and bool(self._sizes)
+        )
+
+    @property
+    def tiled(self) -> bool:
+        """Whether the current image is cut into tiles (see ``tiling``)."""
+        return self._tiled is not None
+
+    def embed_tiles(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Encode every tile of a tiled image now (else each on first use);
+        ``progress(done, total)`` is called after each tile."""
+        if self._tiled is None:
+            return
+        total = len(self._tiled.grid)
+        for i in range(total):
+            self._tiled.encode(i)
+            if progress is not None:
+                progress(i + 1, total)
 
     @property
     def windowed(self) -> bool:
@@ -108,9 +147,9 @@ class ImagePredictor:
         In window mode there are no whole-image features (windows are encoded per
         prompt): keep the predictor itself instead.
         """
-        if self._focus is not None:
+        if self._focus is not None or self._tiled is not None:
             raise RuntimeError(
-                "this predictor decodes prompts in windows and holds no whole-image "
+                "this predictor decodes prompts in windows or tiles and holds no whole-image "
                 "features; keep the predictor (it caches its window features) instead"
             )
         self._require_image()
@@ -119,7 +158,7 @@ class ImagePredictor:
 
     def reset(self) -> None:
         """Forget the current image(s) and their features."""
-        self._features, self._sizes = None, []
+        self._features, self._sizes, self._tiled = None, [], None
         if self._focus is not None:
             self._focus.set_images([])
 
@@ -175,6 +214,12 @@ class ImagePredictor:
             self._features = None
             self._sizes = [tuple(p.shape[:2]) for p in planes]  # type: ignore[misc]
             return
+        self._tiled = None
+        if len(images) == 1:
+            hw = _image_hw(images[0], channel_axis)
+            if self.tiling.should_tile(hw, self.model.image_size):
+                self._set_tiled(_lazy(images[0], channel_axis, channels, norm), hw)
+                return
         rgbs: list[np.ndarray | torch.Tensor] = []
         for im in images:
             if isinstance(im, LazyPlane):
@@ -191,6 +236,17 @@ class ImagePredictor:
             feats = self.model.encode_image(batch)
         self._features = _detach_float(feats)
         self._sizes = [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
+
+    def _set_tiled(self, plane: LazyPlane, hw: tuple[int, int]) -> None:
+        size = self.model.image_size
+        grid = TileGrid(hw, self.tiling.tile_side(size), self.tiling.halo_px(size))
+        store = None
+        if self.embedding_cache is not None:
+            store = self.embedding_cache.tile_store(self.model, plane, grid, self.tiling)
+        _ = plane.stats
+        self._tiled = TiledPrompts(self.model, plane, grid, store=store)
+        self._features = None
+        self._sizes = [hw]
 
     def set_features(
         self, features: ImageFeatures, original_sizes: Sequence[tuple[int, int]]
@@ -248,6 +304,8 @@ class ImagePredictor:
             return self._focus.predict(
                 self, points, labels, box, mask_input, multimask, image_index, window
             )
+        if self._tiled is not None:
+            return self._predict_tiled(points, labels, box, mask_input, multimask)
         feats, hw = self._image(image_index)
         if points is None and box is None and mask_input is None:
             raise ValueError("give at least one prompt: points (with labels), a box or mask_input")
@@ -284,6 +342,46 @@ class ImagePredictor:
                 result.masks[0], result.scores[0], result.logits[0], result.object_scores[0]
             )
         return result
+
+    def _predict_tiled(self, points, labels, box, mask_input, multimask) -> ImagePrediction:
+        assert self._tiled is not None
+        hw = self._sizes[0]
+        if mask_input is not None:
+            raise ValueError(
+                "mask_input is not supported on a tiled image; refine with more clicks, or "
+                "pass tiling=TilingSettings('resize') to decode the whole image at once"
+            )
+        if points is None and box is None:
+            raise ValueError("give at least one prompt: points (with labels) or a box")
+        if (points is None) != (labels is None):
+            raise ValueError("points and labels go together: give both or neither")
+        pts = lab = b = None
+        if points is not None:
+            pts, lab = check_points(points, labels, hw)  # type: ignore[arg-type]
+        if box is not None:
+            b = check_boxes(box, hw)
+        k = max(len(pts) if pts is not None else 1, len(b) if b is not None else 1)
+        batched = (points is not None and np.asarray(points).ndim == 3) or (
+            box is not None and np.asarray(box).ndim == 2
+        )
+        parts = [
+            self._tiled.predict(
+                None if pts is None else pts[min(i, len(pts) - 1)],
+                None if lab is None else lab[min(i, len(lab) - 1)],
+                None if b is None else b[min(i, len(b) - 1)],
+                multimask,
+                self.mask_threshold,
+            )
+            for i in range(k)
+        ]
+        if not batched:
+            return parts[0]
+        return ImagePrediction(
+            np.stack([p.masks for p in parts]),
+            np.stack([p.scores for p in parts]),
+            np.stack([p.logits for p in parts]),
+            np.array([p.object_scores for p in parts], dtype=np.float32),
+        )
 
     def predict_boxes(
         self, boxes: np.ndarray | Sequence, multimask: bool = False, *, image_index: int = 0
@@ -338,6 +436,18 @@ class ImagePredictor:
         if self.max_sprinkle_area > 0:
             logits = remove_small_islands(logits, self.max_sprinkle_area, threshold=t)
         return logits
+
+
+def _image_hw(image: np.ndarray | LazyPlane, channel_axis: int | None) -> tuple[int, int]:
+    """(rows, cols) of one image without reading it."""
+    if isinstance(image, LazyPlane | NormalizedFrame):
+        return int(image.shape[0]), int(image.shape[1])
+    shape = tuple(np.shape(image))
+    if channel_axis is not None and len(shape) == 3:
+        shape = tuple(n for i, n in enumerate(shape) if i != channel_axis % 3)
+    if len(shape) < 2:
+        return (0, 0)  # not an image: the usual checks below say what is wrong
+    return int(shape[0]), int(shape[1])
 
 
 def _lazy(
