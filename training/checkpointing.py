@@ -18,9 +18,7 @@ previous complete files behind.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sam2_engine import atomic_torch_save, save_checkpoint
+from sam2_engine import atomic_file, atomic_torch_save, is_writable, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -88,9 +86,8 @@ def check_writable(paths: RunPaths) -> None:
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write_test.")
-            os.close(fd)
-            os.unlink(probe)
+            if not is_writable(folder):
+                raise PermissionError(13, "Permission denied")
         except OSError as err:
             raise ValueError(
                 f"cannot write to the output folder {folder} ({type(err).__name__}: "
@@ -105,15 +102,8 @@ def write_model(model: nn.Module, path: Path, metadata: dict[str, Any]) -> Path:
 
 def copy_atomic(src: Path, dst: Path) -> Path:
     """Copy a file to ``dst`` through a temporary file and a rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
+    with atomic_file(dst) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dst
 
 

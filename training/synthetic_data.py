@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from sam2_engine import atomic_file
 from sam2_training.config import SyntheticDataConfig
 from sam2_training.sources import ArrayStack, LabelledStack
 
@@ -94,15 +93,8 @@ def _draw(job: tuple[str, int, dict[str, Any]], seed: int) -> tuple[np.ndarray, 
 
 
 def _save(path: Path, image: np.ndarray, labels: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
+    with atomic_file(path, suffix=".npz") as tmp:
         np.savez(tmp, image=image, labels=labels)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def synthetic_stacks(cfg: SyntheticDataConfig, workers: int = 2) -> list[LabelledStack]:

@@ -48,6 +48,10 @@ _LAZY = {
     "load_checkpoint_file": "sam2_engine.weights.checkpoints",
     "read_metadata": "sam2_engine.weights.checkpoints",
     "atomic_torch_save": "sam2_engine.weights.checkpoints",
+    # atomic files and folders (temporary sibling + rename), for every package
+    "atomic_file": "sam2_engine.atomic",
+    "atomic_dir": "sam2_engine.atomic",
+    "is_writable": "sam2_engine.atomic",
     "register_model": "sam2_engine.weights.local",
     "unregister_model": "sam2_engine.weights.local",
     "bundled_models": "sam2_engine.weights.local",
@@ -55,6 +59,12 @@ _LAZY = {
     # predictors
     "ImagePredictor": "sam2_engine.image",
     "ImagePrediction": "sam2_engine.image",
+    "MaskCrop": "sam2_engine.image_prediction",
+    "LazyPlane": "sam2_engine.imaging.lazy_plane",
+    "TilingSettings": "sam2_engine.tiled.grid",
+    "TileGrid": "sam2_engine.tiled.grid",
+    "generate_tiled": "sam2_engine.tiled.automatic",
+    "EmbeddingCache": "sam2_engine.embedding_cache",
     "VideoPredictor": "sam2_engine.video.predictor",
     "TrackingSession": "sam2_engine.video.session",
     "FrameResult": "sam2_engine.video.frame_result",
@@ -108,6 +118,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from sam2_engine.atomic import atomic_dir, atomic_file, is_writable
     from sam2_engine.automatic.generator import AutomaticMaskGenerator
     from sam2_engine.automatic.instances import (
         InstanceSegmenter,

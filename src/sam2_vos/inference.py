@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sam2_vos._atomic import replace_dir
+from sam2_engine import atomic_dir
 from sam2_vos.dataset import VideoFolder, find_layout, open_video
 from sam2_vos.palette import write_label_png
 from sam2_vos.prompts import Policy, PromptPlan, plan_prompts
@@ -205,7 +205,7 @@ def _write_video(
     target: Path,
     progress: FrameProgress | None,
 ) -> None:
-    with replace_dir(target) as folder:
+    with atomic_dir(target) as folder:
         for done, (frame, labels) in enumerate(segment_video(predictor, video, plan), 1):
             write_label_png(folder / f"{video.stems[frame]}.png", labels, plan.palette)
             if progress is not None:

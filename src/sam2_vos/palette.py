@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sam2_vos._atomic import replace_file
+from sam2_engine import atomic_file
 
 __all__ = ["davis_palette", "read_label_png", "write_label_png"]
 
@@ -107,5 +107,5 @@ def write_label_png(
         )
     image = Image.fromarray(ids.astype(np.uint8), mode="P")
     image.putpalette(palette if palette is not None else davis_palette())
-    with replace_file(Path(path)) as tmp:
+    with atomic_file(Path(path)) as tmp:
         image.save(tmp, format="PNG")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sam2_vos._atomic import replace_file
+from sam2_engine import atomic_file
 from sam2_vos.dataset import ANNOTATIONS, RESOLUTION, frame_files
 from sam2_vos.metrics import boundary_f, jaccard
 from sam2_vos.palette import read_label_png
@@ -114,7 +114,7 @@ class VosScores:
         """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with replace_file(target) as tmp, open(tmp, "w", newline="") as handle:
+        with atomic_file(target) as tmp, open(tmp, "w", newline="") as handle:
             out = csv.writer(handle)
             out.writerow(["level", "video", "object", "frames", "J&F", "J", "F"])
             for o in self.objects:

@@ -324,7 +324,8 @@ def test_unwritable_cache_names_the_folder_and_the_fix(
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(download.tempfile, "mkstemp", refuse)  # chmod would not stop root
+    # the temporary download file cannot be created (chmod would not stop root)
+    monkeypatch.setattr(download, "open", refuse, raising=False)
     with pytest.raises(DownloadError, match=CACHE_ENV) as info:
         ensure_checkpoint(make_entry(server.base_url + "/model.pt"), cache=tmp_path)
     assert str(tmp_path) in str(info.value)

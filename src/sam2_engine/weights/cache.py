@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from sam2_engine.atomic import atomic_file
 from sam2_engine.errors import DownloadError
 from sam2_engine.weights.official import OFFICIAL_CHECKPOINTS, OfficialCheckpoint
 
@@ -147,16 +147,8 @@ def write_sidecar(path: Path, sha256: str) -> None:
     try:
         stat = path.stat()
         record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent
-        )
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                json.dump(record, stream)
-            os.replace(tmp_name, sidecar_path(path))
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        with atomic_file(sidecar_path(path), suffix=PART_SUFFIX) as tmp:
+            tmp.write_text(json.dumps(record), encoding="utf-8")
     except OSError:
         pass
 

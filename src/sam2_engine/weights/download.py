@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -39,6 +37,7 @@ from email.message import Message
 from pathlib import Path
 from typing import IO
 
+from sam2_engine.atomic import atomic_file
 from sam2_engine.errors import DownloadError
 from sam2_engine.weights.cache import (
     CACHE_ENV,
@@ -188,32 +187,22 @@ def _download(
     timeout: float,
 ) -> None:
     """Stream ``source`` into a private temporary file, verify it, then move it to ``path``."""
-    fd, tmp = _open_part(path)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_file(path, suffix=PART_SUFFIX, fsync=True) as tmp:
+        with _open_part(tmp) as out:
             done, found = _fetch(checkpoint, source, path, out, progress, cancel, timeout)
-            out.flush()
-            os.fsync(out.fileno())
         _check_result(checkpoint, source, path, done, found)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     write_sidecar(path, found)
 
 
-def _open_part(path: Path) -> tuple[int, Path]:
-    """Create a uniquely named temporary file next to ``path`` (same filesystem)."""
+def _open_part(tmp: Path) -> IO[bytes]:
+    """Open the temporary download file (next to the target: same filesystem)."""
     try:
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=PART_SUFFIX, dir=path.parent
-        )
+        return open(tmp, "xb")
     except OSError as exc:
         raise DownloadError(
-            f"Cannot write to the checkpoint cache folder {path.parent}: {exc}. Set the "
+            f"Cannot write to the checkpoint cache folder {tmp.parent}: {exc}. Set the "
             f"environment variable {CACHE_ENV} to a writable folder."
         ) from exc
-    return fd, Path(tmp_name)
 
 
 def _fetch(

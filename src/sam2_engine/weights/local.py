@@ -12,10 +12,9 @@ the metadata, see :func:`~sam2_engine.weights.checkpoints.save_checkpoint`):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from sam2_engine.atomic import atomic_file
 from sam2_engine.config import builtin_config_names
 from sam2_engine.weights.checkpoints import read_metadata
 from sam2_engine.weights.download import cache_dir
@@ -71,11 +70,8 @@ def local_models() -> dict[str, str]:
 
 def _write_registry(entries: dict[str, str]) -> None:
     path = _registry_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models.", suffix=".json")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(entries, handle, indent=1)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(entries, indent=1))
 
 
 def register_model(name: str, checkpoint: str | Path) -> None:
