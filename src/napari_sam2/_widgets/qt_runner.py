@@ -18,6 +18,7 @@ from qtpy.QtCore import QObject, Signal
 from napari_sam2.core.jobs import Job, JobContext, JobHandle, is_generator_job
 
 log = logging.getLogger(__name__)
+SHUTDOWN_WAIT_MS = 15_000  # closing waits this long at most for a step to finish
 
 
 class _Reporter(QObject):
@@ -84,7 +85,15 @@ class QtRunner:
         worker.start()
         return handle
 
-    def shutdown(self) -> None:
-        """Ask every running worker to stop (each finishes its current step)."""
-        for worker, _ in list(self._workers.values()):
+    def shutdown(self, wait_ms: int = SHUTDOWN_WAIT_MS) -> None:
+        """Ask every running worker to stop and wait for them (each finishes its current
+        step), at most ``wait_ms``: a worker that outlives its window would emit into Qt
+        objects already deleted ("wrapped C/C++ object ... has been deleted" at exit)."""
+        from qtpy.QtCore import QDeadlineTimer, QThread
+
+        workers = [worker for worker, _ in self._workers.values()]
+        for worker in workers:
             worker.quit()
+        deadline = QDeadlineTimer(wait_ms)
+        while any(w.is_running for w in workers) and not deadline.hasExpired():
+            QThread.msleep(20)

@@ -206,7 +206,8 @@ class CellTracking:
                     "kept; Track cells starts again."
                 )
                 ws.status.set(text)
-                ws.notify("warning", text)
+                if not ws.jobs.closed:  # the viewer closing removes every layer: no news
+                    ws.notify("warning", text)
                 return
             more = " Continue resumes it." if cancelled else ""
             verb = "cancelled" if cancelled else "done"
