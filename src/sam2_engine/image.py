@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
+from sam2_engine.embedding_cache import data_signature
 from sam2_engine.focus.image_prompts import WindowedPrompts
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window
@@ -220,6 +221,33 @@ class ImagePredictor:
             if self.tiling.should_tile(hw, self.model.image_size):
                 self._set_tiled(_lazy(images[0], channel_axis, channels, norm), hw)
                 return
+        if self.embedding_cache is not None and len(images) == 1:
+            im = images[0]
+            raw = im.rgb if isinstance(im, NormalizedFrame) else getattr(im, "raw", im)
+            key = self.embedding_cache.key(
+                self.model, data_signature(raw), mode="whole", norm=norm,
+                channels=channels, channel_axis=channel_axis,
+            )
+            sizes: list[tuple[int, int]] = []
+
+            def encode() -> ImageFeatures:
+                feats, hws = self._encode(images, channel_axis, channels, norm)
+                sizes.extend(hws)
+                return feats
+
+            self._features = self.embedding_cache.get_or_compute(key, encode, self.device)
+            self._sizes = sizes or [_image_hw(im, channel_axis)]
+            return
+        self._features, self._sizes = self._encode(images, channel_axis, channels, norm)
+
+    def _encode(
+        self,
+        images: Sequence[np.ndarray],
+        channel_axis: int | None,
+        channels: Sequence[int] | None,
+        norm: Normalization,
+    ) -> tuple[ImageFeatures, list[tuple[int, int]]]:
+        """Encode images whole (resized to the model input): features and their sizes."""
         rgbs: list[np.ndarray | torch.Tensor] = []
         for im in images:
             if isinstance(im, LazyPlane):
@@ -234,8 +262,7 @@ class ImagePredictor:
         batch = resize_batch(rgbs, self.model.image_size, device=self.device)
         with inference_context(self.device, self.model.precision):
             feats = self.model.encode_image(batch)
-        self._features = _detach_float(feats)
-        self._sizes = [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
+        return _detach_float(feats), [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
 
     def _set_tiled(self, plane: LazyPlane, hw: tuple[int, int]) -> None:
         size = self.model.image_size
