@@ -110,3 +110,23 @@ def test_the_tracks_layer_never_gets_a_graph_node_it_has_no_point_of(tracked):
     data, graph = run.tracks_data()
     drawn = set(data[:, 0].astype(int))
     assert all(k in drawn and v[0] in drawn for k, v in graph.items())
+
+
+def test_a_saved_ctc_folder_opens_again_for_more_corrections(tracked, qtbot, tmp_path, monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    viewer, dock, tool, run = tracked
+    out = tmp_path / "01_RES"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
+    press(qtbot, tool.save_ctc_btn)
+    c = dock.controller
+    qtbot.waitUntil(lambda: not c.is_running("export") and out.exists(), timeout=30000)
+    saved = rows(tool)
+    press(qtbot, tool.open_ctc_btn)
+    opened = tool.feature.run_state
+    assert opened is not run and opened.labels_layer in viewer.layers
+    assert rows(tool) == saved and dock.bridge.lineage.tracks_layer in viewer.layers
+    _, new = split_long_track(viewer, qtbot, tool, opened)
+    viewer.layers.selection.active = opened.labels_layer
+    key(qtbot, viewer, Qt.Key_Z, Qt.ControlModifier)
+    assert rows(tool) == saved and all(t.label != new for t in opened.tracks)

@@ -104,6 +104,9 @@ class TrackingTool(Container):
         self.mother_btn = PushButton(text="Set mother")
         self.save_ctc_btn = PushButton(text="Save CTC…", tooltip="Cell Tracking Challenge folder")
         self.save_geff_btn = PushButton(text="Save GEFF…", tooltip="GEFF graph store (zarr)")
+        self.open_ctc_btn = PushButton(
+            text="Open CTC…", tooltip="a saved CTC result folder of this image, to correct it"
+        )
         self.extend(
             [
                 form(
@@ -113,7 +116,7 @@ class TrackingTool(Container):
                 self.summary,
                 hbox(self.daughters_edit, self.divide_btn, labels=True),
                 hbox(self.mother_spin, self.mother_btn, self.split_btn, labels=True),
-                hbox(self.save_ctc_btn, self.save_geff_btn),
+                hbox(self.save_ctc_btn, self.save_geff_btn, self.open_ctc_btn),
             ]
         )
         self.native.layout().insertWidget(3, self.table, 1)
@@ -127,6 +130,7 @@ class TrackingTool(Container):
         self.mother_btn.changed.connect(self._set_mother)
         self.save_ctc_btn.changed.connect(lambda: self._save("ctc"))
         self.save_geff_btn.changed.connect(lambda: self._save("geff"))
+        self.open_ctc_btn.changed.connect(self._open_ctc)
         self.table.itemSelectionChanged.connect(self._selected)
         con.connect(c.events.jobs_changed, self.refresh)
         con.connect(f.events.changed, self.refresh)
@@ -261,6 +265,13 @@ class TrackingTool(Container):
         if path:
             self.feature.export(kind, path)
 
+    def _open_ctc(self, *_: Any) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path = QFileDialog.getExistingDirectory(None, "CTC result folder to correct")
+        if path:
+            self.feature.open_ctc(path)
+
     def _selected(self) -> None:
         label = self.selected_track()
         run = self.feature.run_state
@@ -299,6 +310,7 @@ class TrackingTool(Container):
         f, run = self.feature, self.feature.run_state
         running = self.controller.is_running("track")
         self.track_btn.enabled = not running
+        self.open_ctc_btn.enabled = not running
         self.continue_btn.enabled = bool(not running and run is not None and run.state)
         idle_with_tracks = not running and run is not None and bool(run.tracks)
         edits = (self.split_btn, self.divide_btn, self.mother_btn)

@@ -413,6 +413,47 @@ class CellTracking:
         )
         return True
 
+    def open_ctc(self, path: str | Path) -> bool:
+        """Open a saved CTC result folder of this image as the current run, to go on
+        correcting it (its edits undo as those of a run; save it again when done).
+
+        Returns
+        -------
+        bool
+            False when it could not be opened (the reason is notified).
+        """
+        from sam2_cells import read_ctc_results
+
+        ws = self._ws
+        problem = self.problem()
+        layout = ws.image.layout
+        if problem is None and layout is not None:
+            try:
+                labels, tracks = read_ctc_results(path)
+            except (OSError, ValueError) as err:
+                problem = f"{path} is not a CTC result folder ({err})"
+            else:
+                shape = (layout.n_frames, *layout.plane_shape)
+                if tuple(labels.shape) != shape:
+                    problem = (
+                        f"the result in {path} is {tuple(labels.shape)} (frames, rows, "
+                        f"columns) but the image is {shape}: open the result of this image"
+                    )
+        if problem:
+            ws.notify("warning", f"Not opened: {problem}.")
+            return False
+        run = TrackingRun(self._new_layer(shape), tracks=list(tracks), frames_done=shape[0])
+        run.labels_layer.lineage_replayed = partial(self._replayed, run)
+        for t in range(shape[0]):
+            frame = np.asarray(labels[t], dtype=np.int32)
+            run.labels_layer.data[t] = frame
+            run.points[t] = _centroids(frame)
+        self.run_state = run
+        self.events.layers_ready.emit(run.labels_layer)
+        self.events.changed.emit()
+        ws.status.set(f"Opened {len(tracks)} tracks from {path}: correct them and save again.")
+        return True
+
     # ------------------------------------------------------------------ queries
     def where(self, label: int) -> tuple[int, float, float] | None:
         """(first frame, row, col) of a track, to jump to it."""
