@@ -75,3 +75,46 @@ def test_bad_diameter_is_refused(segmenter, bad):
 def test_thresholds_are_checked():
     with pytest.raises(ValueError, match="seed_threshold"):
         se.InstanceSettings(seed_threshold=1.5)
+
+
+def _fake_decoder(monkeypatch, answer):
+    """ImagePredictor.predict answers ``answer(box)`` (an (H, W) mask) for a box prompt."""
+    from sam2_engine.image import ImagePredictor
+    from sam2_engine.image_prediction import ImagePrediction
+
+    calls = []
+
+    def predict(self, box=None, multimask=False, **kwargs):
+        calls.append(box)
+        mask = answer(box)[None]
+        one = np.ones(1, np.float32)
+        return ImagePrediction(mask, one, np.zeros((1, 4, 4), np.float32), one)
+
+    monkeypatch.setattr(ImagePredictor, "predict", predict)
+    return calls
+
+
+def test_box_refinement_takes_the_decoders_outline_where_it_agrees(segmenter, monkeypatch):
+    truth = _two_touching_discs()
+    rough = truth.copy()
+    rough[rough == 1] = 0  # the head found object 1 only in part: its left half
+    rough[(truth == 1) & (np.arange(truth.shape[1])[None, :] < 36)] = 1
+
+    def answer(box):  # the decoder outlines the true object whose box centre it is given
+        x = (box[0] + box[2]) / 2
+        return truth == (1 if x < 45 else 2)
+
+    calls = _fake_decoder(monkeypatch, answer)
+    refined = segmenter.refine(np.zeros((*truth.shape, 3), np.float32), rough)
+    assert len(calls) == 2
+    # object 1 as the head found it spans columns 26..35: inclusive corners
+    assert any(c[0] == 26 and c[2] == 35 for c in calls)
+    assert np.array_equal(refined > 0, truth > 0)
+
+
+def test_box_refinement_keeps_the_heads_object_when_the_decoder_disagrees(segmenter, monkeypatch):
+    truth = _two_touching_discs()
+    _fake_decoder(monkeypatch, lambda box: np.ones(truth.shape, bool))  # grabs everything
+    refined = segmenter.refine(np.zeros((*truth.shape, 3), np.float32), truth)
+    assert refined.max() == 2
+    assert np.array_equal(refined > 0, truth > 0)
