@@ -40,16 +40,23 @@ def sequence(
     shape: tuple[int, int] = (256, 256),
     divisions: tuple[int, int] = (4, 6),
     seed: int = 0,
+    look: dict | None = None,
+    motion: dict | None = None,
 ) -> Sequence:
-    """A movie with ``n_cells`` nuclei of about ``diameter`` px and 4-6 divisions."""
+    """A movie with ``n_cells`` nuclei of about ``diameter`` px and 4-6 divisions;
+    ``look`` and ``motion`` override fields of the random style and dynamics."""
     for attempt in range(200):
         key = (SEED, seed, attempt)
         rng = np.random.default_rng(key)
         style = dataclasses.replace(
-            syn.random_style(rng, modality="nuclear", shape=shape), diameter=diameter
+            syn.random_style(rng, modality="nuclear", shape=shape),
+            diameter=diameter,
+            **(look or {}),
         )
         dyn = dataclasses.replace(
-            syn.random_dynamics(rng), division_rate=float(rng.uniform(0.004, 0.012))
+            syn.random_dynamics(rng),
+            division_rate=float(rng.uniform(0.004, 0.012)),
+            **(motion or {}),
         )
         movie = syn.microscopy_timelapse(
             n_frames, shape, seed=key, style=style, dynamics=dyn, n_cells=n_cells
@@ -66,3 +73,23 @@ def quality_sequences() -> Iterator[Sequence]:
     yield sequence("medium, 16 px", 25, 16.0, seed=2)
     yield sequence("dense, 14 px", 45, 14.0, seed=3)
     yield sequence("large nuclei, 28 px", 12, 28.0, seed=4)
+
+
+def hard_sequences() -> Iterator[Sequence]:
+    """Harder movies (256 x 256, 40 frames): cells moving about half their diameter a
+    frame, dense touching nuclei, dim nuclei under uneven light."""
+    yield sequence(
+        "fast movers, 16 px", 20, 16.0, seed=5,
+        motion={"speed": 7.0, "persistence": 0.85, "drift": (2.0, 1.5), "jitter": 1.0},
+    )
+    yield sequence(
+        "dense touching, 14 px", 70, 14.0, seed=6, divisions=(4, 14),
+        look={"clustering": 0.9, "overlap": 0.15, "coverage": 0.5},
+    )
+    yield sequence(
+        "dim, uneven light, 18 px", 20, 18.0, seed=7,
+        look={
+            "dim_fraction": 0.4, "brightness_spread": 0.7, "gradient": 0.6,
+            "vignetting": 0.6, "haze": 0.3, "snr": 3.0,
+        },
+    )

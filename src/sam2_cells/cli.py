@@ -2,13 +2,17 @@
 
 ::
 
-    napari-sam2 track STACK --out RES_DIR [--model NAME] [--seeds auto|LABELS.tif|POINTS.csv]
-                      [--device auto|cpu|cuda|cuda:N|mps]
+    napari-sam2 track STACK --out RES_DIR [--detector auto|model|classical|labels]
+                      [--labels LABELS] [--diameter PX] [--sam2-cue] [--model NAME]
+                      [--seeds auto|LABELS.tif|POINTS.csv] [--device auto|cpu|cuda|cuda:N|mps]
     napari-sam2 score RES_DIR GT_DIR [--json] [--all]
 
 ``track`` reads a (time, row, col) movie (TIFF, zarr or a folder of TIFF frames) lazily,
-checks the seeds against it, runs the tracker and writes Cell Tracking Challenge results
-(``maskNNN.tif`` + ``res_track.txt``) atomically. ``score`` prints the CTC measures of a
+checks every input against it before any work (frame shapes, the label stack, the
+seeds), detects the cells of every frame (the model, the classical nuclei detector or
+your own label stack), links them and writes Cell Tracking Challenge results
+(``maskNNN.tif`` + ``res_track.txt``) atomically; a movie in which no cell is found is an
+error (nothing is written). ``score`` prints the CTC measures of a
 result folder against a ground-truth folder (``NN_GT`` with ``TRA/`` and ``SEG/``).
 
 Exit status: 0 on success, 1 for bad input or a failed run (one line on stderr names the
@@ -53,9 +57,17 @@ class RunTracking(Protocol):
     device : str
         ``"auto"`` or a device name accepted by ``sam2_engine.resolve_device``.
     progress : callable
-        ``progress(done, total)``: call it after each frame.
+        ``progress(done, total)``: call it after each step.
     cancel : callable
         ``cancel() -> bool``: stop early (return what is done or raise) when it is true.
+    detector : str
+        ``"auto"``, ``"model"``, ``"classical"`` or ``"labels"``.
+    labels : array-like or None
+        (T, H, W) label stack (``detector == "labels"``), checked against the stack.
+    diameter : float or None
+        Typical cell diameter in pixels.
+    sam2_cue : bool
+        Use SAM 2's propagation as a linking cue.
 
     Returns
     -------
@@ -74,6 +86,10 @@ class RunTracking(Protocol):
         device: str,
         progress: Callable[[int, int], None],
         cancel: Callable[[], bool],
+        detector: str,
+        labels: Any,
+        diameter: float | None,
+        sam2_cue: bool,
     ) -> tuple[Any, list[TrackRecord]]: ...
 
 
@@ -117,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
         help="track cells in a (time, row, col) movie and write CTC results",
         description="Track cells in a movie (TIFF, zarr or a folder of TIFF frames, axes "
         "time, row, col) and write Cell Tracking Challenge results (maskNNN.tif + "
-        "res_track.txt) into RES_DIR.",
+        "res_track.txt) into RES_DIR. Every frame's cells are detected, then linked over "
+        "the whole movie (global LAP with gap closing and divisions).",
     )
     track.add_argument("stack", metavar="STACK", help="movie: .tif, .zarr or folder of .tif")
     track.add_argument(
@@ -140,8 +157,37 @@ def _parser() -> argparse.ArgumentParser:
         "-s",
         default="auto",
         metavar="auto|LABELS.tif|POINTS.csv",
-        help="where to start: auto (default), a label image of frame 0, or a "
-        "CSV of points with columns t,y,x (or y,x for frame 0)",
+        help="cells to add to the detections: auto (default: none), a label image of "
+        "frame 0 (replaces the detections it overlaps), or a CSV of points with columns "
+        "t,y,x (or y,x for frame 0), one click per cell the detector missed",
+    )
+    track.add_argument(
+        "--detector",
+        default="auto",
+        choices=("auto", "model", "classical", "labels"),
+        help="where each frame's cells come from: auto (default: the model's instance head "
+        "if it has one, else classical), model (SAM 2), classical (threshold + watershed, "
+        "for fluorescent nuclei) or labels (your own label stack, --labels)",
+    )
+    track.add_argument(
+        "--labels",
+        "-l",
+        metavar="LABELS",
+        help="your own (time, row, col) label stack (Cellpose, StarDist, ilastik, ...: .tif, "
+        ".zarr or a folder of .tif), linked as it is; implies --detector labels",
+    )
+    track.add_argument(
+        "--diameter",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="typical cell diameter in pixels (default: estimated from the detections)",
+    )
+    track.add_argument(
+        "--sam2-cue",
+        action="store_true",
+        help="also carry every detection one frame on with SAM 2 and favour the links it "
+        "supports (slower; see docs/tracking.md for what it adds)",
     )
     track.add_argument(
         "--device", "-d", default="auto", help="auto (default), cpu, cuda, cuda:N or mps"
@@ -240,6 +286,7 @@ class _Bar:
 def _track(args: argparse.Namespace) -> int:
     from sam2_cells._frames import stack_shape
     from sam2_cells.ctc_results import check_results_target, write_ctc_results
+    from sam2_cells.detection import needs_model
     from sam2_cells.label_io import read_image_stack
     from sam2_cells.seeds import read_seeds
 
@@ -247,38 +294,89 @@ def _track(args: argparse.Namespace) -> int:
     check_results_target(out)
     stack = read_image_stack(args.stack)
     shape = stack_shape(stack, f"movie {args.stack}")
+    if shape[0] < 2:
+        raise CliError(
+            f"{args.stack} has a single frame: tracking needs at least 2 frames, so nothing "
+            "was tracked and nothing was written"
+        )
+    detector, labels = _detection_source(args, shape)
+    if args.diameter is not None and not args.diameter > 0:
+        raise CliError(f"--diameter {args.diameter:g}: a cell diameter must be > 0 pixels")
     seeds = read_seeds(args.seeds, shape)
-    _check_model_and_device(args.model, args.device)
+    if needs_model(detector, seeds.kind, args.sam2_cue):
+        _check_model_and_device(args.model, args.device)
     run_tracking = load_tracker()
     print(
         f"{PROG} track: {args.stack}: {shape[0]} frames of {shape[1]}x{shape[2]}, "
-        f"seeds {args.seeds}, model {args.model}, device {args.device}",
+        f"detector {detector}, seeds {args.seeds}, model {args.model}, device {args.device}",
         file=sys.stderr,
     )
     cancelled = threading.Event()
-    with _Bar("tracking", shape[0]) as bar:
-        labels, tracks = run_tracking(
+    with _Bar("tracking", 2 * shape[0]) as bar:
+        labels_out, tracks = run_tracking(
             stack=stack,
             seeds=seeds,
             model=args.model,
             device=args.device,
             progress=bar,
             cancel=cancelled.is_set,
+            detector=detector,
+            labels=labels,
+            diameter=args.diameter,
+            sam2_cue=args.sam2_cue,
         )
-    if tuple(getattr(labels, "shape", ())) != shape:
+    if tuple(getattr(labels_out, "shape", ())) != shape:
         raise CliError(
-            f"the tracker returned labels of shape {getattr(labels, 'shape', None)} for a "
+            f"the tracker returned labels of shape {getattr(labels_out, 'shape', None)} for a "
             f"movie of shape {shape}"
         )
     tracks = list(tracks)
+    if not tracks:
+        where = f"the label stack {args.labels}" if detector == "labels" else str(args.stack)
+        raise CliError(
+            f"no cell was found in any frame of {where}: nothing can be tracked and nothing "
+            "was written"
+        )
     try:
         with _Bar("writing", shape[0]) as bar:
-            write_ctc_results(labels, tracks, out, progress=bar)
+            write_ctc_results(labels_out, tracks, out, progress=bar)
     except LineageError as exc:
         raise CliError(f"the tracker's result is not valid CTC: {exc}") from None
     divisions = len({t.parent for t in tracks if t.parent})
     print(f"wrote {len(tracks)} tracks ({divisions} divisions) over {shape[0]} frames to {out}")
     return 0
+
+
+def _detection_source(args: argparse.Namespace, shape: tuple[int, int, int]) -> tuple[str, Any]:
+    """The detector's name and, for ``labels``, the checked label stack."""
+    import numpy as np
+
+    from sam2_cells.detection import LabelStackDetector
+    from sam2_cells.label_io import read_image_stack
+
+    detector = args.detector
+    if args.labels and detector == "auto":
+        detector = "labels"
+    if detector == "labels" and not args.labels:
+        raise CliError("--detector labels needs your label stack: --labels LABELS")
+    if args.labels and detector != "labels":
+        raise CliError(
+            f"--labels gives the detections, so it cannot go with --detector {detector}: "
+            "leave --detector out"
+        )
+    if detector != "labels":
+        return detector, None
+    labels = read_image_stack(args.labels)
+    try:
+        LabelStackDetector(labels).check(shape)
+    except ValueError as exc:
+        raise CliError(f"{args.labels}: {exc}") from None
+    if not any(np.asarray(labels[t]).any() for t in range(shape[0])):
+        raise CliError(
+            f"{args.labels}: the label stack is empty (all 0): there is no cell to track and "
+            "nothing was written"
+        )
+    return detector, labels
 
 
 def _engine_errors() -> tuple[type[BaseException], ...]:

@@ -36,6 +36,7 @@ __all__ = [
     "as_label_frame",
     "make_detector",
     "model_has_instance_head",
+    "needs_model",
 ]
 
 #: The detection sources a user picks from (CLI ``--detector``, the Track cells tab).
@@ -235,6 +236,12 @@ class ModelDetector:
             extents = [max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes]
             self.diameter = float(np.median(extents))
         return found
+
+
+def needs_model(detector: str, seeds_kind: str = "auto", sam2_cue: bool = False) -> bool:
+    """Whether a run needs the SAM 2 model: model detections (``"auto"`` asks the model for
+    an instance head), the SAM 2 cue, or point seeds (SAM 2 segments the clicks)."""
+    return detector in ("auto", "model") or sam2_cue or seeds_kind == "points"
 
 
 def make_detector(

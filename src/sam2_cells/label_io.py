@@ -130,31 +130,47 @@ def _open_zarr(path: Path) -> Any:
     )
 
 
+def _tiff_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(frame shape, dtype) of a TIFF file from its header (singleton axes dropped)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.series[0]
+            shape, dtype = tuple(page.shape), page.dtype
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read it as a TIFF file ({exc})") from exc
+    return (tuple(n for n in shape if n != 1) if len(shape) > 2 else shape), dtype
+
+
 def read_tiff_frames(files: Sequence[str | os.PathLike[str]], what: str = "frames") -> LazyStack:
     """A lazy (T, H, W) stack of one (H, W) TIFF file per frame, in the given order.
 
-    Only the first file is opened here (for the frame shape and dtype); each frame is read
-    when it is indexed, and one with another shape raises ``ValueError`` then.
+    Every file's header is read here (not its pixels), so a frame of another shape is
+    reported, by name, before any work; each frame is read when it is indexed.
 
     Raises
     ------
     ValueError
-        If ``files`` is empty or the first one is unreadable or not 2-dimensional.
+        If ``files`` is empty, a file is unreadable, not 2-dimensional, or its frame
+        shape differs from the first file's.
     """
     import tifffile
 
     files = [Path(f) for f in files]
     if not files:
         raise ValueError(f"there are no {what} to read")
-    try:
-        with tifffile.TiffFile(files[0]) as tif:
-            page = tif.series[0]
-            shape, dtype = tuple(page.shape), page.dtype
-    except Exception as exc:
-        raise ValueError(f"{files[0]}: cannot read it as a TIFF file ({exc})") from exc
-    shape = tuple(n for n in shape if n != 1) if len(shape) > 2 else shape
+    shape, dtype = _tiff_shape(files[0])
     if len(shape) != 2:
         raise ValueError(f"{files[0]}: a frame must be 2-dimensional (row, col), not {shape}")
+    for path in files[1:]:
+        other, _ = _tiff_shape(path)
+        if other != shape:
+            raise ValueError(
+                f"{path}: this frame is {'x'.join(map(str, other))} but {files[0].name} (and "
+                f"the frames before it) are {shape[0]}x{shape[1]}: every frame of a movie "
+                "must have the same size"
+            )
 
     def read(t: int) -> np.ndarray:
         try:

@@ -133,7 +133,21 @@ def _read_points(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
             f"{path}: points outside the stack of shape {shape}: " + "; ".join(bad[:5]) + more
         )
     pts[:, 0] = np.round(pts[:, 0])
+    _refuse_overlapping(pts, path, first_line)
     return pts
+
+
+def _refuse_overlapping(pts: np.ndarray, path: Path, first_line: int) -> None:
+    """Two clicks on the same pixel of the same frame are one cell clicked twice."""
+    seen: dict[tuple[int, int, int], int] = {}
+    for line, (t, y, x) in enumerate(pts, start=first_line):
+        key = (round(t), round(y), round(x))
+        if key in seen:
+            raise ValueError(
+                f"{path}: lines {seen[key]} and {line} are the same point (t={key[0]}, "
+                f"y={key[1]}, x={key[2]}): seeds overlap; give one click per cell"
+            )
+        seen[key] = line
 
 
 def _read_seed_labels(path: Path, shape: tuple[int, int, int]) -> np.ndarray:

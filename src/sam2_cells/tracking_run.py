@@ -1,8 +1,9 @@
 """The one tracking entry point of the command line: a movie and seeds in, labels out.
 
-:func:`run_tracking` builds the model, chooses where the labels go (memory, or a zarr
-array in a temporary folder for movies whose labels would not fit comfortably) and runs
-the :class:`~sam2_cells.tracker.CellTracker`.
+:func:`run_tracking` builds the detector (and the model when the detection source, the
+SAM 2 cue or point seeds need one), chooses where the labels go (memory, or a zarr array
+in a temporary folder for movies whose labels would not fit comfortably) and runs the
+:class:`~sam2_cells.tracker.CellTracker`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from sam2_cells.detection import make_detector, needs_model
 from sam2_cells.lineage import TrackRecord
 from sam2_cells.seeds import Seeds
 from sam2_cells.tracker import CellTracker
+from sam2_cells.tracker_settings import TrackerSettings
 
 __all__ = ["IN_MEMORY_BYTES", "run_tracking"]
 
@@ -43,6 +46,10 @@ def run_tracking(
     device: str,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    detector: str = "auto",
+    labels: Any = None,
+    diameter: float | None = None,
+    sam2_cue: bool = False,
 ) -> tuple[Any, list[TrackRecord]]:
     """Segment and track every cell of a (T, H, W) movie.
 
@@ -51,25 +58,38 @@ def run_tracking(
     stack
         (T, H, W) array-like, read one frame at a time.
     seeds
-        Where to start (see :class:`~sam2_cells.seeds.Seeds`).
+        Cells to add to the detections (see :class:`~sam2_cells.seeds.Seeds`).
     model
         A model name (``"default"``: ``sam2_engine.default_model_name()``) or a ``.pt``.
     device
         ``"auto"`` or a torch device name.
     progress, cancel
-        ``progress(done, total)`` after every frame; ``cancel()`` polled before each.
+        ``progress(done, total)`` after every step; ``cancel()`` polled before each.
+    detector
+        ``"auto"``, ``"model"``, ``"classical"`` or ``"labels"`` (``labels`` given).
+    labels
+        (T, H, W) label stack for ``detector="labels"``.
+    diameter
+        Typical cell diameter in pixels (None: estimated).
+    sam2_cue
+        Use SAM 2's propagation as a linking cue.
 
     Returns
     -------
     labels, tracks
-        (T, H, W) int32 labels and their CTC lineage (frames after a cancel stay 0).
+        (T, H, W) int32 labels and their CTC lineage.
     """
-    import sam2_engine as se
+    built = None
+    if needs_model(detector, seeds.kind, sam2_cue):
+        import sam2_engine as se
 
-    name = se.default_model_name() if model == "default" else model
-    built = se.build_model(name, device=None if device == "auto" else device)
+        name = se.default_model_name() if model == "default" else model
+        built = se.build_model(name, device=None if device == "auto" else device)
+    source = "classical" if detector == "labels" else detector
+    settings = TrackerSettings(detection=source, diameter=diameter, sam2_cue=sam2_cue)
+    made = make_detector(detector, model=built, labels=labels, diameter=diameter)
     shape = tuple(int(s) for s in stack.shape)
-    outcome = CellTracker(built).track(
+    outcome = CellTracker(built, settings, detector=made).track(
         stack, seeds, label_store(shape), progress=progress, cancel=cancel  # type: ignore[arg-type]
     )
     return outcome.labels, outcome.tracks

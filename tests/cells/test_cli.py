@@ -119,8 +119,8 @@ def fake_tracker(monkeypatch, sequence):
     """A ``sam2_cells.tracking_run`` that returns the ground truth (no model is run)."""
     calls = {}
 
-    def run_tracking(*, stack, seeds, model, device, progress, cancel):
-        calls.update(stack=stack, seeds=seeds, model=model, device=device)
+    def run_tracking(*, stack, seeds, model, device, progress, cancel, **detection):
+        calls.update(stack=stack, seeds=seeds, model=model, device=device, **detection)
         for t in range(len(stack)):
             assert not cancel()
             progress(t + 1, len(stack))
@@ -162,10 +162,11 @@ def test_track_writes_ctc_results_and_shows_progress(
     assert fake_tracker["model"] == "test_tiny" and fake_tracker["device"] == "cpu"
     assert fake_tracker["seeds"].kind == "points"
     assert fake_tracker["stack"].shape == sequence.movie.shape
+    assert fake_tracker["detector"] == "auto" and fake_tracker["labels"] is None
 
 
 def test_ctrl_c_during_tracking_leaves_nothing(tmp_path, movie, monkeypatch, sequence, capsys):
-    def run_tracking(*, stack, seeds, model, device, progress, cancel):
+    def run_tracking(*, stack, seeds, model, device, progress, cancel, **detection):
         progress(3, len(stack))
         raise KeyboardInterrupt
 
@@ -221,11 +222,23 @@ def test_track_runs_the_real_tracker_end_to_end(tmp_path, movie, sequence, capsy
     code = main([*args, "--model", "test_tiny", "--device", "cpu"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "16/16" in captured.err
+    assert "32/32" in captured.err
     labels, tracks = read_ctc_results(out)
     labels = np.asarray(labels)
     assert labels.shape == sequence.labels.shape
     assert ctc_validate(out) == []
-    seeded = {int(v) for v in np.unique(sequence.labels[0]) if v}
-    assert {t.label for t in tracks if t.begin == 0} == seeded
-    np.testing.assert_array_equal(labels[0] > 0, sequence.labels[0] > 0)
+    assert np.all(labels[0][sequence.labels[0] > 0] > 0), "the seeded cells are tracked"
+
+
+def test_track_links_your_own_label_stack(tmp_path, movie, sequence, capsys):
+    """--labels: the stack's masks are kept as they are and linked (no model needed)."""
+    from sam2_cells import ctc_validate, score_arrays
+
+    given = tmp_path / "cellpose.tif"
+    tifffile.imwrite(given, sequence.labels.astype(np.uint16))
+    out = tmp_path / "01_RES"
+    assert main(["track", str(movie), "--out", str(out), "--labels", str(given)]) == 0
+    labels, tracks = read_ctc_results(out)
+    assert ctc_validate(out) == []
+    s = score_arrays(np.asarray(labels), tracks, sequence.labels, sequence.tracks)
+    assert s.seg > 0.99 and s.tra > 0.9
