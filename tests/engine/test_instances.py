@@ -97,8 +97,8 @@ def _fake_decoder(monkeypatch, answer):
 def test_box_refinement_takes_the_decoders_outline_where_it_agrees(segmenter, monkeypatch):
     truth = _two_touching_discs()
     rough = truth.copy()
-    rough[rough == 1] = 0  # the head found object 1 only in part: its left half
-    rough[(truth == 1) & (np.arange(truth.shape[1])[None, :] < 36)] = 1
+    rough[rough == 1] = 0  # the head found object 1 only in part: its left two thirds
+    rough[(truth == 1) & (np.arange(truth.shape[1])[None, :] < 40)] = 1
 
     def answer(box):  # the decoder outlines the true object whose box centre it is given
         x = (box[0] + box[2]) / 2
@@ -107,8 +107,8 @@ def test_box_refinement_takes_the_decoders_outline_where_it_agrees(segmenter, mo
     calls = _fake_decoder(monkeypatch, answer)
     refined = segmenter.refine(np.zeros((*truth.shape, 3), np.float32), rough)
     assert len(calls) == 2
-    # object 1 as the head found it spans columns 26..35: inclusive corners
-    assert any(c[0] == 26 and c[2] == 35 for c in calls)
+    # object 1 as the head found it spans columns 26..39: inclusive corners
+    assert any(c[0] == 26 and c[2] == 39 for c in calls)
     assert np.array_equal(refined > 0, truth > 0)
 
 
