@@ -223,7 +223,7 @@ def test_track_runs_the_real_tracker_end_to_end(tmp_path, movie, sequence, capsy
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "32/32" in captured.err
-    labels, tracks = read_ctc_results(out)
+    labels, _ = read_ctc_results(out)
     labels = np.asarray(labels)
     assert labels.shape == sequence.labels.shape
     assert ctc_validate(out) == []
