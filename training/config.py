@@ -39,6 +39,7 @@ FREEZABLE = (
     "sam_prompt_encoder",
     "sam_mask_decoder",
     "instance_head",
+    "prompt_maps",
 )
 
 

@@ -102,6 +102,9 @@ class DecoderConfig:
     dynamic_multimask_via_stability: bool = True
     dynamic_multimask_stability_delta: float = 0.05
     dynamic_multimask_stability_thresh: float = 0.98
+    # also draw clicks and boxes as maps added to the dense prompt embedding (early fusion
+    # of the prompt; see sam2_engine.model.prompt_maps); official models: false
+    prompt_maps: bool = False
 
 
 @dataclass

@@ -27,6 +27,7 @@ from sam2_engine.model.memory_attention import MemoryAttention
 from sam2_engine.model.memory_encoder import MemoryEncoder
 from sam2_engine.model.position import sine_1d
 from sam2_engine.model.prompt_encoder import PromptEncoder, PromptLabel
+from sam2_engine.model.prompt_maps import PromptMaps
 
 NO_OBJECT_LOGIT = -1024.0  # mask logit written where the object is predicted absent
 MASK_PROMPT_SCALE, MASK_PROMPT_BIAS = 20.0, -10.0  # binary mask -> logits of about +-10
@@ -89,6 +90,9 @@ class SAM2Model(nn.Module):
             dim, cfg.embedding_size, cfg.image_size, cfg.decoder.mask_in_chans
         )
         self.sam_mask_decoder = MaskDecoder(dim, cfg.decoder)
+        self.prompt_maps: PromptMaps | None = None
+        if cfg.decoder.prompt_maps:
+            self.prompt_maps = PromptMaps(dim, cfg.decoder.mask_in_chans, cfg.image_size)
 
         trk = cfg.tracking
         self.maskmem_tpos_enc = nn.Parameter(torch.zeros(trk.num_maskmem, 1, 1, mem_dim))
@@ -241,6 +245,8 @@ class SAM2Model(nn.Module):
                 antialias=True,
             )
         dense = pe.embed_mask(mask_logits, batch)
+        if self.prompt_maps is not None:
+            dense = dense + self.prompt_maps(points, labels)
         return self.sam_mask_decoder(embed, pe.dense_pe(), sparse, dense, high_res, multimask)
 
     def heads(
