@@ -12,7 +12,10 @@ What a careful analyst does today with scikit-image and laptrack. Per frame:
 3. a distance-transform watershed: markers at the h-maxima of the smoothed Euclidean
    distance transform (at least ``min_distance`` apart); neighbouring regions whose shared
    border is not a waist (saddle >= 0.9 x the lower peak: one elongated nucleus cut in
-   two) are merged again, fragments under ``min_area`` dropped.
+   two) are merged again, fragments under ``min_area`` dropped. These three watershed
+   helpers (hole filling, close markers, wide necks) are the same functions our classical
+   detector uses (:mod:`sam2_cells.classical`), so the comparison is of what differs:
+   the background and threshold of step 2, the seeds' spacing and the linking costs.
 
 Across frames, ``laptrack.LapTrack`` links centroids (squared Euclidean cost) frame to
 frame, then closes gaps of one missing frame and finds divisions (splitting), no merging.
@@ -34,6 +37,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from sam2_cells import TrackRecord, make_ctc_valid
+from sam2_cells.classical import fill_small_holes, merge_close_markers, merge_wide_necks
 
 __all__ = ["BaselineParams", "segment_frame", "track_classical"]
 
@@ -142,94 +146,17 @@ def segment_frame(frame: np.ndarray, params: BaselineParams | None = None) -> np
     high = background + p.cap_fraction * contrast
     mask = (img > low) & ((img > local) | (img > high))
     mask = ndi.binary_opening(mask, iterations=1)
-    mask = _fill_small_holes(mask, p.max_hole)
+    mask = fill_small_holes(mask, p.max_hole)
     if not mask.any():
         return np.zeros(mask.shape, dtype=np.int32)
     dist = ndi.gaussian_filter(ndi.distance_transform_edt(mask).astype(np.float32), 1.0)
     peaks = h_maxima(dist, p.h) & mask
     markers, n = ndi.label(peaks)
     if p.min_distance > 1 and n > 1:
-        markers = _merge_close_markers(markers, dist, p.min_distance)
+        markers = merge_close_markers(markers, dist, p.min_distance)
     labels = watershed(-dist, markers, mask=mask).astype(np.int32)
-    labels = _merge_wide_necks(labels, dist, p.neck_ratio)
+    labels = merge_wide_necks(labels, dist, p.neck_ratio)
     return _drop_small(labels, p.min_area)
-
-
-def _merge_wide_necks(labels: np.ndarray, dist: np.ndarray, ratio: float) -> np.ndarray:
-    """Merge neighbouring regions whose shared border is not a neck.
-
-    Two touching nuclei meet at a narrow waist: the distance transform on their border
-    (the saddle) is well below both peaks. A single elongated nucleus cut in two has a
-    saddle almost as high as the lower peak; such pairs (saddle >= ``ratio`` x lower
-    peak) are merged.
-    """
-    n = int(labels.max())
-    if n < 2:
-        return labels
-    pairs, saddles = [], []
-    for a, b, da, db in (
-        (labels[:, :-1], labels[:, 1:], dist[:, :-1], dist[:, 1:]),
-        (labels[:-1, :], labels[1:, :], dist[:-1, :], dist[1:, :]),
-    ):
-        touch = (a != b) & (a > 0) & (b > 0)
-        lo, hi = np.minimum(a[touch], b[touch]), np.maximum(a[touch], b[touch])
-        pairs.append(lo.astype(np.int64) * (n + 1) + hi)
-        saddles.append(np.minimum(da[touch], db[touch]))
-    keys = np.concatenate(pairs)
-    if keys.size == 0:
-        return labels
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    saddle = np.full(len(uniq), -np.inf)
-    np.maximum.at(saddle, inverse, np.concatenate(saddles))
-    peak = np.zeros(n + 1)
-    np.maximum.at(peak, labels.ravel(), dist.ravel())
-    root = np.arange(n + 1)
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = int(root[i])
-        return i
-
-    for key, value in zip(uniq.tolist(), saddle.tolist(), strict=True):
-        a, b = divmod(key, n + 1)
-        if value >= ratio * min(peak[a], peak[b]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                root[max(ra, rb)] = min(ra, rb)
-    lut = np.asarray([find(i) for i in range(n + 1)], dtype=np.int32)
-    return lut[labels]
-
-
-def _fill_small_holes(mask: np.ndarray, max_hole: int) -> np.ndarray:
-    """Fill background holes up to ``max_hole`` pixels (dim nucleoli), not the gaps
-    enclosed by a ring of touching nuclei."""
-    holes, n = ndi.label(~mask)
-    if n == 0:
-        return mask
-    sizes = np.bincount(holes.ravel())
-    small = sizes <= max_hole
-    small[0] = False
-    return mask | small[holes]
-
-
-def _merge_close_markers(markers: np.ndarray, dist: np.ndarray, min_distance: int) -> np.ndarray:
-    """Keep the highest of markers closer than ``min_distance`` (greedy, by height)."""
-    index = np.arange(1, int(markers.max()) + 1)
-    rows, cols = np.nonzero(markers)
-    ids = markers[rows, cols]
-    count = np.bincount(ids, minlength=len(index) + 1)[1:]
-    centres = np.column_stack(
-        [np.bincount(ids, weights=w, minlength=len(index) + 1)[1:] / count for w in (rows, cols)]
-    )
-    heights = np.asarray(ndi.maximum(dist[rows, cols], ids, index))
-    keep: list[int] = []
-    for i in np.argsort(-heights):
-        if all(np.hypot(*(centres[i] - centres[j])) >= min_distance for j in keep):
-            keep.append(int(i))
-    lut = np.zeros(len(index) + 1, dtype=np.int32)
-    lut[np.asarray(keep) + 1] = np.arange(1, len(keep) + 1)
-    return lut[markers]
 
 
 def _drop_small(labels: np.ndarray, min_area: int) -> np.ndarray:

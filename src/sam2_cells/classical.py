@@ -4,12 +4,18 @@ No model, no training: what a careful analyst would write for bright nuclei on a
 possibly uneven background. Every length follows one number, the typical object
 diameter ``D`` in pixels (estimated from the frame when not given). Per frame:
 
+0. **polarity**: whether the nuclei are brighter than the background (a fluorescence
+   stain) or darker (an inverted display, a negative stain) is read from the histogram
+   of the frame's fine structure (:func:`bright_objects`; the tracker decides it once, on
+   frame 0); dark nuclei are negated and handled as bright ones;
 1. **background flattening**: the background is the grey opening of the frame with a
    disk wider than a nucleus (on a frame shrunk so that ``D`` is about 8 px, for speed),
    smoothed; it is subtracted, so uneven illumination, vignetting and haze go away;
 2. **noise-aware, object-relative threshold**: smoothing (sigma ``D / 12``), then a pixel
-   is foreground when it is above ``k`` times the noise of the flattened background
-   (robust standard deviation) *and* above a share of its own neighbourhood's brightness
+   is foreground when it is above ``k`` times the noise over the background level (the
+   histogram mode, not the median: right however much of the field nuclei cover; the
+   noise is the robust spread of the pixels below it) *and* above a share of its own
+   neighbourhood's brightness
    (a Gaussian-weighted local maximum about one nucleus wide), so a dim nucleus is kept
    beside bright ones and a bright nucleus' halo is not;
 3. **distance-transform seeded watershed**: markers at the h-maxima of the smoothed
@@ -30,7 +36,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["ClassicalParams", "estimate_diameter", "segment_nuclei"]
+__all__ = [
+    "ClassicalParams",
+    "bright_objects",
+    "estimate_diameter",
+    "fill_small_holes",
+    "histogram_mode",
+    "merge_close_markers",
+    "merge_wide_necks",
+    "segment_nuclei",
+]
 
 DEFAULT_DIAMETER = 17.0  # pixels, when nothing else is known
 
@@ -97,20 +112,55 @@ def _fit(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+def histogram_mode(values: np.ndarray, bins: int = 256) -> float:
+    """The most common value of ``values`` (any shape): the peak of a lightly smoothed
+    histogram between the 0.5th and 99.5th percentiles.
+
+    Unlike the median it stays on the background when nuclei cover half the field or
+    more: the background is one flat level (a sharp peak), nuclei are spread over many.
+    """
+    v = np.asarray(values, np.float64).ravel()
+    lo, hi = np.percentile(v, [0.5, 99.5])
+    if not hi > lo:
+        return float(np.median(v))
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    peak = int(np.argmax(ndi.gaussian_filter1d(counts.astype(np.float64), 2.0)))
+    return float(0.5 * (edges[peak] + edges[peak + 1]))
+
+
 def _background_level(img: np.ndarray) -> tuple[float, float]:
-    """(level, noise) of the background: the median of the frame (most pixels are
-    background) and the robust standard deviation of the pixels below it."""
-    level = float(np.median(img))
+    """(level, noise) of the background: the histogram mode of the frame (no assumption
+    that most pixels are background) and the robust standard deviation of the pixels
+    below it (the side no nucleus reaches)."""
+    level = histogram_mode(img)
     low = level - img[img <= level]
     sigma = 1.4826 * float(np.median(low)) if low.size else 0.0
     return level, max(sigma, 1e-6)
 
 
+def bright_objects(frame: np.ndarray, diameter: float) -> bool:
+    """Whether the nuclei of ``frame`` (H, W) are brighter than the background (a
+    fluorescence stain) rather than darker (an inverted display, a negative stain).
+
+    The frame is smoothed (1 px) and its structure wider than a nucleus removed (minus a
+    Gaussian blur of ``2 * diameter``); objects make a long tail of the histogram on
+    their side of the background's level (the mode), noise a short one on both sides.
+    """
+    img = ndi.gaussian_filter(np.asarray(frame, np.float32), 1.0)
+    high = img - ndi.gaussian_filter(img, 2.0 * max(float(diameter), 1.0))
+    mode = histogram_mode(high)
+    lo, hi = np.percentile(high, [0.5, 99.5])
+    return bool(hi - mode >= mode - lo)
+
+
 def foreground(
-    frame: np.ndarray, diameter: float, p: ClassicalParams
+    frame: np.ndarray, diameter: float, p: ClassicalParams, bright: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(foreground mask, flattened smoothed frame) of one frame."""
+    """(foreground mask, flattened smoothed frame) of one (H, W) frame; ``bright``:
+    the nuclei are brighter than the background (else the frame is negated first)."""
     img = np.asarray(frame, dtype=np.float32)
+    if not bright:
+        img = -img
     flat = flatten_background(img, diameter)
     smooth = ndi.gaussian_filter(flat, max(0.7, p.smooth * diameter))
     level, noise = _background_level(smooth)  # noise and background structure left
@@ -122,30 +172,40 @@ def foreground(
 
 
 def segment_nuclei(
-    frame: np.ndarray, diameter: float | None = None, params: ClassicalParams | None = None
+    frame: np.ndarray,
+    diameter: float | None = None,
+    params: ClassicalParams | None = None,
+    bright: bool | None = None,
 ) -> np.ndarray:
     """(H, W) int32 labels 1..N of the nuclei of one frame (0: background).
 
     Parameters
     ----------
     frame
-        (H, W) intensities, bright nuclei.
+        (H, W) intensities, axis order (row, col).
     diameter
         Typical nucleus diameter in pixels (None: :func:`estimate_diameter`).
     params
         Defaults to ``ClassicalParams()``.
+    bright
+        True: nuclei brighter than the background; False: darker; None: decided on this
+        frame (:func:`bright_objects`).
     """
     from skimage.morphology import h_maxima
     from skimage.segmentation import watershed
 
     p = params or ClassicalParams()
     frame = np.asarray(frame)
+    if frame.ndim != 2:
+        raise ValueError(f"segment_nuclei takes one (H, W) frame, got shape {frame.shape}")
     if diameter is None:
-        diameter = estimate_diameter(frame, params=p)
+        diameter = estimate_diameter(frame, params=p, bright=bright)
     d = float(diameter)
-    mask, _ = foreground(frame, d, p)
+    if bright is None:
+        bright = bright_objects(frame, d)
+    mask, _ = foreground(frame, d, p, bright)
     mask = ndi.binary_opening(mask, iterations=1 if d < 24 else 2)
-    mask = _fill_small_holes(mask, max(4, int(0.15 * np.pi * d * d / 4)))
+    mask = fill_small_holes(mask, max(4, int(0.15 * np.pi * d * d / 4)))
     if not mask.any():
         return np.zeros(mask.shape, np.int32)
     edt = ndi.distance_transform_edt(mask).astype(np.float32)
@@ -153,20 +213,24 @@ def segment_nuclei(
     peaks = h_maxima(dist, max(0.5, p.h * d)) & mask
     markers, n = ndi.label(peaks)
     if n > 1:
-        markers = _merge_close_markers(markers, dist, max(2.0, p.min_distance * d))
+        markers = merge_close_markers(markers, dist, max(2.0, p.min_distance * d))
     labels = watershed(-dist, markers, mask=mask).astype(np.int32)
-    labels = _merge_wide_necks(labels, dist, p.neck_ratio)
+    labels = merge_wide_necks(labels, dist, p.neck_ratio)
     return _clean(labels, edt, d, p)
 
 
 def estimate_diameter(
-    frame: np.ndarray, guess: float = DEFAULT_DIAMETER, params: ClassicalParams | None = None
+    frame: np.ndarray,
+    guess: float = DEFAULT_DIAMETER,
+    params: ClassicalParams | None = None,
+    bright: bool | None = None,
 ) -> float:
-    """Typical nucleus diameter (pixels) of one frame: the median equivalent diameter
-    of the objects found with a guessed diameter, refined twice."""
+    """Typical nucleus diameter (pixels) of one (H, W) frame: the median equivalent
+    diameter of the objects found with a guessed diameter, refined twice (``bright`` as
+    in :func:`segment_nuclei`)."""
     d = float(guess)
     for _ in range(3):
-        labels = segment_nuclei(frame, d, params)
+        labels = segment_nuclei(frame, d, params, bright)
         found = median_diameter(labels)
         if found is None:
             return d
@@ -185,7 +249,7 @@ def median_diameter(labels: np.ndarray) -> float | None:
     return float(2.0 * np.sqrt(np.median(areas) / np.pi))
 
 
-def _merge_wide_necks(labels: np.ndarray, dist: np.ndarray, ratio: float) -> np.ndarray:
+def merge_wide_necks(labels: np.ndarray, dist: np.ndarray, ratio: float) -> np.ndarray:
     """Merge neighbouring regions whose shared border is not a waist (saddle of the
     distance transform at least ``ratio`` x the lower peak)."""
     n = int(labels.max())
@@ -226,7 +290,7 @@ def _merge_wide_necks(labels: np.ndarray, dist: np.ndarray, ratio: float) -> np.
     return lut[labels]
 
 
-def _fill_small_holes(mask: np.ndarray, max_hole: int) -> np.ndarray:
+def fill_small_holes(mask: np.ndarray, max_hole: int) -> np.ndarray:
     """Fill background holes up to ``max_hole`` pixels (dim nucleoli), not the gaps
     enclosed by a ring of touching nuclei."""
     holes, n = ndi.label(~mask)
@@ -238,7 +302,7 @@ def _fill_small_holes(mask: np.ndarray, max_hole: int) -> np.ndarray:
     return mask | small[holes]
 
 
-def _merge_close_markers(markers: np.ndarray, dist: np.ndarray, min_distance: float) -> np.ndarray:
+def merge_close_markers(markers: np.ndarray, dist: np.ndarray, min_distance: float) -> np.ndarray:
     """Keep the highest of markers closer than ``min_distance`` (greedy, by height)."""
     index = np.arange(1, int(markers.max()) + 1)
     rows, cols = np.nonzero(markers)

@@ -42,6 +42,7 @@ __all__ = [
 #: The detection sources a user picks from (CLI ``--detector``, the Track cells tab).
 DETECTION_SOURCES = ("auto", "model", "classical", "labels")
 
+DEFAULT_GUESS = 17.0  # pixels: the diameter guessed before one is estimated
 PROBE_SIDES = (48, 96, 192, 384, 768)  # segment-everything tile sides when the size is unknown
 
 
@@ -133,20 +134,30 @@ class ClassicalDetector:
         Typical nucleus diameter in pixels; None: estimated once, on frame 0.
     params
         ``sam2_cells.classical.ClassicalParams`` (default values otherwise).
+    bright
+        Whether the nuclei are brighter than the background; None: decided once, on
+        frame 0 (:func:`sam2_cells.classical.bright_objects`).
     """
 
     name = "classical"
 
-    def __init__(self, diameter: float | None = None, params: Any = None) -> None:
+    def __init__(
+        self, diameter: float | None = None, params: Any = None, bright: bool | None = None
+    ) -> None:
         self.diameter = diameter
         self.params = params
+        self.bright = bright
 
     def detect(self, movie: Any, t: int) -> np.ndarray:
-        from sam2_cells.classical import estimate_diameter, segment_nuclei
+        from sam2_cells.classical import bright_objects, estimate_diameter, segment_nuclei
 
-        if self.diameter is None:  # from frame 0 whatever t is: resumed runs agree
-            self.diameter = estimate_diameter(_gray(movie[0]), params=self.params)
-        return segment_nuclei(_gray(movie[t]), self.diameter, self.params)
+        if self.bright is None or self.diameter is None:
+            first = _gray(movie[0])  # frame 0 whatever t is: resumed runs agree
+            if self.bright is None:
+                self.bright = bright_objects(first, self.diameter or DEFAULT_GUESS)
+            if self.diameter is None:
+                self.diameter = estimate_diameter(first, params=self.params, bright=self.bright)
+        return segment_nuclei(_gray(movie[t]), self.diameter, self.params, self.bright)
 
 
 def model_has_instance_head(model: Any) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sam2_engine as se
-from sam2_cells.classical import estimate_diameter, segment_nuclei
+from sam2_cells.classical import bright_objects, estimate_diameter, histogram_mode, segment_nuclei
 from sam2_cells.detection import (
     ClassicalDetector,
     Detector,
@@ -72,6 +72,44 @@ def test_the_classical_detector_estimates_the_nucleus_size(movie):
     d = estimate_diameter(movie.movie[0])
     truth = 2 * np.sqrt(np.median(np.bincount(movie.labels[0].ravel())[1:]) / np.pi)
     assert abs(d - truth) < 0.3 * truth
+
+
+def crowded_field(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(frame, truth): 14 px nuclei on a hexagonal grid covering about 60% of the field,
+    uneven brightness, a light gradient and camera noise."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:160, :160]
+    truth = np.zeros((160, 160), np.int32)
+    frame = 100.0 + 0.5 * cols
+    k = 0
+    for i, y in enumerate(np.arange(9, 155, 14.0)):
+        for x in np.arange(9 + 7 * (i % 2), 155, 15.5):
+            disk = (rows - y) ** 2 + (cols - x) ** 2 <= 6.5**2
+            k += 1
+            truth[disk] = k
+            frame[disk] += rng.uniform(300, 900)
+    frame += rng.normal(0, 15, frame.shape)
+    return frame.astype(np.float32), truth
+
+
+def test_the_classical_detector_finds_nuclei_covering_most_of_the_field():
+    frame, truth = crowded_field()
+    assert (truth > 0).mean() > 0.5  # the median pixel is a nucleus
+    assert histogram_mode(frame) < 100 + 0.5 * 160  # the mode stays on the background
+    found = segment_nuclei(frame, 14.0)
+    assert matched(found, truth) > 0.9
+    assert 0.9 < found.max() / truth.max() < 1.1
+
+
+def test_the_classical_detector_finds_dark_nuclei_on_a_bright_background(movie):
+    normal = movie.movie[0].astype(np.float32)
+    inverted = normal.max() - normal
+    assert bright_objects(normal, 17.0) and not bright_objects(inverted, 17.0)
+    found = segment_nuclei(inverted, 17.0)
+    assert matched(found, movie.labels[0]) > 0.8
+    detector = ClassicalDetector(17.0)
+    assert matched(detector.detect(movie.movie.max() - movie.movie, 0), movie.labels[0]) > 0.8
+    assert detector.bright is False
 
 
 def test_the_classical_detector_finds_nothing_in_an_empty_frame():
