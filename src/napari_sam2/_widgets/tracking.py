@@ -9,8 +9,8 @@ Tracks layer of the lineage, coloured alike, filled while it runs; Cancel keeps 
 frames done and **Continue** carries on after them. The track table lists every track
 (first and last frame, mother); clicking a row shows that cell. The lineage is corrected
 on the selected track at the current frame (split, mark a division, set or clear the
-mother), each edit one undo step of the Labels layer, and the result is saved as a Cell
-Tracking Challenge folder or a GEFF store.
+mother, merge two pieces of one cell), each edit one undo step of the Labels layer,
+and the result is saved as a Cell Tracking Challenge folder or a GEFF store.
 """
 
 from __future__ import annotations
@@ -102,6 +102,14 @@ class TrackingTool(Container):
             label="Mother", min=0, max=2**31 - 1, tooltip="0: the selected track has none"
         )
         self.mother_btn = PushButton(text="Set mother")
+        self.merge_spin = SpinBox(
+            label="Merge with",
+            min=0,
+            max=2**31 - 1,
+            tooltip="another piece of the selected cell's track (one the tracker broke "
+            "off): the later piece takes the earlier's label",
+        )
+        self.merge_btn = PushButton(text="Merge")
         self.save_ctc_btn = PushButton(text="Save CTC…", tooltip="Cell Tracking Challenge folder")
         self.save_geff_btn = PushButton(text="Save GEFF…", tooltip="GEFF graph store (zarr)")
         self.open_ctc_btn = PushButton(
@@ -116,6 +124,7 @@ class TrackingTool(Container):
                 self.summary,
                 hbox(self.daughters_edit, self.divide_btn, labels=True),
                 hbox(self.mother_spin, self.mother_btn, self.split_btn, labels=True),
+                hbox(self.merge_spin, self.merge_btn, labels=True),
                 hbox(self.save_ctc_btn, self.save_geff_btn, self.open_ctc_btn),
             ]
         )
@@ -128,6 +137,7 @@ class TrackingTool(Container):
         self.split_btn.changed.connect(self._split)
         self.divide_btn.changed.connect(self._divide)
         self.mother_btn.changed.connect(self._set_mother)
+        self.merge_btn.changed.connect(self._merge)
         self.save_ctc_btn.changed.connect(lambda: self._save("ctc"))
         self.save_geff_btn.changed.connect(lambda: self._save("geff"))
         self.open_ctc_btn.changed.connect(self._open_ctc)
@@ -249,6 +259,11 @@ class TrackingTool(Container):
         else:
             self.feature.unlink(label)
 
+    def _merge(self, *_: Any) -> None:
+        label = self._need_selection()
+        if label is not None:
+            self.feature.merge(label, int(self.merge_spin.value))
+
     def _need_selection(self) -> int | None:
         label = self.selected_track()
         if label is None:
@@ -313,7 +328,7 @@ class TrackingTool(Container):
         self.open_ctc_btn.enabled = not running
         self.continue_btn.enabled = bool(not running and run is not None and run.state)
         idle_with_tracks = not running and run is not None and bool(run.tracks)
-        edits = (self.split_btn, self.divide_btn, self.mother_btn)
+        edits = (self.split_btn, self.divide_btn, self.mother_btn, self.merge_btn)
         for button in (*edits, self.save_ctc_btn, self.save_geff_btn):
             button.enabled = idle_with_tracks
         problem = f.problem() if run is None and not running else None

@@ -49,6 +49,9 @@ class TrackingRun:
         Per frame, ``{label: (row, col)}`` centroids (the Tracks layer's data).
     work
         The worker's own label array (frames are copied from it to the layer).
+    stage
+        ``"detected"`` while the cells of each frame are being found (no tracks yet),
+        ``"tracked"`` once the frames carry track labels (``sam2_cells.FrameDone.stage``).
     """
 
     labels_layer: Any
@@ -57,6 +60,7 @@ class TrackingRun:
     state: dict | None = None
     points: dict[int, dict[int, tuple[float, float]]] = field(default_factory=dict)
     work: Any = None
+    stage: str = "tracked"
 
     def tracks_data(self) -> tuple[np.ndarray, dict[int, list[int]]]:
         """(N, 4) ``[track_id, t, row, col]`` rows and the ``{daughter: [mother]}`` graph
@@ -76,7 +80,15 @@ class TrackingRun:
         return data, graph
 
     def summary(self) -> str:
-        """``"12 frame(s) tracked: 30 tracks, 4 divisions."``"""
+        """``"12 frame(s) tracked: 30 tracks, 4 divisions."``, or while the cells are
+        still being detected (before any linking) ``"6 of 40 frames detected (no tracks
+        yet: they are linked once every frame is)."``"""
+        if self.stage == "detected":
+            total = len(self.labels_layer.data)
+            return (
+                f"{self.frames_done} of {total} frames detected (no tracks yet: they are "
+                "linked once every frame is)."
+            )
         divisions = len({t.parent for t in self.tracks if t.parent})
         return (
             f"{self.frames_done} frame(s) tracked: {len(self.tracks)} tracks, "
@@ -168,7 +180,9 @@ class CellTracking:
         if not resume:
             seed_spec = self._seeds(seeds, shape)
             self._detector = self._detections(detections, shape)
-            self.run_state = TrackingRun(self._new_layer(shape), work=new_labels_data(shape))
+            self.run_state = TrackingRun(
+                self._new_layer(shape), work=new_labels_data(shape), stage="detected"
+            )
             self.run_state.labels_layer.lineage_replayed = partial(self._replayed, self.run_state)
             self.events.layers_ready.emit(self.run_state.labels_layer)
         run = self.run_state
@@ -300,6 +314,7 @@ class CellTracking:
         if done.stage == "tracked":
             run.points[done.frame] = _centroids(done.labels)
         run.tracks, run.state, run.frames_done = done.tracks, done.state, done.frame + 1
+        run.stage = done.stage
         layer.refresh()
 
     # ------------------------------------------------------------------ lineage edits
@@ -327,6 +342,13 @@ class CellTracking:
             )
             return
         self._edit(lambda tracks: (relink(tracks, daughter, parent), []))
+
+    def merge(self, label: int, other: int) -> None:
+        """Tracks ``label`` and ``other`` are one cell: the later piece takes the earlier's
+        label (see :func:`~.lineage_merge.merge_tracks`)."""
+        from napari_sam2.features.lineage_merge import merge_tracks
+
+        self._edit(lambda tracks: merge_tracks(tracks, label, other))
 
     def split(self, label: int, frame: int) -> None:
         """From ``frame`` on, track ``label`` is a new track."""
