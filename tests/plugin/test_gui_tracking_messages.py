@@ -83,3 +83,59 @@ def test_input_mistakes_and_refused_saves_read_as_such(tab, qtbot, shown, tmp_pa
     assert c.status.startswith("Not saved") and "Saved" not in c.status
     assert not shown["error"] and "not saved" in shown["warning"][-1]
     assert (mine / "movie.tif").read_bytes() == b"precious"
+
+
+def test_removing_the_tracks_layer_mid_run_loses_nothing(tab, qtbot, shown, tmp_path, monkeypatch):  # noqa: F811
+    """The tour's ``rm_tracks`` stage: the Tracks layer exists only once the frames carry
+    track labels (the second pass); removing it then neither stops nor breaks the run."""
+    from qtpy.QtWidgets import QFileDialog
+
+    viewer, dock, tool = tab
+    c, f = dock.controller, tool.feature
+    removed = []
+
+    def remove(kind, done, total):
+        layer = dock.bridge.lineage.tracks_layer
+        if kind == "track" and not removed and layer is not None and layer in viewer.layers:
+            removed.append(f.run_state.frames_done)
+            viewer.layers.remove(layer)
+
+    c.events.progress_changed.connect(remove)
+    press(qtbot, tool.track_btn)
+    qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
+    n_frames = len(f.run_state.labels_layer.data)
+    assert removed and removed[0] < n_frames, "removed while the run went on"
+    assert f.run_state.frames_done == n_frames
+    assert "done" in c.status and tool.table.rowCount() == len(f.run_state.tracks) > 0
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "r"))
+    press(qtbot, tool.save_ctc_btn)
+    qtbot.waitUntil(lambda: not c.is_running("export"), timeout=30000)
+    assert (tmp_path / "r" / "res_track.txt").is_file()
+    assert not shown["warning"] and not shown["error"], shown
+
+
+def test_detect_with_and_cell_diameter_reach_the_tracker(tab, qtbot, movie):  # noqa: F811
+    """The controls that replaced "Find new cells every" (the tours read the old one)."""
+    viewer, dock, tool = tab
+    c, f = dock.controller, tool.feature
+    mine = viewer.add_labels(movie.labels, name="my segmentation")
+    texts = combo_texts(tool.detector_combo)
+    assert "labels: my segmentation" in texts and not any("SAM 2" in t for t in texts[3:])
+    tool.detector_combo.native.setCurrentIndex(texts.index("classical (fluorescent nuclei)"))
+    spin = tool.diameter_spin.native
+    spin.selectAll()
+    qtbot.keyClicks(spin, "14")
+    qtbot.keyClick(spin, Qt.Key_Return)
+    press(qtbot, tool.track_btn)
+    qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
+    assert f.settings.detection == "classical" and f.settings.diameter == 14
+    texts = combo_texts(tool.detector_combo)
+    assert "labels: SAM 2 cell tracks" not in texts, "the run's own result is no detection source"
+    tool.detector_combo.value = mine
+    press(qtbot, tool.track_btn)
+    qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
+    assert f._detector is not None and f.run_state.tracks
+
+
+def combo_texts(combo) -> list[str]:
+    return [combo.native.itemText(i) for i in range(combo.native.count())]
