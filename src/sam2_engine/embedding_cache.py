@@ -126,6 +126,14 @@ class EmbeddingCache:
         ]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
+    def image_key(self, model: torch.nn.Module, image: Any, **settings: Any) -> str:
+        """The key of one whole image's features (its raw pixels' signature; a
+        ``NormalizedFrame``'s RGB or a ``LazyPlane``'s source array)."""
+        from sam2_engine.imaging.intensity import NormalizedFrame
+
+        raw = image.rgb if isinstance(image, NormalizedFrame) else getattr(image, "raw", image)
+        return self.key(model, data_signature(raw), mode="whole", **settings)
+
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.zarr"
 

@@ -23,19 +23,25 @@ import torch
 import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
-from sam2_engine.embedding_cache import data_signature
 from sam2_engine.focus.image_prompts import WindowedPrompts
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window
 from sam2_engine.image_prediction import ImagePrediction
 from sam2_engine.imaging.frames import resize_batch
-from sam2_engine.imaging.intensity import Normalization, NormalizedFrame, to_rgb
+from sam2_engine.imaging.image_input import (
+    as_lazy_plane,
+    detach_float,
+    image_hw,
+    uint8_rgb_on_device,
+)
+from sam2_engine.imaging.intensity import Normalization, to_rgb
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.postprocess import fill_small_holes, remove_small_islands
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.prompts import check_boxes, check_points, combine_prompts, to_model_coords
-from sam2_engine.tiled.grid import TileGrid, TilingSettings
+from sam2_engine.tiled.grid import TilingSettings
+from sam2_engine.tiled.image_tiles import embed_all_tiles, predict_tiled, tile_image
 from sam2_engine.tiled.prompts import TiledPrompts
 
 if TYPE_CHECKING:
@@ -123,13 +129,8 @@ class ImagePredictor:
     def embed_tiles(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Encode every tile of a tiled image now (else each on first use);
         ``progress(done, total)`` is called after each tile."""
-        if self._tiled is None:
-            return
-        total = len(self._tiled.grid)
-        for i in range(total):
-            self._tiled.encode(i)
-            if progress is not None:
-                progress(i + 1, total)
+        if self._tiled is not None:
+            embed_all_tiles(self._tiled, progress)
 
     @property
     def windowed(self) -> bool:
@@ -208,7 +209,7 @@ class ImagePredictor:
             raise ValueError("set_images got an empty list; pass at least one image")
         norm = normalization or self.normalization
         if self._focus is not None:  # windows read and normalise only their own pixels
-            planes = [_lazy(im, channel_axis, channels, norm) for im in images]
+            planes = [as_lazy_plane(im, channel_axis, channels, norm) for im in images]
             for plane in planes:
                 _ = plane.stats  # once, from a subsample: no full pass per click
             self._focus.set_images(planes)
@@ -217,26 +218,19 @@ class ImagePredictor:
             return
         self._tiled = None
         if len(images) == 1:
-            hw = _image_hw(images[0], channel_axis)
+            hw = image_hw(images[0], channel_axis)
             if self.tiling.should_tile(hw, self.model.image_size):
-                self._set_tiled(_lazy(images[0], channel_axis, channels, norm), hw)
+                plane = as_lazy_plane(images[0], channel_axis, channels, norm)
+                self._tiled = tile_image(self.model, plane, hw, self.tiling, self.embedding_cache)
+                self._features, self._sizes = None, [hw]
                 return
         if self.embedding_cache is not None and len(images) == 1:
-            im = images[0]
-            raw = im.rgb if isinstance(im, NormalizedFrame) else getattr(im, "raw", im)
-            key = self.embedding_cache.key(
-                self.model, data_signature(raw), mode="whole", norm=norm,
-                channels=channels, channel_axis=channel_axis,
+            key = self.embedding_cache.image_key(
+                self.model, images[0], norm=norm, channels=channels, channel_axis=channel_axis
             )
-            sizes: list[tuple[int, int]] = []
-
-            def encode() -> ImageFeatures:
-                feats, hws = self._encode(images, channel_axis, channels, norm)
-                sizes.extend(hws)
-                return feats
-
+            encode = lambda: self._encode(images, channel_axis, channels, norm)[0]  # noqa: E731
             self._features = self.embedding_cache.get_or_compute(key, encode, self.device)
-            self._sizes = sizes or [_image_hw(im, channel_axis)]
+            self._sizes = [image_hw(images[0], channel_axis)]
             return
         self._features, self._sizes = self._encode(images, channel_axis, channels, norm)
 
@@ -253,7 +247,7 @@ class ImagePredictor:
             if isinstance(im, LazyPlane):
                 rgbs.append(im.full())
                 continue
-            fast = _uint8_rgb_on_device(im, channel_axis, channels, norm, self.device)
+            fast = uint8_rgb_on_device(im, channel_axis, channels, norm, self.device)
             rgbs.append(
                 fast
                 if fast is not None
@@ -262,18 +256,7 @@ class ImagePredictor:
         batch = resize_batch(rgbs, self.model.image_size, device=self.device)
         with inference_context(self.device, self.model.precision):
             feats = self.model.encode_image(batch)
-        return _detach_float(feats), [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
-
-    def _set_tiled(self, plane: LazyPlane, hw: tuple[int, int]) -> None:
-        size = self.model.image_size
-        grid = TileGrid(hw, self.tiling.tile_side(size), self.tiling.halo_px(size))
-        store = None
-        if self.embedding_cache is not None:
-            store = self.embedding_cache.tile_store(self.model, plane, grid, self.tiling)
-        _ = plane.stats
-        self._tiled = TiledPrompts(self.model, plane, grid, store=store)
-        self._features = None
-        self._sizes = [hw]
+        return detach_float(feats), [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
 
     def set_features(
         self, features: ImageFeatures, original_sizes: Sequence[tuple[int, int]]
@@ -332,7 +315,9 @@ class ImagePredictor:
                 self, points, labels, box, mask_input, multimask, image_index, window
             )
         if self._tiled is not None:
-            return self._predict_tiled(points, labels, box, mask_input, multimask)
+            return predict_tiled(
+                self._tiled, points, labels, box, mask_input, multimask, self.mask_threshold
+            )
         feats, hw = self._image(image_index)
         if points is None and box is None and mask_input is None:
             raise ValueError("give at least one prompt: points (with labels), a box or mask_input")
@@ -369,46 +354,6 @@ class ImagePredictor:
                 result.masks[0], result.scores[0], result.logits[0], result.object_scores[0]
             )
         return result
-
-    def _predict_tiled(self, points, labels, box, mask_input, multimask) -> ImagePrediction:
-        assert self._tiled is not None
-        hw = self._sizes[0]
-        if mask_input is not None:
-            raise ValueError(
-                "mask_input is not supported on a tiled image; refine with more clicks, or "
-                "pass tiling=TilingSettings('resize') to decode the whole image at once"
-            )
-        if points is None and box is None:
-            raise ValueError("give at least one prompt: points (with labels) or a box")
-        if (points is None) != (labels is None):
-            raise ValueError("points and labels go together: give both or neither")
-        pts = lab = b = None
-        if points is not None:
-            pts, lab = check_points(points, labels, hw)  # type: ignore[arg-type]
-        if box is not None:
-            b = check_boxes(box, hw)
-        k = max(len(pts) if pts is not None else 1, len(b) if b is not None else 1)
-        batched = (points is not None and np.asarray(points).ndim == 3) or (
-            box is not None and np.asarray(box).ndim == 2
-        )
-        parts = [
-            self._tiled.predict(
-                None if pts is None else pts[min(i, len(pts) - 1)],
-                None if lab is None else lab[min(i, len(lab) - 1)],
-                None if b is None else b[min(i, len(b) - 1)],
-                multimask,
-                self.mask_threshold,
-            )
-            for i in range(k)
-        ]
-        if not batched:
-            return parts[0]
-        return ImagePrediction(
-            np.stack([p.masks for p in parts]),
-            np.stack([p.scores for p in parts]),
-            np.stack([p.logits for p in parts]),
-            np.array([p.object_scores for p in parts], dtype=np.float32),
-        )
 
     def predict_boxes(
         self, boxes: np.ndarray | Sequence, multimask: bool = False, *, image_index: int = 0
@@ -463,72 +408,3 @@ class ImagePredictor:
         if self.max_sprinkle_area > 0:
             logits = remove_small_islands(logits, self.max_sprinkle_area, threshold=t)
         return logits
-
-
-def _image_hw(image: np.ndarray | LazyPlane, channel_axis: int | None) -> tuple[int, int]:
-    """(rows, cols) of one image without reading it."""
-    if isinstance(image, LazyPlane | NormalizedFrame):
-        return int(image.shape[0]), int(image.shape[1])
-    shape = tuple(np.shape(image))
-    if channel_axis is not None and len(shape) == 3:
-        shape = tuple(n for i, n in enumerate(shape) if i != channel_axis % 3)
-    if len(shape) < 2:
-        return (0, 0)  # not an image: the usual checks below say what is wrong
-    return int(shape[0]), int(shape[1])
-
-
-def _lazy(
-    image: np.ndarray | LazyPlane,
-    channel_axis: int | None,
-    channels: Sequence[int] | None,
-    norm: Normalization,
-) -> LazyPlane:
-    """A :class:`LazyPlane` over one image (channels moved last as a view)."""
-    if isinstance(image, LazyPlane):
-        return image
-    if isinstance(image, NormalizedFrame):
-        return LazyPlane(image)
-    arr = image if hasattr(image, "shape") and hasattr(image, "dtype") else np.asarray(image)
-    if channel_axis is not None and len(arr.shape) == 3 and channel_axis % 3 != 2:
-        arr = np.moveaxis(np.asarray(arr), channel_axis, -1)
-        channel_axis = -1
-    return LazyPlane(arr, channel_axis=channel_axis, channels=channels, normalization=norm)
-
-
-def _uint8_rgb_on_device(
-    image: np.ndarray,
-    channel_axis: int | None,
-    channels: Sequence[int] | None,
-    norm: Normalization,
-    device: torch.device,
-) -> torch.Tensor | None:
-    """An (H, W, 3) uint8 RGB image as (H, W, 3) float32 in [0, 1] on an accelerator.
-
-    The common case of natural images on a GPU: the 8-bit data is copied (a quarter of
-    the float bytes) and scaled there instead of on the CPU. The values are those of
-    :func:`to_rgb` (x / 255). None when the image or the device does not qualify.
-    """
-    plain = (
-        device.type != "cpu"
-        and isinstance(image, np.ndarray)
-        and image.dtype == np.uint8
-        and image.ndim == 3
-        and image.shape[-1] == 3
-        and channel_axis in (None, -1, 2)
-        and channels is None
-        and norm.mode == "auto"
-        and min(image.shape[:2]) > 0
-    )
-    if not plain:
-        return None
-    pixels = torch.from_numpy(np.ascontiguousarray(image)).to(device, non_blocking=False)
-    return pixels.to(torch.float32).div_(255.0)
-
-
-def _detach_float(feats: ImageFeatures) -> ImageFeatures:
-    """Features as float32 (autocast may leave bf16), without autograd history."""
-    return ImageFeatures(
-        feats.embed.float(),
-        (feats.high_res[0].float(), feats.high_res[1].float()),
-        feats.pos.float(),
-    )

@@ -6,5 +6,6 @@ input is cut into overlapping tiles at full resolution (:class:`TilingSettings`,
 :class:`TileGrid`); each tile is encoded once; a prompt is decoded on the tile that
 holds it best and a mask cut by a tile border is completed on the neighbouring tiles
 (:class:`TiledPrompts`); automatic segmentation runs tile by tile and merges objects
-cut by borders (:func:`merge_tile_masks`).
+cut by borders (:func:`merge_tile_masks`). :mod:`.image_tiles` is the tiled image of an
+``ImagePredictor``: set up, embedded, answering ``predict``.
 """
