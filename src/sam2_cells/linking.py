@@ -19,6 +19,11 @@ mother's propagated mask covers.
 The lineage is CTC-valid by construction: every chain of the LAP graph is one track on
 contiguous frames, a division ends the mother the frame before her daughters begin, and a
 closed gap starts a new track whose parent is the track before the gap (the CTC's way).
+
+Divisions (:mod:`sam2_cells.divisions`): the division distance grows with the movie's
+own motion; a daughter is smaller than her mother and than a typical cell; daughters that
+vanish within a few frames, daughters of very different sizes, and two touching cells
+that parted again after being detected as one are no division.
 """
 
 from __future__ import annotations
@@ -29,9 +34,23 @@ from typing import Protocol
 
 import numpy as np
 
+from sam2_cells.divisions import (
+    prune_short_daughters,
+    typical_area,
+    typical_motion,
+    undo_merge_splits,
+    undo_uneven_divisions,
+)
 from sam2_cells.lineage import TrackRecord
 
-__all__ = ["Cue", "FrameCells", "LapLinker", "LinkSettings", "Linker", "Links"]
+__all__ = [
+    "Cue",
+    "FrameCells",
+    "LapLinker",
+    "LinkSettings",
+    "Linker",
+    "Links",
+]
 
 
 @dataclass
@@ -147,6 +166,25 @@ class LinkSettings:
         other daughter.
     max_daughter_area : float
         A daughter's first area is at most this share of her mother's last.
+    split_follows_motion : bool
+        Widen the division distance by the movie's own motion: the largest distance
+        becomes ``sqrt(split_distance**2 + m**2)``, ``m`` the 90th percentile of the
+        frame-to-frame moves (:func:`~sam2_cells.divisions.typical_motion`), so the
+        daughters of fast movers are still within reach; the cost is scaled alike (a
+        division at the widened distance costs what one at ``split_distance`` did).
+    merge_window : int
+        A division whose mother took in a track that ended beside her at most this many
+        frames before is undone as two cells that touched and parted
+        (:func:`~sam2_cells.divisions.undo_merge_splits`); 0 keeps every division.
+    max_daughter_size : float
+        A daughter's first area is at most this share of the movie's typical detection
+        area (:func:`~sam2_cells.divisions.typical_area`): daughters are smaller than a
+        typical cell, and two whole cells parting after being detected as one object are
+        no division.
+    min_daughter_ratio : float
+        A division whose smaller daughter is less than this share of the larger one (in
+        first areas) is undone: the larger daughter goes on as the mother, the smaller
+        starts a track of her own (a fragment, or a neighbour parting).
     """
 
     max_speed: float = 1.0
@@ -158,6 +196,10 @@ class LinkSettings:
     min_track_length: int = 1
     min_daughter_frames: int = 5
     max_daughter_area: float = 0.9
+    split_follows_motion: bool = True
+    merge_window: int = 4
+    max_daughter_size: float = 1.0
+    min_daughter_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_speed <= 0 or self.split_distance <= 0:
@@ -215,14 +257,21 @@ class LapLinker:
             return cost
 
         areas = [c.areas for c in frames]
+        typical = typical_area(areas)
+        reach = s.split_distance
+        if s.divisions and s.split_follows_motion:
+            motion = typical_motion([c.centroids for c in frames], d, s.max_speed)
+            reach = float(np.hypot(reach, motion))
+        self.split_reach = reach  # diameters, for reports
+        shrink = (s.split_distance / reach) ** 2
 
         def split(a: np.ndarray, b: np.ndarray) -> float:
             if a[2] > b[2]:
                 a, b = b, a
             mother, daughter = areas[int(a[2])][int(a[3])], areas[int(b[2])][int(b[3])]
-            if daughter > s.max_daughter_area * mother:
-                return float("inf")  # a daughter is smaller than her mother
-            cost = float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+            if daughter > s.max_daughter_area * mother or daughter > s.max_daughter_size * typical:
+                return float("inf")  # a daughter is smaller than her mother and than a cell
+            cost = shrink * float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
             cue = cue_of.get(int(b[2]))
             if cue is not None and s.cue_weight:
                 cover = cue.cover.get((int(a[3]), int(b[3])), 0.0)
@@ -241,7 +290,7 @@ class LapLinker:
             gap_closing_cutoff=(s.max_speed * (s.gap_frames + 1)) ** 2 if s.gap_frames else False,
             gap_closing_max_frame_count=s.gap_frames + 1,
             splitting_metric=split,
-            splitting_cutoff=s.split_distance**2 if s.divisions else False,
+            splitting_cutoff=s.split_distance**2 if s.divisions else False,  # after shrink
             merging_cutoff=False,
             segment_start_cost=start,
             segment_end_cost=start,
@@ -250,33 +299,12 @@ class LapLinker:
         if sum(len(c) for c in coords) == 0:
             return Links([np.zeros(1, np.int32) for _ in frames], [])
         tree = tracker.predict(coords)
-        self._prune_divisions(tree, len(frames))
+        prune_short_daughters(tree, len(frames), s.min_daughter_frames)
+        if s.divisions and s.min_daughter_ratio > 0:
+            undo_uneven_divisions(tree, areas, s.min_daughter_ratio)
+        if s.divisions and s.merge_window:
+            undo_merge_splits(tree, [c.centroids / d for c in frames], s.merge_window)
         return self._tracks(tree, [len(c) for c in frames])
-
-    def _prune_divisions(self, graph: object, n_frames: int) -> None:
-        """Remove the short-lived branches of divisions (``min_daughter_frames``)."""
-        import networkx as nx
-
-        g: nx.DiGraph = graph  # type: ignore[assignment]
-        short = self.s.min_daughter_frames
-        if short <= 1:
-            return
-        for node in sorted(n for n in g.nodes if g.out_degree(n) > 1):
-            if node not in g or g.out_degree(node) < 2:
-                continue
-            branches = []
-            for child in sorted(g.successors(node)):
-                chain = [child]
-                while g.out_degree(chain[-1]) == 1:
-                    chain.append(next(iter(g.successors(chain[-1]))))
-                leaf = g.out_degree(chain[-1]) == 0
-                span = chain[-1][0] - chain[0][0] + 1
-                branches.append((chain, leaf and span < short and chain[-1][0] < n_frames - 1))
-            doomed = [chain for chain, bad in branches if bad]
-            if len(doomed) == len(branches):  # keep the longest: the cell went on
-                doomed.remove(max(doomed, key=lambda c: (c[-1][0] - c[0][0], len(c))))
-            for chain in doomed:
-                g.remove_nodes_from(chain)
 
     def _tracks(self, tree: object, counts: list[int]) -> Links:
         """Chains of the LAP graph -> contiguous CTC tracks (see the module docstring)."""

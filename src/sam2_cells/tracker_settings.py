@@ -34,6 +34,12 @@ class TrackerSettings:
         Find divisions.
     split_distance : float
         Largest distance from a mother to a daughter's first position (diameters).
+    split_follows_motion : bool
+        Widen ``split_distance`` by the movie's typical frame-to-frame move (the
+        daughters of fast movers land farther from where their mother was).
+    merge_window : int
+        A division whose mother took in a track that ended beside her at most this many
+        frames before is undone (two touching cells that parted again); 0: never.
     start_cost : float
         Cost of a track starting or ending (squared diameters): higher gives fewer,
         longer tracks.
@@ -53,6 +59,8 @@ class TrackerSettings:
     gap_frames: int = 1
     divisions: bool = True
     split_distance: float = 0.8
+    split_follows_motion: bool = True
+    merge_window: int = 4
     start_cost: float = 1.0
     cue_weight: float = 0.8
     min_track_length: int = 1
@@ -79,6 +87,8 @@ class TrackerSettings:
             gap_frames=self.gap_frames,
             divisions=self.divisions,
             split_distance=self.split_distance,
+            split_follows_motion=self.split_follows_motion,
+            merge_window=self.merge_window,
             start_cost=self.start_cost,
             cue_weight=self.cue_weight if self.sam2_cue else 0.0,
             min_track_length=self.min_track_length,

@@ -1,0 +1,197 @@
+"""Divisions in the LAP graph: how far daughters may land, and which divisions are false.
+
+The linker (:class:`sam2_cells.linking.LapLinker`) asks ``laptrack`` for a graph with
+splitting; these functions set its reach and clean what it returns:
+
+* :func:`typical_motion`: how far the movie's cells move between frames, so that the
+  division distance can follow it (the daughters of fast movers land farther from where
+  their mother was);
+* :func:`typical_area`: the size of a typical detection, so that a "daughter" as large as
+  a whole cell is refused;
+* :func:`prune_short_daughters`: a daughter that vanishes within a few frames was a
+  fragment or a flicker of the detector;
+* :func:`undo_uneven_divisions`: daughters of very different sizes are a neighbour or a
+  fragment parting, not a division;
+* :func:`undo_merge_splits`: two touching cells detected as one for a few frames, then
+  parting, are two tracks, not a division.
+
+Every graph is a ``networkx.DiGraph`` over ``(frame, index)`` nodes with edges forward in
+time, edited in place.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "prune_short_daughters",
+    "typical_area",
+    "typical_motion",
+    "undo_merge_splits",
+    "undo_uneven_divisions",
+]
+
+
+def typical_motion(centroids: Sequence[np.ndarray], diameter: float, max_move: float) -> float:
+    """The 90th percentile of the frame-to-frame moves of a movie's cells, in diameters.
+
+    Consecutive frames are matched by a one-to-one assignment of centroids (SciPy's
+    ``linear_sum_assignment``) that links no pair farther than ``max_move`` diameters;
+    0 when nothing is matched.
+
+    Parameters
+    ----------
+    centroids
+        Per frame 0..T-1, the (N, 2) centroids (row, col) of its detections, in pixels.
+    diameter
+        Typical cell diameter in pixels (the unit of the result).
+    max_move
+        Largest move counted, in diameters.
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    moves: list[np.ndarray] = []
+    for a, b in itertools.pairwise(centroids):
+        if len(a) == 0 or len(b) == 0:
+            continue
+        dist = cdist(a, b) / max(float(diameter), 1.0)
+        cost = np.where(dist <= max_move, dist**2, 1e6)
+        rows, cols = linear_sum_assignment(cost)
+        found = dist[rows, cols]
+        moves.append(found[found <= max_move])
+    every = np.concatenate(moves) if moves else np.zeros(0)
+    return float(np.percentile(every, 90)) if every.size else 0.0
+
+
+def typical_area(areas: Sequence[np.ndarray]) -> float:
+    """The area-weighted median of all detections' areas (pixels): the area of the object
+    a random foreground pixel lies in, which many small fragments do not pull down as they
+    pull down the plain median. ``areas[t]``: the (N,) areas of frame ``t``; 0 if none."""
+    every = np.sort(np.concatenate([np.asarray(a, np.float64) for a in areas] or [np.zeros(0)]))
+    if every.size == 0 or every.sum() <= 0:
+        return 0.0
+    share = np.cumsum(every) / every.sum()
+    return float(every[min(int(np.searchsorted(share, 0.5)), every.size - 1)])
+
+
+def undo_uneven_divisions(graph: object, areas: Sequence[np.ndarray], min_ratio: float) -> int:
+    """Undo the divisions whose daughters' first areas differ more than ``1 / min_ratio``
+    times: the larger daughter goes on as the mother, the smaller one starts a track of
+    her own. Edits the LAP ``graph`` (``networkx.DiGraph`` over ``(frame, index)``) in
+    place; ``areas[t][i]`` is the area of detection ``i`` of frame ``t``.
+
+    Returns
+    -------
+    int
+        Divisions undone.
+    """
+    import networkx as nx
+
+    g: nx.DiGraph = graph  # type: ignore[assignment]
+    undone = 0
+    for mother in sorted(n for n in g.nodes if g.out_degree(n) == 2):
+        a, b = sorted(g.successors(mother), key=lambda n: int(areas[n[0]][n[1]]))
+        if areas[a[0]][a[1]] < min_ratio * areas[b[0]][b[1]]:
+            g.remove_edge(mother, a)
+            undone += 1
+    return undone
+
+
+def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: int) -> int:
+    """Turn the false divisions of two cells that merged and parted again into two tracks.
+
+    Two touching cells detected as one object for a few frames look, to a linker without
+    merging, like this: one cell's track ends beside the other's, the other goes on as the
+    merged object, and when the two part again the object "divides". For every division
+    whose mother chain took such a track in (it ended at most ``window`` frames before
+    the division, within half a diameter of the mother's object of the next frame), the
+    daughter nearer to where that track ended continues it (a closed gap) and the mother
+    keeps the other: no division. Edits ``graph`` in place.
+
+    Parameters
+    ----------
+    graph
+        The LAP graph of ``laptrack`` (a ``networkx.DiGraph`` over ``(frame, index)``
+        nodes, edges forward in time).
+    centroids
+        Per frame, (N, 2) centroids (row, col) in cell diameters.
+    window
+        Frames looked back from the division.
+
+    Returns
+    -------
+    int
+        Divisions undone.
+    """
+    import networkx as nx
+
+    g: nx.DiGraph = graph  # type: ignore[assignment]
+    last = max((n[0] for n in g.nodes), default=0)
+    ends: dict[int, list[tuple[int, int]]] = {}
+    for n in g.nodes:
+        if g.out_degree(n) == 0 and n[0] < last:
+            ends.setdefault(n[0], []).append(n)
+
+    def pos(n: tuple[int, int]) -> np.ndarray:
+        return centroids[n[0]][n[1]]
+
+    undone = 0
+    for mother in sorted(n for n in g.nodes if g.out_degree(n) == 2):
+        chain = {mother[0]: mother}  # the mother's own chain, back ``window`` frames
+        node = mother
+        while len(chain) <= window and g.in_degree(node) == 1:
+            node = next(iter(g.predecessors(node)))
+            if g.out_degree(node) != 1 or node[0] != min(chain) - 1:
+                break
+            chain[node[0]] = node
+        best: tuple[float, tuple[int, int]] | None = None
+        for t in range(mother[0] - window, mother[0] + 1):
+            blob = chain.get(min(t + 1, mother[0]))
+            if blob is None:
+                continue
+            for end in ends.get(t, []):
+                if end in chain.values() or g.out_degree(end) != 0:
+                    continue
+                dist = float(np.hypot(*(pos(end) - pos(blob))))
+                if dist < 0.5 and (best is None or dist < best[0]):
+                    best = (dist, end)
+        if best is None:
+            continue
+        end = best[1]
+        daughter = min(g.successors(mother), key=lambda c: float(np.hypot(*(pos(c) - pos(end)))))
+        g.remove_edge(mother, daughter)
+        g.add_edge(end, daughter)
+        undone += 1
+    return undone
+
+
+def prune_short_daughters(graph: object, n_frames: int, short: int) -> None:
+    """Remove the short-lived branches of divisions: a daughter chain that lasts fewer
+    than ``short`` frames, ends before the movie's last frame and does not divide was a
+    fragment or a flicker of the detector (the mother goes on as the other daughter).
+    Edits the LAP ``graph`` (``networkx.DiGraph`` over ``(frame, index)``) in place."""
+    import networkx as nx
+
+    g: nx.DiGraph = graph  # type: ignore[assignment]
+    if short <= 1:
+        return
+    for node in sorted(n for n in g.nodes if g.out_degree(n) > 1):
+        if node not in g or g.out_degree(node) < 2:
+            continue
+        branches = []
+        for child in sorted(g.successors(node)):
+            chain = [child]
+            while g.out_degree(chain[-1]) == 1:
+                chain.append(next(iter(g.successors(chain[-1]))))
+            leaf = g.out_degree(chain[-1]) == 0
+            span = chain[-1][0] - chain[0][0] + 1
+            branches.append((chain, leaf and span < short and chain[-1][0] < n_frames - 1))
+        doomed = [chain for chain, bad in branches if bad]
+        if len(doomed) == len(branches):  # keep the longest: the cell went on
+            doomed.remove(max(doomed, key=lambda c: (c[-1][0] - c[0][0], len(c))))
+        for chain in doomed:
+            g.remove_nodes_from(chain)

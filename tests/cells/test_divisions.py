@@ -1,0 +1,73 @@
+"""Divisions: the division distance follows the movie's motion; uneven daughters, whole
+cells as daughters, and two touching cells that part again are no division."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from sam2_cells.divisions import (
+    typical_area,
+    typical_motion,
+    undo_merge_splits,
+    undo_uneven_divisions,
+)
+from sam2_cells.linking import FrameCells, LapLinker, LinkSettings
+
+
+def test_typical_motion_is_the_cells_own_frame_to_frame_move():
+    start = np.stack(np.meshgrid(np.arange(0, 150, 30.0), np.arange(0, 90, 30.0)), -1)
+    start = start.reshape(-1, 2)
+    frames = [start + [3.0 * t, 0.0] for t in range(6)]
+    assert abs(typical_motion(frames, 10.0, 1.0) - 0.3) < 1e-6
+    assert typical_motion(frames, 10.0, 0.2) == 0.0  # moves beyond the limit are not counted
+
+
+def test_typical_area_is_not_pulled_down_by_many_fragments():
+    areas = [np.array([100, 100, 100, 5, 5, 5, 5, 5])]
+    assert np.median(areas[0]) == 5 and typical_area(areas) == 100
+
+
+def fast_division(split_follows_motion: bool) -> int:
+    """A cell moving 0.8 diameter a frame divides; her daughters land 0.9 diameter from
+    her last position. The number of divisions the linker finds."""
+    frames = []
+    for t in range(4):
+        frames.append(FrameCells(np.array([[50.0, 10.0 + 8 * t]]), np.array([100])))
+    for t in range(4, 10):
+        x = 10.0 + 8 * t
+        frames.append(FrameCells(np.array([[46.0, x], [54.0, x]]), np.array([60, 60])))
+    settings = LinkSettings(split_follows_motion=split_follows_motion, gap_frames=0)
+    links = LapLinker(settings).link(frames, [None] * len(frames), 10.0)
+    return len({r.parent for r in links.tracks if r.parent})
+
+
+def test_the_daughters_of_a_fast_mover_are_within_reach_when_the_reach_follows_motion():
+    assert fast_division(split_follows_motion=False) == 0
+    assert fast_division(split_follows_motion=True) == 1
+
+
+def test_daughters_of_very_different_sizes_are_no_division():
+    g = nx.DiGraph([((0, 0), (1, 0)), ((0, 0), (1, 1)), ((0, 1), (1, 2)), ((0, 1), (1, 3))])
+    areas = [np.array([100, 100]), np.array([60, 15, 50, 45])]
+    assert undo_uneven_divisions(g, areas, 0.5) == 1
+    assert list(g.successors((0, 0))) == [(1, 0)]  # the larger daughter goes on
+    assert sorted(g.successors((0, 1))) == [(1, 2), (1, 3)]  # an even division stays
+
+
+def test_two_cells_that_touched_and_parted_are_no_division():
+    """Cell A (row 0) ends on frame 2 beside cell B; B is detected as one object with A
+    on frames 3-4 and the object 'divides' on frame 5 into A and B again."""
+    pos = {0: [[0.0, 0.0], [0.0, 0.4]], 1: [[0.0, 0.0], [0.0, 0.4]], 2: [[0.0, 0.0], [0.0, 0.4]],
+           3: [[0.0, 0.2]], 4: [[0.0, 0.2]], 5: [[0.0, 0.4], [0.0, -0.05]]}
+    centroids = [np.asarray(pos[t]) for t in range(6)]
+    a = [(0, 0), (1, 0), (2, 0)]
+    b = [(0, 1), (1, 1), (2, 1), (3, 0), (4, 0)]
+    g = nx.DiGraph(list(zip(a, a[1:], strict=False)) + list(zip(b, b[1:], strict=False)))
+    g.add_edges_from([((4, 0), (5, 0)), ((4, 0), (5, 1))])
+    assert undo_merge_splits(g, centroids, window=4) == 1
+    assert list(g.successors((2, 0))) == [(5, 1)]  # A goes on where A was
+    assert list(g.successors((4, 0))) == [(5, 0)]
+    far = nx.DiGraph(list(zip(a, a[1:], strict=False)) + list(zip(b, b[1:], strict=False)))
+    far.add_edges_from([((4, 0), (5, 0)), ((4, 0), (5, 1))])
+    assert undo_merge_splits(far, centroids, window=1) == 0  # A ended too long before
