@@ -3,6 +3,8 @@ cells as daughters, and two touching cells that part again are no division."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import networkx as nx
 import numpy as np
 
@@ -18,7 +20,7 @@ from sam2_cells.linking import FrameCells, LapLinker, LinkSettings
 def test_typical_motion_is_the_cells_own_frame_to_frame_move():
     start = np.stack(np.meshgrid(np.arange(0, 150, 30.0), np.arange(0, 90, 30.0)), -1)
     start = start.reshape(-1, 2)
-    frames = [start + [3.0 * t, 0.0] for t in range(6)]
+    frames = [start + np.array([3.0 * t, 0.0]) for t in range(6)]
     assert abs(typical_motion(frames, 10.0, 1.0) - 0.3) < 1e-6
     assert typical_motion(frames, 10.0, 0.2) == 0.0  # moves beyond the limit are not counted
 
@@ -63,11 +65,11 @@ def test_two_cells_that_touched_and_parted_are_no_division():
     centroids = [np.asarray(pos[t]) for t in range(6)]
     a = [(0, 0), (1, 0), (2, 0)]
     b = [(0, 1), (1, 1), (2, 1), (3, 0), (4, 0)]
-    g = nx.DiGraph(list(zip(a, a[1:], strict=False)) + list(zip(b, b[1:], strict=False)))
+    g = nx.DiGraph([*pairwise(a), *pairwise(b)])
     g.add_edges_from([((4, 0), (5, 0)), ((4, 0), (5, 1))])
     assert undo_merge_splits(g, centroids, window=4) == 1
     assert list(g.successors((2, 0))) == [(5, 1)]  # A goes on where A was
     assert list(g.successors((4, 0))) == [(5, 0)]
-    far = nx.DiGraph(list(zip(a, a[1:], strict=False)) + list(zip(b, b[1:], strict=False)))
+    far = nx.DiGraph([*pairwise(a), *pairwise(b)])
     far.add_edges_from([((4, 0), (5, 0)), ((4, 0), (5, 1))])
     assert undo_merge_splits(far, centroids, window=1) == 0  # A ended too long before
