@@ -1,8 +1,10 @@
 """SAM 2 as the association cue: each detection carried one frame on by SAM 2.
 
-For a pair of frames ``t - 1, t``, every detection of ``t - 1`` becomes a SAM 2 object
-prompted with its mask, all of them are propagated one frame (in batches; each in its
-own window for window models, so the cost follows the number of cells), and the
+For a pair of frames ``t - 1, t``, every detection of ``t - 1`` whose link is ambiguous
+(two or more detections of ``t`` within reach: crowding, a division) becomes a SAM 2
+object prompted with its mask, all of them are propagated one frame in one session call
+(batched by the engine; each in its own window for window models, so the cost follows the
+number of ambiguous cells), and the
 propagated masks are compared with the detections of ``t``: the IoU with each, and the
 share of each they cover (a mother's propagated mask covers both daughters). The
 session is cleared after every pair, so each pair's evidence depends on those two frames
@@ -18,7 +20,7 @@ import numpy as np
 
 from sam2_cells.linking import Cue
 
-__all__ = ["ClickSegmenter", "CueSource", "Sam2Cue", "overlap_cue"]
+__all__ = ["ClickSegmenter", "CueSource", "Sam2Cue", "ambiguous", "overlap_cue"]
 
 
 class CueSource(Protocol):
@@ -49,17 +51,45 @@ def overlap_cue(carried: np.ndarray, now: np.ndarray) -> Cue:
     return cue
 
 
+def ambiguous(before: np.ndarray, now: np.ndarray, reach: float) -> list[int]:
+    """The ids of the detections of ``before`` (H, W labels 1..N of frame ``t - 1``) that
+    have two or more detections of ``now`` (frame ``t``) within ``reach`` cell diameters
+    of their centroid: the links distance alone may get wrong (crowding, divisions). The
+    diameter is the median equivalent-disk diameter of ``before``'s detections."""
+    from sam2_cells.linking import FrameCells
+
+    a, b = FrameCells.from_labels(before), FrameCells.from_labels(now)
+    if len(a) == 0 or len(b) == 0:
+        return []
+    present = a.areas > 0
+    d = 2.0 * np.sqrt(np.median(a.areas[present]) / np.pi) if present.any() else 1.0
+    gap = np.linalg.norm(a.centroids[:, None, :] - b.centroids[None, :, :], axis=-1)
+    near = (gap <= reach * d).sum(axis=1)
+    return [i + 1 for i in np.flatnonzero(present & (near >= 2)).tolist()]
+
+
 class Sam2Cue:
-    """Each detection of frame ``t - 1`` propagated to ``t`` by a SAM 2 session.
+    """Detections of frame ``t - 1`` propagated to ``t`` by a SAM 2 session.
 
     Parameters
     ----------
     model
         A ``sam2_engine.SAM2Model``.
+    reach
+        With ``ambiguous_only``, how far (cell diameters) a detection of ``t`` may lie
+        to count as a candidate link (the linker's largest move).
+    ambiguous_only
+        Carry only the detections with two or more candidates (:func:`ambiguous`): the
+        cost follows the number of ambiguous cells, not of all cells (for window models
+        every object costs one window). The others get no evidence and are linked by
+        distance alone.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, reach: float = 1.0, ambiguous_only: bool = True) -> None:
         self.model = model
+        self.reach = reach
+        self.ambiguous_only = ambiguous_only
+        self.carried = 0  # objects propagated so far (for reports)
         self._session: tuple[int, Any] | None = None
 
     def _start(self, movie: Any) -> Any:
@@ -77,12 +107,16 @@ class Sam2Cue:
         n = int(np.max(before, initial=0))
         if n == 0 or not np.any(now):
             return Cue()
+        ids = ambiguous(before, now, self.reach) if self.ambiguous_only else range(1, n + 1)
+        masks = [(i, before == i) for i in ids]
+        masks = [(i, m) for i, m in masks if m.any()]
+        if not masks:
+            return Cue()
         session = self._start(movie)
         session.reset()
-        for i in range(1, n + 1):
-            mask = before == i
-            if mask.any():
-                session.add_mask(t - 1, i, mask)
+        for i, mask in masks:
+            session.add_mask(t - 1, i, mask)
+        self.carried += len(masks)
         result = next(session.propagate(start=t, direction="forward", max_frames=1))
         carried = result.label_image(list(result.obj_ids))
         session.reset()

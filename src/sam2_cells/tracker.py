@@ -142,7 +142,7 @@ class CellTracker:
         if cue is None and s.sam2_cue:
             if model is None:
                 raise ValueError("the SAM 2 cue needs a model")
-            cue = Sam2Cue(model)
+            cue = Sam2Cue(model, reach=s.max_speed)
         self.cue = cue
 
     def frames(
