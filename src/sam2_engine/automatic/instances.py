@@ -5,8 +5,8 @@ For models that have an instance head (``model.instance_head``; the bundled
 objects are about the head's training diameter across (``cfg.instance_head.diameter``
 model pixels), padded to a multiple of 32 and run through the trunk, neck and head at
 once (all convolutional: no tiles, no grid of prompts). The two maps come back at the
-image's resolution; the cores of the distance map (distance > ``seed_threshold``) seed a
-watershed of the foreground.
+image's resolution; the cores of the distance map (pixels above a share of their local
+peak) seed a watershed of the foreground.
 
 The object size follows Cellpose's convention: ``diameter`` in image pixels, given by the
 user or, when None, estimated from the image by running the head at a few scales on a
@@ -47,8 +47,12 @@ class InstanceSettings:
     foreground_threshold : float
         Foreground probability above which a pixel belongs to an object.
     seed_threshold : float
-        Normalised distance (0 at the boundary, 1 at the centre) above which a pixel
-        belongs to an object's core; each core seeds one object.
+        Share of the local peak of the distance map (0 at a boundary, 1 at a centre;
+        the peak is taken within one diameter) above which a pixel belongs to an object's
+        core; each core seeds one object. Relative, so that a head that is not sure of
+        its distances (peaks below 1) still separates touching objects at their saddle.
+    min_seed : float
+        Distance a core pixel needs at least, whatever its neighbourhood.
     min_area_fraction : float
         Objects smaller than this share of a disc of the diameter are dropped.
     max_pixels : int
@@ -65,6 +69,7 @@ class InstanceSettings:
 
     foreground_threshold: float = 0.5
     seed_threshold: float = 0.5
+    min_seed: float = 0.05
     min_area_fraction: float = 0.12
     max_pixels: int = 4096 * 4096
     refine_with_boxes: bool = False
@@ -275,7 +280,10 @@ class InstanceSegmenter:
         sigma = max(float(diameter) / 12.0, 0.0)
         smooth = ndi.gaussian_filter(dist, sigma) if sigma >= 0.5 else dist
         mask = fg > s.foreground_threshold
-        cores, n = ndi.label((smooth > s.seed_threshold) & mask)
+        size = max(round(float(diameter)), 3)
+        peak = ndi.maximum_filter(smooth, size=size)
+        core = (smooth >= s.seed_threshold * peak) & (smooth > s.min_seed) & mask
+        cores, n = ndi.label(core)
         if n == 0:
             return np.zeros(fg.shape, np.int32)
         labels = watershed(-smooth, cores, mask=mask).astype(np.int32)
