@@ -105,6 +105,9 @@ class EmbeddingCache:
         Size limit; least recently used entries go first.
     """
 
+    #: The environment variable naming the default folder.
+    ENV = CACHE_ENV
+
     def __init__(self, root: str | os.PathLike[str] | None = None,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()

@@ -8,6 +8,7 @@ panel edits the viewer's controller and follows its changes. Laid out as a compa
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, Container, PushButton
@@ -108,6 +109,21 @@ class SetupPanel(Container):
             f"{autosave_dir()} (recover them after a crash with "
             "napari_sam2.api.load_autosave())",
         )
+        import sam2_engine as se
+
+        env = se.EmbeddingCache.ENV
+        disk_env = os.environ.get(env, "")
+        self.disk_cache_box = CheckBox(
+            text="Embeddings on disk",
+            value=bool(disk_env),
+            tooltip="keep the embeddings of the images you open in "
+            f"{disk_env or '~/.cache/napari-sam2/embeddings'} (about 15 MB per plane for a "
+            f"1024-px model; set ${env} for another folder): opening the same image or "
+            "time-lapse again skips the encoder. Models that encode a window per click "
+            "(the bundled one) have no plane embeddings to keep",
+        )
+        if disk_env:
+            self.controller.ws.embeddings.use_disk(True)
 
     def _grid(self) -> Any:
         from qtpy.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QWidget
@@ -135,7 +151,8 @@ class SetupPanel(Container):
         grid.addWidget(QLabel("Model"), 3, 0)
         grid.addWidget(models, 3, 1, 1, 3)
         row(4, ("Device", self.device_combo), ("Labels", self.labels_combo))
-        grid.addWidget(self.autosave_box.native, 5, 1, 1, 3)
+        grid.addWidget(self.autosave_box.native, 5, 1)
+        grid.addWidget(self.disk_cache_box.native, 5, 3)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         return box
@@ -155,6 +172,9 @@ class SetupPanel(Container):
         self.file_btn.changed.connect(self._choose_file)
         self.load_btn.changed.connect(self.load_model)
         self.autosave_box.changed.connect(self._autosave_chosen)
+        self.disk_cache_box.changed.connect(
+            lambda on: self.controller.ws.embeddings.use_disk(bool(on))
+        )
         c = self.controller
         connections.connect(c.events.image_changed, self._follow_image)
         connections.connect(c.events.labels_changed, self._follow_labels)

@@ -8,11 +8,18 @@ time: while it runs only the latest requested plane waits (scrubbing a slider en
 plane at a time, not every plane passed). A plane whose data cannot be encoded (e.g. NaN
 values) stops the automatic encoding of that image: the user is told once, and choosing
 the image again (after fixing its data) tries again.
+
+A plane much larger than a whole-image model's input is cut into tiles (see
+``sam2_engine.tiled``): the predictor is kept, as in window mode, and each click encodes
+only the tiles it needs, so clicks work long before a whole slide could be encoded. With
+:meth:`Embeddings.use_disk` on, whole planes and tiles are also kept in the on-disk
+``sam2_engine.EmbeddingCache``: reopening an image or a time-lapse skips the encoder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from napari_sam2.core.events import StatusLine
 from napari_sam2.core.features_cache import CachedFeatures, FeatureCache
@@ -57,6 +64,14 @@ class Embeddings:
         self._running: PlaneKey | None = None
         self._next: PlaneKey | None = None
         self._failed: set[tuple] = set()
+        self.disk: Any = None  # a sam2_engine.EmbeddingCache while use_disk(True)
+
+    def use_disk(self, enabled: bool, root: str | None = None) -> None:
+        """Keep embeddings in the on-disk cache too (``root``: its folder; None:
+        ``$NAPARI_SAM2_EMBEDDINGS`` or ``~/.cache/napari-sam2/embeddings``)."""
+        import sam2_engine as se
+
+        self.disk = se.EmbeddingCache(root) if enabled else None
 
     def key(self, plane: PlaneKey) -> tuple:
         """Cache key: what was encoded (image token, model, plane)."""
@@ -120,15 +135,16 @@ class Embeddings:
         import sam2_engine as se
 
         source, model, token = self._image.source(plane), self._models.model, self._image.token
-        name = self._image.plane_name(plane)
+        name, disk = self._image.plane_name(plane), self.disk
 
         def work(ctx: JobContext) -> CachedFeatures:
-            predictor = se.ImagePredictor(model)
-            if predictor.windowed:  # windows are encoded per prompt: keep the predictor;
+            predictor = se.ImagePredictor(model, embedding_cache=disk)
+            lazy = source.lazy(plane.frame)
+            hw = (int(lazy.shape[0]), int(lazy.shape[1]))
+            if predictor.windowed or predictor.tiling.should_tile(hw, model.image_size):
+                # windows or tiles are encoded as prompts need them: keep the predictor;
                 # the plane is neither copied nor normalised whole (big slides stay cheap)
-                lazy = source.lazy(plane.frame)
                 predictor.set_image(lazy)
-                hw = (int(lazy.shape[0]), int(lazy.shape[1]))
                 return CachedFeatures(None, hw, 0, predictor)
             frame = source.normalized(plane.frame)
             predictor.set_image(frame)
