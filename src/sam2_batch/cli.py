@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="prompt grid of models without an instance head (default 32)",
     )
+    segment.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="keep image embeddings in DIR (an on-disk cache the workers share; models "
+        "without an instance head): running again with other settings skips the encoder",
+    )
     track = sub.add_parser(
         "track", help="track the cells of every movie", description=__doc__.split("\n\n")[2]
     )
@@ -150,7 +157,7 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
     model = ModelSpec(args.model, None, args.device)
     _check_model(model)
     extra = (
-        {"points_per_side": args.points_per_side}
+        {"points_per_side": args.points_per_side, "cache": args.cache}
         if args.command == "segment"
         else {"detector": args.detector, "sam2_cue": args.sam2_cue}
     )

@@ -58,6 +58,10 @@ class BatchSettings:
         ``track`` only: SAM 2 propagation as a linking cue.
     points_per_side : int
         ``segment`` with a model without an instance head: the prompt grid.
+    cache : str or None
+        ``segment``: folder of an on-disk ``sam2_engine.EmbeddingCache`` shared by the
+        workers (models without an instance head: a rerun with other generator settings
+        skips the encoder); None: no cache.
     """
 
     command: Literal["segment", "track"]
@@ -70,6 +74,7 @@ class BatchSettings:
     detector: str = "auto"
     sam2_cue: bool = False
     points_per_side: int = 32
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.command not in COMMANDS:

@@ -68,6 +68,8 @@ def _segment_plane(model: Any, plane: np.ndarray, settings: BatchSettings, facto
         segmenter = se.InstanceSegmenter(model, diameter=diameter)
         return segmenter.segment(plane, channel_axis=channel_axis)
     generator = se.AutomaticMaskGenerator(model, points_per_side=settings.points_per_side)
+    if settings.cache is not None:  # the generator's crops: read from / written to the cache
+        generator.predictor.embedding_cache = se.EmbeddingCache(settings.cache)
     return generator.generate_labels(plane, channel_axis=channel_axis)
 
 
