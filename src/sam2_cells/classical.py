@@ -191,7 +191,6 @@ def segment_nuclei(
         True: nuclei brighter than the background; False: darker; None: decided on this
         frame (:func:`bright_objects`).
     """
-    from skimage.morphology import h_maxima
     from skimage.segmentation import watershed
 
     p = params or ClassicalParams()
@@ -210,7 +209,7 @@ def segment_nuclei(
         return np.zeros(mask.shape, np.int32)
     edt = ndi.distance_transform_edt(mask).astype(np.float32)
     dist = ndi.gaussian_filter(edt, max(1.0, d / 16))
-    peaks = h_maxima(dist, max(0.5, p.h * d)) & mask
+    peaks = _seeds(dist, mask, max(0.5, p.h * d))
     markers, n = ndi.label(peaks)
     if n > 1:
         markers = merge_close_markers(markers, dist, max(2.0, p.min_distance * d))
@@ -312,13 +311,38 @@ def merge_close_markers(markers: np.ndarray, dist: np.ndarray, min_distance: flo
         [np.bincount(ids, weights=w, minlength=len(index) + 1)[1:] / count for w in (rows, cols)]
     )
     heights = np.asarray(ndi.maximum(dist[rows, cols], ids, index))
-    keep: list[int] = []
-    for i in np.argsort(-heights):
-        if all(np.hypot(*(centres[i] - centres[j])) >= min_distance for j in keep):
-            keep.append(int(i))
+    from scipy.spatial import cKDTree
+
+    near = cKDTree(centres).query_ball_point(centres, np.nextafter(min_distance, 0))
+    kept = np.zeros(len(index), bool)
+    suppressed = np.zeros(len(index), bool)
+    for i in np.argsort(-heights):  # a marker is kept unless a kept higher one is near
+        if not suppressed[i]:
+            kept[i] = True
+            suppressed[near[i]] = True
+    keep = np.flatnonzero(kept).tolist()
     lut = np.zeros(len(index) + 1, dtype=np.int32)
     lut[np.asarray(keep) + 1] = np.arange(1, len(keep) + 1)
     return lut[markers]
+
+
+def _seeds(dist: np.ndarray, mask: np.ndarray, h: float) -> np.ndarray:
+    """(H, W) bool: the h-maxima of ``dist`` inside ``mask``, found object by object (a
+    crop around each connected part of the mask): several times faster than over the
+    whole frame (the reconstruction sorts fewer pixels), with practically the same seeds
+    (a crop can keep a few more shallow maxima; on the benchmark movies the detections
+    score the same)."""
+    from skimage.morphology import h_maxima
+
+    parts, _ = ndi.label(mask)
+    out = np.zeros(mask.shape, bool)
+    pad = 4
+    for k, box in enumerate(ndi.find_objects(parts), start=1):
+        if box is None:
+            continue
+        box = tuple(slice(max(0, b.start - pad), b.stop + pad) for b in box)
+        out[box] |= h_maxima(dist[box], h).astype(bool) & (parts[box] == k)
+    return out
 
 
 def _clean(labels: np.ndarray, edt: np.ndarray, d: float, p: ClassicalParams) -> np.ndarray:
