@@ -200,7 +200,7 @@ def test_bad_input_is_refused_before_anything_starts(
 ):
     pairs, changes = case(ok_pairs(), tmp_path)
     if changes.pop("_unwritable", False):  # root ignores permission bits: fake the probe
-        monkeypatch.setattr(finetuning, "probe_writable", lambda folder: False)
+        monkeypatch.setattr(finetuning, "is_writable", lambda folder: False)
     runner = ManualRunner()
     c = make(pairs, runner=runner, **changes)
     assert c.start() is None
@@ -222,11 +222,11 @@ def test_taken_name_needs_replace(make, messages, tmp_path, cache, tiny_model):
 
 
 def test_output_folder_is_judged_by_trying_to_write(tmp_path):
-    assert finetuning.probe_writable(tmp_path) and list(tmp_path.iterdir()) == []
+    assert finetuning.is_writable(tmp_path) and list(tmp_path.iterdir()) == []
     deeper = tmp_path / "new" / "deeper"
     assert finetuning.check_output_folder(deeper) == deeper
     assert not (tmp_path / "new").exists(), "checking creates nothing"
-    assert not finetuning.probe_writable(tmp_path / "missing")
+    assert not finetuning.is_writable(tmp_path / "missing")
     with pytest.raises(ValueError, match="output folder"):
         finetuning.check_output_folder(None)
 

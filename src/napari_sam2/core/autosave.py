@@ -35,6 +35,7 @@ import numpy as np
 
 from napari_sam2.core.events import ControllerEvents
 from napari_sam2.core.label_target import LabelTarget
+from sam2_engine import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,18 @@ def autosave_files(folder: Path | None = None) -> list[Path]:
 
 def write_atomically(path: Path, write: Callable[[Any], None]) -> None:
     """Write ``path`` through ``write(file)`` into a temporary file that replaces it at
-    the end: readers (and a crash) see the old or the new content, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    the end (:func:`sam2_engine.atomic_file`, flushed to disk): readers (and a crash)
+    see the old or the new content, never a part.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    write
+        Called with the open binary file handle of the temporary.
+    """
+    with atomic_file(path, fsync=True) as tmp, open(tmp, "wb") as handle:
+        write(handle)
 
 
 class _Writer:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from sam2_engine import is_writable
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-
-
-def probe_writable(folder: Path) -> bool:
-    """Whether a file can be created in ``folder`` (tried for real: permission bits lie,
-    e.g. for root or on network drives)."""
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".sam2_write_test.")
-    except OSError:
-        return False
-    os.close(fd)
-    os.unlink(probe)
-    return True
 
 
 def check_output_folder(folder: Path | None) -> Path:
@@ -39,7 +27,7 @@ def check_output_folder(folder: Path | None) -> Path:
             f"cannot write to the output folder {folder}: {existing} is a file, not a folder; "
             "choose another output folder"
         )
-    if not probe_writable(existing):
+    if not is_writable(existing):
         raise ValueError(
             f"cannot write to the output folder {folder}: {existing} is not writable; "
             "choose a folder you can write to"
