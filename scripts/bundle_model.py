@@ -6,13 +6,15 @@ Both the candidate and the model bundled now are measured on held-out generated 
 (``sam2_training.quality``); the candidate is installed as
 ``src/sam2_engine/weights/_bundled/microscopy.pt`` (written atomically, with its
 inference recommendations) when its score is higher, and older bundled models are
-removed (the repository keeps one). The numbers go to the model card's table by
-``benchmarks/bench_model_quality.py``.
+removed (the repository keeps one). The run's learning curve (``metrics.csv`` beside the
+checkpoint) is copied to ``docs/curves/microscopy.csv`` with it. The numbers go to the
+model card's table by ``benchmarks/bench_model_quality.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import sam2_engine as se
 from sam2_training.quality import measure_quality
 
 BUNDLED = Path(se.__file__).parent / "weights" / "_bundled"
+CURVES = Path(__file__).resolve().parents[1] / "docs" / "curves"
 NAME = "microscopy"
 #: segment-everything settings for the bundled window model, tuned on generated data (the
 #: plugin's samples and two generated fields, none from the held-out seeds): the model's
@@ -65,11 +68,17 @@ def main() -> int:
         if new.score <= old.score:
             print("not better: the bundled model stays")
             return 1
-    se.save_checkpoint(candidate, current, {"quality": new.as_dict()})
+    # float16 on disk: half the size in the repository; loading casts back to float32
+    se.save_checkpoint(candidate, current, {"quality": new.as_dict()}, dtype=torch.float16)
     for other in BUNDLED.glob("*.pt"):
         if other != current:
             other.unlink()
     print(f"installed {current} ({current.stat().st_size / 1e6:.1f} MB)")
+    curve = args.checkpoint.parent / "metrics.csv"
+    if curve.exists():
+        with se.atomic_file(CURVES / f"{NAME}.csv") as tmp:
+            shutil.copyfile(curve, tmp)
+        print(f"learning curve: {CURVES / f'{NAME}.csv'}")
     return 0
 
 

@@ -72,3 +72,16 @@ def test_conv_checkpoint_round_trip(conv_model, tmp_path):
     ):
         assert torch.equal(a, b), name
     assert se.has_instance_head(again)
+
+
+def test_a_half_precision_file_loads_into_a_float32_model(conv_model, tmp_path):
+    path = tmp_path / "half.pt"
+    se.save_checkpoint(conv_model, path, dtype=torch.float16)
+    raw = torch.load(path, weights_only=True)["model"]
+    assert all(v.dtype == torch.float16 for v in raw.values() if v.is_floating_point())
+    again = se.build_model(str(path), device="cpu")
+    for (name, a), b in zip(
+        conv_model.state_dict().items(), again.state_dict().values(), strict=True
+    ):
+        assert b.dtype == torch.float32, name
+        torch.testing.assert_close(b, a.half().float())

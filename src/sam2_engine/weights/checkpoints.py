@@ -185,13 +185,19 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
 
 def save_checkpoint(
-    model: nn.Module, path: str | Path, metadata: Mapping[str, Any] | None = None
+    model: nn.Module,
+    path: str | Path,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``{"model": state_dict, "sam2_engine": metadata}`` atomically.
 
     The official SAM 2 loader reads such a file unchanged (it only uses ``"model"``).
     ``metadata`` must hold plain Python values (str, int, float, bool, lists, dicts) so
-    that the file stays loadable with ``weights_only=True``.
+    that the file stays loadable with ``weights_only=True``. ``dtype`` (e.g.
+    ``torch.float16``) stores the floating-point tensors in that type: half the size for
+    a shipped model; loading casts them back to the model's float32.
     """
     from sam2_engine.config import config_to_dict
 
@@ -202,4 +208,6 @@ def save_checkpoint(
     if getattr(model, "recommended", None):
         meta.setdefault("recommended", dict(model.recommended))
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     return atomic_torch_save({"model": state, METADATA_KEY: meta}, path)
