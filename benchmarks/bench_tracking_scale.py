@@ -1,17 +1,21 @@
-"""How the SAM 2 tracker scales: time per frame against the number of cells, memory
-against the number of frames.
+"""How the cell tracker scales: time per frame against the number of cells at 1024 x 1024,
+peak memory against the number of frames.
 
-* ``cells``: 1024 x 1024 generated movies with 10, 50, 100 and 200 nuclei (about 20 px),
-  tracked from their frame-0 labels for a few frames; time per frame of the SAM 2 tracker
-  (detection included at its usual rate) and of the laptrack pipeline.
-* ``frames``: a long 1024 x 1024 movie with about 100 nuclei written to zarr, tracked
-  from zarr (never loaded whole) in a fresh process that reports its peak resident memory
-  after each block of frames (the curve should be flat).
+* ``cells``: 1024 x 1024 generated movies with about 10, 50, 100 and 200 nuclei (20 px),
+  tracked from nothing by our tracker (classical detections, then one global LAP with
+  divisions; labels written into memory): seconds per frame for the whole run and for
+  detection alone; with ``--cue``, also with the SAM 2 cue (needs the model); and the
+  scikit-image + laptrack baseline (``benchmarks/baseline_laptrack.py``). One thread.
+* ``frames``: a movie (default 1024 x 1024 with about 100 nuclei; ``--size``,
+  ``--cells``) written to zarr at 100 and at 500 frames (50 generated frames played
+  forwards and backwards, so cells move on without generating 500 frames), tracked from
+  zarr into zarr (never loaded whole) in a fresh process per length that reports its peak
+  resident memory every 25 steps: flat means the memory does not grow with the movie.
 
-Writes ``results/tracking_scale.csv`` / ``.md`` (and ``tracking_memory.csv``).
-Usage: ``python benchmarks/bench_tracking_scale.py cells`` / ``frames --frames 500``.
+Writes ``results/tracking_scale.csv`` / ``.md`` and ``results/tracking_memory.csv`` / ``.md``.
+Usage: ``python benchmarks/bench_tracking_scale.py cells [--cue]`` /
+``frames --frames 100 500 [--size 512 --cells 25]``.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -22,6 +26,7 @@ import multiprocessing as mp
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,54 +39,59 @@ from benchmarks.harness import RESULTS, peak_rss_mib  # noqa: E402
 SHAPE = (1024, 1024)
 
 
-def _movie(n_cells: int, n_frames: int, seed: int):
+def _movie(n_cells: int, n_frames: int, seed: int, shape: tuple[int, int] = SHAPE):
     import sam2_synthetic as syn
 
     rng = np.random.default_rng([700_000, seed])
     style = dataclasses.replace(
-        syn.random_style(rng, modality="nuclear", shape=SHAPE), diameter=20.0, coverage=0.3
+        syn.random_style(rng, modality="nuclear", shape=shape), diameter=20.0, coverage=0.3
     )
-    return syn.microscopy_timelapse(n_frames, SHAPE, seed=(700_000, seed), style=style,
+    return syn.microscopy_timelapse(n_frames, shape, seed=(700_000, seed), style=style,
                                     n_cells=n_cells)
 
 
-class _FrameClock:
-    """Seconds between progress reports, frame 0 (seeding) left out."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self._last = time.perf_counter()
-
-    def tick(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done > 1:
-            self.times.append(now - self._last)
-        self._last = now
+def _detect_all(detector, movie) -> None:
+    for t in range(len(movie)):
+        detector.detect(movie, t)
 
 
 def cells(args: argparse.Namespace) -> None:
     import torch
 
-    import sam2_engine as se
     from benchmarks.baseline_laptrack import BaselineParams, track_classical
-    from sam2_cells import CellTracker, Seeds
+    from sam2_cells import CellTracker, TrackerSettings
+    from sam2_cells.detection import ClassicalDetector
 
-    torch.set_num_threads(2)
-    model = se.build_model(args.model or se.default_model_name(), device="cpu")
+    torch.set_num_threads(1)
+    model = None
+    if args.cue:
+        import sam2_engine as se
+
+        model = se.build_model(args.model or se.default_model_name(), device="cpu")
     rows = []
     for n in args.cells:
         movie = _movie(n, args.frames, n)
         present = len(np.unique(movie.labels[0])) - 1
-        clock = _FrameClock()
-        CellTracker(model).track(
-            movie.movie, Seeds("labels", labels=movie.labels[0]), progress=clock.tick
+        row: dict = {"cells": present}
+        detector = ClassicalDetector(20.0)
+        jobs = {
+            "detection": partial(_detect_all, detector, movie.movie),
+            "ours": partial(
+                CellTracker(None, TrackerSettings(detection="classical", diameter=20.0)).track,
+                movie.movie,
+            ),
+        }
+        if model is not None:
+            cue = TrackerSettings(detection="classical", diameter=20.0, sam2_cue=True)
+            jobs["ours_cue"] = partial(CellTracker(model, cue).track, movie.movie)
+        jobs["baseline"] = partial(
+            track_classical, movie.movie, BaselineParams.for_diameter(20.0)
         )
-        times = clock.times
-        start = time.perf_counter()
-        track_classical(movie.movie, BaselineParams.for_diameter(20.0))
-        base = (time.perf_counter() - start) / args.frames
-        row = {"cells": present, "sam2_s_per_frame": float(np.mean(times)),
-               "laptrack_s_per_frame": base}
+        for key, job in jobs.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            job()
+            row[f"{key}_s_per_frame"] = (time.perf_counter() - wall) / args.frames
+            row[f"{key}_cpu_s_per_frame"] = (time.process_time() - cpu) / args.frames
         rows.append(row)
         print(row, flush=True)
     RESULTS.mkdir(exist_ok=True)
@@ -89,33 +99,36 @@ def cells(args: argparse.Namespace) -> None:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    cue = "ours_cue_s_per_frame" in rows[0]
+    keys = ["ours", "detection", *(["ours_cue"] if cue else []), "baseline"]
+    names = {"ours": "ours", "detection": "of which detection", "ours_cue": "ours + SAM 2 cue",
+             "baseline": "baseline: scikit-image + laptrack"}
     lines = [
         "# Tracking time per frame at 1024 x 1024 against the number of cells",
         "",
-        f"`benchmarks/bench_tracking_scale.py cells`, this CPU (2 threads), model "
-        f"`{args.model or se.default_model_name()}`; {args.frames} frames, seeded from frame "
-        "0's labels, detection of new cells every 5 frames included.",
+        f"`benchmarks/bench_tracking_scale.py cells`, this CPU, one thread, {args.frames} "
+        "frames, every run from nothing (no seeds; the nucleus diameter given, 20 px, as "
+        "to the baseline). Ours: classical detections, one global LAP (laptrack) with "
+        "divisions, labels written. Each cell: CPU seconds per frame (what a frame costs "
+        "on a free core) / wall seconds (other jobs shared the two cores).",
         "",
-        "| cells | SAM 2 tracker (s / frame) | laptrack pipeline (s / frame) |",
-        "|---|---|---|",
+        "| cells | " + " | ".join(names[k] for k in keys) + " |",
+        "|---|" + "---|" * len(keys),
     ]
-    lines += [
-        f"| {r['cells']} | {r['sam2_s_per_frame']:.2f} | {r['laptrack_s_per_frame']:.2f} |"
-        for r in rows
-    ]
+    for r in rows:
+        cells_ = " | ".join(
+            f"{r[f'{k}_cpu_s_per_frame']:.2f} / {r[f'{k}_s_per_frame']:.2f}" for k in keys
+        )
+        lines.append(f"| {r['cells']} | {cells_} |")
     (RESULTS / "tracking_scale.md").write_text("\n".join(lines) + "\n")
 
 
-def _track_zarr(path: str, model: str, report: str) -> None:  # runs in a fresh process
-    import torch
+def _track_zarr(path: str, report: str) -> None:  # runs in a fresh process
     import zarr
 
-    import sam2_engine as se
-    from sam2_cells import CellTracker, Seeds
+    from sam2_cells import CellTracker, TrackerSettings
 
-    torch.set_num_threads(2)
     stack = zarr.open_array(f"{path}/movie.zarr", mode="r")
-    seeds = np.asarray(zarr.open_array(f"{path}/labels0.zarr", mode="r"))
     out = zarr.open_array(f"{path}/out.zarr", mode="w", shape=stack.shape,
                           chunks=(1, *stack.shape[1:]), dtype="int32", zarr_format=2)
     rows: list[dict] = []
@@ -123,52 +136,70 @@ def _track_zarr(path: str, model: str, report: str) -> None:  # runs in a fresh 
 
     def tick(done: int, total: int) -> None:
         if done % 25 == 0 or done == total:
-            rows.append({"frames": done, "peak_rss_mib": peak_rss_mib(),
+            rows.append({"frames": stack.shape[0], "steps": done, "of": total,
+                         "peak_rss_mib": peak_rss_mib(),
                          "seconds": time.perf_counter() - start})
             Path(report).write_text(json.dumps(rows))
 
-    CellTracker(se.build_model(model, device="cpu")).track(
-        stack, Seeds("labels", labels=seeds), out, progress=tick
+    CellTracker(None, TrackerSettings(detection="classical", diameter=20.0)).track(
+        stack, None, out, progress=tick
     )
 
 
 def frames(args: argparse.Namespace) -> None:
     import zarr
 
-    import sam2_engine as se
-
-    model = args.model or se.default_model_name()
-    with tempfile.TemporaryDirectory() as folder:
-        movie = _movie(100, args.frames, 1)
-        z = zarr.open_array(f"{folder}/movie.zarr", mode="w", shape=movie.movie.shape,
-                            chunks=(1, *SHAPE), dtype=movie.movie.dtype, zarr_format=2)
-        z[:] = movie.movie
-        zarr.open_array(f"{folder}/labels0.zarr", mode="w", shape=SHAPE, dtype="int32",
-                        zarr_format=2)[:] = movie.labels[0]
-        del movie, z
-        report = f"{folder}/report.json"
-        ctx = mp.get_context("spawn")
-        proc = ctx.Process(target=_track_zarr, args=(folder, model, report))
-        proc.start()
-        proc.join()
-        rows = json.loads(Path(report).read_text())
+    shape = (args.size, args.size)
+    base = _movie(args.cells, 50, 1, shape).movie
+    order = [i for _ in range(6) for i in (*range(50), *range(49, -1, -1))]
+    rows: list[dict] = []
+    for length in args.frames:
+        with tempfile.TemporaryDirectory(prefix="tracking_memory_") as folder:
+            z = zarr.open_array(f"{folder}/movie.zarr", mode="w", shape=(length, *shape),
+                                chunks=(1, *shape), dtype=base.dtype, zarr_format=2)
+            for t in range(length):
+                z[t] = base[order[t]]
+            report = f"{folder}/report.json"
+            proc = mp.get_context("spawn").Process(target=_track_zarr, args=(folder, report))
+            proc.start()
+            proc.join()
+            found = json.loads(Path(report).read_text())
+            rows += found
+            print(found[-1], flush=True)
+    RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "tracking_memory.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(rows)
+    lines = [
+        "# Peak memory of a tracking run against the movie's length",
+        "",
+        f"`benchmarks/bench_tracking_scale.py frames`: {args.size} x {args.size}, about "
+        f"{args.cells} nuclei (50 generated frames played forwards and backwards), read "
+        "from zarr and written to zarr (one frame per chunk), our tracker with classical "
+        "detections, a fresh process per length; peak resident memory at the end.",
+        "",
+        "| frames | peak memory (MiB) | seconds |",
+        "|---|---|---|",
+    ]
+    for length in args.frames:
+        last = [r for r in rows if r["frames"] == length][-1]
+        lines.append(f"| {length} | {last['peak_rss_mib']:.0f} | {last['seconds']:.0f} |")
+    (RESULTS / "tracking_memory.md").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     a = sub.add_parser("cells")
-    a.add_argument("--cells", type=int, nargs="+", default=[10, 50, 100, 200])
+    a.add_argument("--cells", type=int, nargs="+", default=[11, 50, 100, 200])
     a.add_argument("--frames", type=int, default=8)
+    a.add_argument("--cue", action="store_true", help="also with the SAM 2 cue (model)")
     a.add_argument("--model", default=None)
     b = sub.add_parser("frames")
-    b.add_argument("--frames", type=int, default=500)
-    b.add_argument("--model", default=None)
+    b.add_argument("--frames", type=int, nargs="+", default=[100, 500])
+    b.add_argument("--size", type=int, default=1024, help="frame side (pixels)")
+    b.add_argument("--cells", type=int, default=100)
     args = parser.parse_args()
     {"cells": cells, "frames": frames}[args.what](args)
 
