@@ -75,7 +75,7 @@ class ControllerPath:
     def __init__(self, model, image) -> None:
         from napari.layers import Image
 
-        from napari_sam2.core.controller import Sam2Controller
+        from napari_sam2.controller import Sam2Controller
 
         self.c = c = Sam2Controller(notify_fn=lambda level, msg: None)
         c.settings.click_selects_object = False
@@ -203,7 +203,7 @@ def big_images(sizes: list[int], clicks: int, out: Path) -> int:
     from napari.layers import Image
 
     import sam2_engine as se
-    from napari_sam2.core.controller import Sam2Controller
+    from napari_sam2.controller import Sam2Controller
     from sam2_synthetic import fluorescence_image
 
     model = se.build_model("microscopy", device="cpu")

@@ -1,6 +1,6 @@
 """Script SAM 2 from napari's console (or any Python) with the widget's machinery.
 
-The functions below drive the same :class:`~napari_sam2.core.controller.Sam2Controller` as
+The functions below drive the same :class:`~napari_sam2.controller.Sam2Controller` as
 the dock widget, inline (no threads): same coordinates, normalisation, overlap policy
 and undoable Labels edits. Positions are napari **layer data coordinates**: (row, col)
 for a 2D image, (t or z, row, col) for a stack; Points layers are mapped through world
@@ -37,7 +37,7 @@ from napari_sam2.api_inputs import (
     labels_result,
     prompt_groups,
 )
-from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.controller import Sam2Controller
 from napari_sam2.core.image_context import check_numeric
 from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
 

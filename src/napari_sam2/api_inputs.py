@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.controller import Sam2Controller
 from napari_sam2.core.image_context import check_numeric
 from napari_sam2.core.jobs import SyncRunner
 from napari_sam2.core.state import OverlapPolicy, StackKind

@@ -113,7 +113,7 @@ def messages() -> Messages:
 
 @pytest.fixture
 def make_controller(messages):
-    from napari_sam2.core.controller import Sam2Controller
+    from napari_sam2.controller import Sam2Controller
     from napari_sam2.core.jobs import SyncRunner
 
     def make(model=None, runner=None, **settings):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from napari.layers import Image, Labels
 
-from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.controller import Sam2Controller
 from napari_sam2.core.jobs import SyncRunner
 from napari_sam2.features.cell_tracking import CellTracking
 from sam2_cells import CellTracker, LabelStackDetector, check_lineage

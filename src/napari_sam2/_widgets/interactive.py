@@ -1,6 +1,6 @@
 """The "Segment" tool of the SAM 2 dock: click, preview, commit, propagate.
 
-A thin view of the viewer's :class:`~napari_sam2.core.controller.Sam2Controller`: every
+A thin view of the viewer's :class:`~napari_sam2.controller.Sam2Controller`: every
 button calls one controller method, every field follows one controller signal. The
 image, model and labels come from the dock's shared setup.
 """

@@ -20,8 +20,8 @@ from napari_sam2._widgets.choices import (
     layer_axes,
     model_choices,
 )
+from napari_sam2.controller import Sam2Controller
 from napari_sam2.core.autosave import autosave_dir
-from napari_sam2.core.controller import Sam2Controller
 from napari_sam2.core.models import (
     MODEL_LIST,
     available_devices,

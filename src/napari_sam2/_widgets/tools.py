@@ -13,7 +13,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.controller import Sam2Controller
 from napari_sam2.viewer.bridge import ViewerBridge
 
 

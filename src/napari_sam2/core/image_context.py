@@ -56,53 +56,41 @@ class ImageContext:
         self.plane = PlaneKey()
         self._sources: dict[tuple, Any] = {}
 
-    @staticmethod
-    def prepare(
+    def set(
+        self,
         layer: Any,
-        stack_axis: int | str | None,
-        channel_axis: int | None,
-        stack_kind: StackKind | str,
-        normalization: str,
-    ) -> tuple[ImageLayout, Any]:
-        """Check a layer and work out its layout and normalisation (nothing changes yet).
+        *,
+        stack_axis: int | str | None = "auto",
+        channel_axis: int | None = None,
+        stack_kind: StackKind | str = "auto",
+        normalization: str = "auto",
+    ) -> ImageLayout | None:
+        """Work on ``layer`` (None: no image): check it, work out its layout and
+        normalisation, then switch to it (new token, first plane).
 
         ``stack_kind`` "auto" guesses time or z from the layer
-        (:func:`~napari_sam2.core.stack_kind.guess_stack_kind`).
+        (:func:`~napari_sam2.core.stack_kind.guess_stack_kind`). See
+        :meth:`napari_sam2.controller.Sam2Controller.set_image` for the options.
+
+        Returns
+        -------
+        ImageLayout or None
+            The layout now in use (None for no image).
 
         Raises
         ------
         ValueError
-            Non-numeric data, too few axes, bad axes or an unknown normalisation.
+            Non-numeric data, too few axes, bad axes or an unknown normalisation; nothing
+            has changed then.
         """
-        import sam2_engine as se
-
-        check_numeric(layer_data(layer), f"layer {layer.name!r}")
-        auto = isinstance(stack_kind, str) and stack_kind == "auto"
-        layout = ImageLayout.from_layer(
-            layer,
-            stack_axis=stack_axis,
-            channel_axis=channel_axis,
-            stack_kind=StackKind.TIME if auto else stack_kind,
-        )
-        if auto:
-            layout = replace(layout, stack_kind=guess_stack_kind(layer, layout.stack_axis))
-        if normalization == "contrast_limits":
-            lo, hi = (float(v) for v in layer.contrast_limits)
-            norm = se.Normalization("fixed", vmin=lo, vmax=hi if hi > lo else lo + 1)
-        elif normalization == "auto":
-            norm = se.Normalization()
-        else:
-            raise ValueError(
-                f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}"
-            )
-        return layout, norm
-
-    def use(self, layer: Any, layout: ImageLayout | None, normalization: Any) -> None:
-        """Work on ``layer`` (None: no image); the plane goes back to the first one."""
-        self.layer, self.layout, self.normalization = layer, layout, normalization
+        layout, norm = None, None
+        if layer is not None:
+            layout, norm = _derive(layer, stack_axis, channel_axis, stack_kind, normalization)
+        self.layer, self.layout, self.normalization = layer, layout, norm
         self.token += 1
         self._sources.clear()
         self.plane = PlaneKey() if layout is None else layout.plane_at(np.zeros(layout.ndim))
+        return layout
 
     def move_to(self, position: Sequence[float]) -> bool:
         """Follow the sliders (layer data coordinates); True when the plane changed."""
@@ -155,3 +143,33 @@ class ImageContext:
         if self.layout is None or not self.layout.is_stack:
             return "the image"
         return f"{self.layout.stack_kind.value} {plane.frame}"
+
+
+def _derive(
+    layer: Any,
+    stack_axis: int | str | None,
+    channel_axis: int | None,
+    stack_kind: StackKind | str,
+    normalization: str,
+) -> tuple[ImageLayout, Any]:
+    """Check a layer and work out its layout and normalisation (nothing changes)."""
+    import sam2_engine as se
+
+    check_numeric(layer_data(layer), f"layer {layer.name!r}")
+    auto = isinstance(stack_kind, str) and stack_kind == "auto"
+    layout = ImageLayout.from_layer(
+        layer,
+        stack_axis=stack_axis,
+        channel_axis=channel_axis,
+        stack_kind=StackKind.TIME if auto else stack_kind,
+    )
+    if auto:
+        layout = replace(layout, stack_kind=guess_stack_kind(layer, layout.stack_axis))
+    if normalization == "contrast_limits":
+        lo, hi = (float(v) for v in layer.contrast_limits)
+        norm = se.Normalization("fixed", vmin=lo, vmax=hi if hi > lo else lo + 1)
+    elif normalization == "auto":
+        norm = se.Normalization()
+    else:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    return layout, norm

@@ -297,7 +297,7 @@ class CellTracking:
         return detector
 
     def _new_layer(self, shape: tuple[int, int, int]) -> Any:
-        from napari_sam2.viewer.track_labels import TrackLabels
+        from napari_sam2.features.track_labels import TrackLabels
 
         ws = self._ws
         assert ws.image.layout is not None

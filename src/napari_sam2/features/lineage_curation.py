@@ -3,7 +3,7 @@
 An edit of :mod:`sam2_cells.lineage_edits` returns new records and the relabelling they
 need. :func:`apply_lineage_edit` writes the relabelling into the run's Labels layer as
 one napari history item and adds to that item the lineage before and after the edit
-(:meth:`~napari_sam2.viewer.track_labels.TrackLabels.record_lineage`), so Ctrl-Z and
+(:meth:`~napari_sam2.features.track_labels.TrackLabels.record_lineage`), so Ctrl-Z and
 Ctrl-Shift-Z bring back pixels, track table, Tracks layer and what a save writes
 together. :func:`restore_lineage` is what an undo or redo calls.
 """
@@ -29,7 +29,7 @@ def apply_lineage_edit(run: Any, edit: LineageEdit) -> None:
     sam2_cells.LineageError
         The edit breaks a rule; nothing is changed.
     """
-    from napari_sam2.viewer.track_labels import LineageSnapshot
+    from napari_sam2.features.track_labels import LineageSnapshot
 
     tracks, relabels = edit(list(run.tracks))
     layer = run.labels_layer

@@ -1,4 +1,4 @@
-"""Wiring a :class:`~napari_sam2.core.controller.Sam2Controller` to a napari viewer (no Qt).
+"""Wiring a :class:`~napari_sam2.controller.Sam2Controller` to a napari viewer (no Qt).
 
 One bridge per viewer (:mod:`napari_sam2.viewer.registry`). The bridge
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.controller import Sam2Controller
 from napari_sam2.core.coords import points_from_rc
 from napari_sam2.core.state import PlanePrompts
 from napari_sam2.sample_data import SAMPLE_KEY

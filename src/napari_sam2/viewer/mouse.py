@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_sam2.core.controller import Sam2Controller
+from napari_sam2.controller import Sam2Controller
 
 DRAG_PIXELS = 4  # a press-release moving less than this (screen pixels) is a click
 

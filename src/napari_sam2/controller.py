@@ -273,14 +273,17 @@ class Sam2Controller:
         ValueError
             The layer cannot be segmented (1D, empty, bad axes, non-numeric data).
         """
-        if layer is None:
-            self._reset_image(None, None, None)
+        layout = self.ws.image.set(
+            layer,
+            stack_axis=stack_axis,
+            channel_axis=channel_axis,
+            stack_kind=stack_kind,
+            normalization=normalization,
+        )  # raises before anything changes
+        self._image_changed()
+        if layout is None:
             self.events.image_changed.emit()
             return
-        layout, norm = ImageContext.prepare(
-            layer, stack_axis, channel_axis, stack_kind, normalization
-        )
-        self._reset_image(layer, layout, norm)
         self.settings.direction = "both" if layout.stack_kind is StackKind.Z else "forward"
         if not self.ws.labels.fits(layout):
             self.ws.labels.set(None, None)
@@ -289,10 +292,11 @@ class Sam2Controller:
         self._status.set(f"Image {layer.name!r}{kind}.")
         self._auto_embed()
 
-    def _reset_image(self, layer: Any, layout: ImageLayout | None, norm: Any) -> None:
+    def _image_changed(self) -> None:
+        """Drop what belonged to the previous image: its jobs, queued embeddings,
+        tracking session, tracked objects and prompts."""
         for kind in MODEL_JOBS:
             self.cancel(kind)
-        self.ws.image.use(layer, layout, norm)
         self.ws.embeddings.drop_queue()
         self.propagation.reset_session()
         self.ws.tracked.clear()
