@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
 
-from sam2_engine.imaging.frames import IMAGENET_MEAN, IMAGENET_STD
+from sam2_engine.imaging.frames import imagenet_normalize
 from sam2_engine.imaging.intensity import to_rgb
 from sam2_engine.model.sam2 import SAM2Model
 
@@ -219,9 +219,7 @@ class InstanceSegmenter:
             x = F.interpolate(
                 x, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True
             )
-        mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-        x = (x - mean) / std
+        x = imagenet_normalize(x)
         ph, pw = (-sh) % 32, (-sw) % 32
         if ph or pw:
             mode = "reflect" if min(sh, sw) > max(ph, pw) else "replicate"

@@ -21,9 +21,8 @@ import torch
 
 from sam2_engine.device import inference_context
 from sam2_engine.focus.policy import WindowPolicy
-from sam2_engine.focus.window import Window
+from sam2_engine.focus.window import Window, encode_windows
 from sam2_engine.image_prediction import ImagePrediction, MaskCrop
-from sam2_engine.imaging.frames import IMAGENET_MEAN, IMAGENET_STD
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.prompt_encoder import BOX_LABELS
@@ -99,13 +98,7 @@ class WindowedPrompts:
         """Features of several windows of image ``index`` (batch in window order)."""
         missing = [w for w in dict.fromkeys(windows) if (index, w) not in self._cache]
         if missing:
-            size = self.model.image_size
-            rgb = self._images[index]
-            batch = torch.stack([w.crop(rgb, size) for w in missing]).to(self.model.device)
-            mean = torch.tensor(IMAGENET_MEAN, device=batch.device).view(1, 3, 1, 1)
-            std = torch.tensor(IMAGENET_STD, device=batch.device).view(1, 3, 1, 1)
-            with inference_context(self.model.device, self.model.precision):
-                feats = self.model.encode_image((batch - mean) / std)
+            feats = encode_windows(self.model, self._images[index], missing)
             for i, w in enumerate(missing):
                 f = feats.select(i)
                 self._cache[(index, w)] = ImageFeatures(

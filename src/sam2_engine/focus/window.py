@@ -9,12 +9,13 @@ are repeated (the same padding is used when training).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Window"]
+__all__ = ["Window", "encode_windows"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +156,30 @@ class Window:
             rows = slice(y0 - self.top, y1 - self.top)
             out[:, y0:y1, x0:x1] = up[:, rows, x0 - self.left : x1 - self.left]
         return out
+
+
+def encode_windows(model: Any, rgb: np.ndarray, windows: list[Window]) -> Any:
+    """Encode each window of a frame in one batched call (the one windowed encoder of
+    the image and video predictors).
+
+    Parameters
+    ----------
+    model : SAM2Model
+        The model (its ``image_size``, ``device``, ``precision``, ``encode_image``).
+    rgb : numpy.ndarray, shape (H, W, 3)
+        The frame, RGB in [0, 1].
+    windows : list of Window
+        The windows to encode, in batch order.
+
+    Returns
+    -------
+    ImageFeatures
+        Batch ``i`` is window ``i``.
+    """
+    from sam2_engine.device import inference_context
+    from sam2_engine.imaging.frames import imagenet_normalize
+
+    size = model.image_size
+    batch = torch.stack([w.crop(rgb, size) for w in windows]).to(model.device)
+    with inference_context(model.device, model.precision):
+        return model.encode_image(imagenet_normalize(batch))

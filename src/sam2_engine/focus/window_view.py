@@ -18,11 +18,9 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from sam2_engine.device import inference_context
 from sam2_engine.focus.image_prompts import WindowedPrompts
 from sam2_engine.focus.policy import WindowPolicy
-from sam2_engine.focus.window import Window
-from sam2_engine.imaging.frames import IMAGENET_MEAN, IMAGENET_STD
+from sam2_engine.focus.window import Window, encode_windows
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.video.frame_result import FrameResult
@@ -211,13 +209,7 @@ class ObjectWindowView:
         """Features of each object's window on ``frame`` (batch in window order)."""
         missing = [w for w in dict.fromkeys(windows) if (frame, w) not in self._features]
         if missing:
-            size = self.model.image_size
-            rgb = self._load(frame)
-            batch = torch.stack([w.crop(rgb, size) for w in missing]).to(self.model.device)
-            mean = torch.tensor(IMAGENET_MEAN, device=batch.device).view(1, 3, 1, 1)
-            std = torch.tensor(IMAGENET_STD, device=batch.device).view(1, 3, 1, 1)
-            with inference_context(self.model.device, self.model.precision):
-                feats = self.model.encode_image((batch - mean) / std)
+            feats = encode_windows(self.model, self._load(frame), missing)
             for i, w in enumerate(missing):
                 self._features[(frame, w)] = feats.select(i)
         picked = []

@@ -56,6 +56,7 @@ __all__ = [
     "IMAGENET_STD",
     "FrameSource",
     "Normalization",
+    "imagenet_normalize",
     "intensity_range",
     "resize_batch",
     "resize_to_model",
@@ -335,6 +336,24 @@ def resize_to_model(
         x = F.interpolate(
             x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True
         )
+    return imagenet_normalize(x)
+
+
+def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Subtract the ImageNet mean and divide by the ImageNet std, channel by channel.
+
+    The one home of this step for every encoder input (whole images, windows, tiles,
+    the instance head).
+
+    Parameters
+    ----------
+    x : Tensor, shape (B, 3, H, W)
+        RGB in [0, 1] (float32).
+
+    Returns
+    -------
+    Tensor, shape (B, 3, H, W)
+    """
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
