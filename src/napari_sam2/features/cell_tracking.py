@@ -70,12 +70,14 @@ class TrackingRun:
             for t, found in sorted(self.points.items())
             for label, (r, c) in found.items()
         ]
+        from sam2_cells import Lineage
+
         data = np.array(sorted(rows), dtype=float) if rows else np.zeros((0, 4))
         drawn = {int(label) for label in data[:, 0]}
         graph = {  # napari refuses a graph with a track it has no point of
-            t.label: [t.parent]
-            for t in self.tracks
-            if t.parent and t.label in drawn and t.parent in drawn
+            daughter: mother
+            for daughter, mother in Lineage(self.tracks).napari_graph().items()
+            if daughter in drawn and mother[0] in drawn
         }
         return data, graph
 

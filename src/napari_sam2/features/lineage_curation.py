@@ -66,11 +66,10 @@ def restore_lineage(run: Any, snapshot: Any) -> None:
 
 
 def centroids(frame: np.ndarray) -> dict[int, tuple[float, float]]:
-    """``{label: (row, col)}`` centroids of the labels of one (H, W) frame."""
-    from scipy import ndimage as ndi
+    """``{label: (row, col)}`` centroids of the labels of one (H, W) frame: the rows of
+    :func:`sam2_cells.tracks_layer_data` for that frame (one centroid rule for the
+    plugin, the command line and the saved Tracks data)."""
+    from sam2_cells import tracks_layer_data
 
-    ids = np.unique(frame[frame > 0])
-    if ids.size == 0:
-        return {}
-    centres = ndi.center_of_mass(frame > 0, frame, ids)
-    return {int(i): (float(r), float(c)) for i, (r, c) in zip(ids, centres, strict=True)}
+    data, _ = tracks_layer_data(np.asarray(frame)[np.newaxis])
+    return {int(label): (float(r), float(c)) for label, _, r, c in data}
