@@ -14,8 +14,8 @@ In napari's console (``viewer`` is defined there)::
     # one object per point of a Points layer (add points with the Points tool first)
     labels = api.segment_from_points(viewer.layers["nuclei 2D"], viewer.layers["Points"])
     # track the nuclei clicked on frame 0 through the movie
-    tracks = api.track_from_points(viewer.layers["nuclei time-lapse"],
-                                   viewer.layers["Points"], time_axis=0)
+    tracks = api.propagate_from_points(viewer.layers["nuclei time-lapse"],
+                                       viewer.layers["Points"], time_axis=0)
     # everything on the current plane
     auto = api.segment_everything(viewer.layers["nuclei 2D"], points_per_side=16)
     # every cell of a time-lapse, with divisions and lineage
@@ -44,6 +44,7 @@ from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
 __all__ = [
     "controller_for",
     "load_autosave",
+    "propagate_from_points",
     "segment_everything",
     "segment_from_points",
     "track_cells",
@@ -117,7 +118,7 @@ def segment_from_points(
     return labels_result(c, viewer)
 
 
-def track_from_points(
+def propagate_from_points(
     image: Any,
     seeds: Any,
     *,
@@ -131,7 +132,9 @@ def track_from_points(
     channel_axis: int | None = None,
     max_frames: int | None = None,
 ) -> Any:
-    """Segment one object per seed point on its frame, then track all through the stack.
+    """Segment one object per seed point on its frame, then propagate all through the
+    stack with SAM 2 (object propagation; for every cell of a movie with divisions and
+    lineage see :func:`track_cells`).
 
     Parameters
     ----------
@@ -351,3 +354,20 @@ def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:
     if viewer is not None:
         unwrap_viewer(viewer).add_layer(layer)
     return layer
+
+
+def track_from_points(*args: Any, **kwargs: Any) -> Any:
+    """Deprecated name of :func:`propagate_from_points` (same arguments and result).
+
+    "Track" now names cell tracking with lineage (:func:`track_cells`); SAM 2 object
+    propagation is :func:`propagate_from_points`.
+    """
+    import warnings
+
+    warnings.warn(
+        "napari_sam2.api.track_from_points is renamed propagate_from_points "
+        "(track_cells is cell tracking with lineage); the old name will be removed",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return propagate_from_points(*args, **kwargs)

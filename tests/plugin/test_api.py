@@ -42,14 +42,14 @@ def test_points_outside_are_an_error(present_model, nuclei_2d):
         )
 
 
-def test_track_from_points(present_model, timelapse):
+def test_propagate_from_points(present_model, timelapse):
     movie = Image(timelapse.movie)
     seeds = Points(np.array([[0, 20.0, 20.0], [0, 50.0, 50.0]]))
-    labels = api.track_from_points(movie, seeds, time_axis=0, model=present_model)
+    labels = api.propagate_from_points(movie, seeds, time_axis=0, model=present_model)
     data = np.asarray(labels.data)
     assert all({1, 2} <= set(np.unique(data[t])) for t in range(6))
     with pytest.raises(ValueError, match="not a stack"):
-        api.track_from_points(
+        api.propagate_from_points(
             Image(timelapse.movie[0]), np.array([[10.0, 10.0]]), model=present_model
         )
 
@@ -74,3 +74,11 @@ def test_segment_everything(tiny_model, nuclei_2d):
         stability_score_thresh=0,
     )
     assert labels.data.shape == (96, 96) and labels.data.max() >= 1
+
+
+def test_track_from_points_is_a_deprecated_alias(present_model, timelapse):
+    movie = Image(timelapse.movie)
+    seeds = Points(np.array([[0, 20.0, 20.0]]))
+    with pytest.warns(DeprecationWarning, match="propagate_from_points"):
+        labels = api.track_from_points(movie, seeds, time_axis=0, model=present_model, max_frames=1)
+    assert np.asarray(labels.data).max() == 1
