@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from sam2_cells._atomic import atomic_dir
 from sam2_cells._frames import LazyStack, frame_at, stack_shape
 from sam2_cells.ctc import numbered_files
 from sam2_cells.label_io import read_tiff_frames
 from sam2_cells.lineage import LineageError, TrackRecord
 from sam2_cells.lineage_checks import lineage_problems
+from sam2_engine import atomic_dir
 
 __all__ = [
     "UINT16_MAX",

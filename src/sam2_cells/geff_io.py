@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sam2_cells._atomic import atomic_dir
 from sam2_cells._frames import frame_at, region_stats, stack_shape
 from sam2_cells.lineage import Lineage, LineageError, TrackRecord
 from sam2_cells.lineage_checks import lineage_problems
+from sam2_engine import atomic_dir
 
 __all__ = ["TrackingGraph", "tracking_graph", "write_geff"]
 

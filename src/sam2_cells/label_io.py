@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sam2_cells._atomic import atomic_dir, atomic_file
 from sam2_cells._frames import LazyStack, frame_at, stack_shape
 from sam2_cells.ctc import TIFF_SUFFIXES
+from sam2_engine import atomic_dir, atomic_file
 
 __all__ = [
     "read_image_stack",
