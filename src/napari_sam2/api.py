@@ -265,7 +265,7 @@ def track_cells(
         needed from a script).
     detections
         Where each frame's cells come from: None (``settings.detection``, default
-        ``"auto"``: the model's instance head, else the classical detector), ``"model"``,
+        ``"auto"``: the model's instance head if it recommends it, else classical), ``"model"``,
         ``"classical"``, or your own segmentation as a (T, H, W) Labels layer or integer
         array (Cellpose, StarDist, ...), which is then only linked.
 

@@ -166,8 +166,9 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         choices=("auto", "model", "classical", "labels"),
         help="where each frame's cells come from: auto (default: the model's instance head "
-        "if it has one, else classical), model (SAM 2), classical (threshold + watershed, "
-        "for fluorescent nuclei) or labels (your own label stack, --labels)",
+        "if the model recommends it for cells, else classical), model (SAM 2), classical "
+        "(threshold + watershed, for fluorescent nuclei) or labels (your own label stack, "
+        "--labels)",
     )
     track.add_argument(
         "--labels",

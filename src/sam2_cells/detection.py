@@ -17,7 +17,9 @@ links them (:mod:`sam2_cells.linking`). Where the instances come from is a
   detector on nuclei (see ``docs/tracking.md``).
 
 :func:`make_detector` builds one by name; ``"auto"`` is the model's instance head when
-it has one, else the classical detector.
+the model has one and recommends it for cell detection (``model.recommended["detector"]
+== "model"``, set when a model's detections beat the classical ones on the tracking
+benchmark), else the classical detector.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "as_label_frame",
     "make_detector",
     "model_has_instance_head",
+    "model_recommended_for_detection",
     "needs_model",
 ]
 
@@ -168,6 +171,15 @@ def model_has_instance_head(model: Any) -> bool:
     return bool(getattr(se, "InstanceSegmenter", None) is not None and has and has(model))
 
 
+def model_recommended_for_detection(model: Any) -> bool:
+    """Whether ``"auto"`` detection should use ``model``: it has an instance head and its
+    weights recommend it for cells (``recommended["detector"] == "model"``)."""
+    if model is None or not model_has_instance_head(model):
+        return False
+    recommended = getattr(model, "recommended", None) or {}
+    return recommended.get("detector") == "model"
+
+
 class ModelDetector:
     """Detections by the SAM 2 model: its instance head, else segment-everything.
 
@@ -269,7 +281,8 @@ def make_detector(
     ----------
     kind
         ``"labels"`` (needs ``labels``), ``"classical"``, ``"model"`` (needs ``model``) or
-        ``"auto"``: the model's instance head when it has one, else classical.
+        ``"auto"``: the model's instance head when it has one and recommends it
+        (``model.recommended["detector"] == "model"``), else classical.
     model
         The SAM 2 model.
     labels
@@ -293,7 +306,7 @@ def make_detector(
             raise ValueError("detection source 'labels' needs a label stack (--labels PATH)")
         return LabelStackDetector(labels)
     if kind == "auto":
-        kind = "model" if model is not None and model_has_instance_head(model) else "classical"
+        kind = "model" if model_recommended_for_detection(model) else "classical"
     if kind == "classical":
         return ClassicalDetector(diameter)
     if model is None:

@@ -3,6 +3,8 @@ model (instance head when the engine and the model have one, else segment-everyt
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -141,7 +143,10 @@ def test_the_model_detector_uses_the_instance_head_when_there_is_one(monkeypatch
 
     monkeypatch.setattr(se, "InstanceSegmenter", FakeSegmenter, raising=False)
     monkeypatch.setattr(se, "has_instance_head", lambda m: True, raising=False)
-    d = make_detector("auto", model=object())
+    model = SimpleNamespace(recommended={})
+    assert make_detector("auto", model=model).name == "classical", "not recommended for cells"
+    model.recommended = {"detector": "model"}
+    d = make_detector("auto", model=model)
     assert d.name == "model" and d.method == "instance head"
     labels = d.detect(movie.movie, 2)
     assert set(np.unique(labels)) == {0, 1}

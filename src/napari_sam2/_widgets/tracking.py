@@ -24,7 +24,7 @@ from napari_sam2._widgets.tools import ToolContext
 
 AUTO_SEEDS = "none: the detections alone"
 DETECTORS = (
-    ("auto: the model's instance head, else classical", "auto"),
+    ("auto: the model's instance head if it recommends it, else classical", "auto"),
     ("model (SAM 2)", "model"),
     ("classical (fluorescent nuclei)", "classical"),
 )
