@@ -85,3 +85,22 @@ def activation_fn(name: str):
     if name not in table:
         raise ValueError(f"unknown activation {name!r}; use one of {sorted(table)}")
     return table[name]
+
+
+def downscaler(in_chans: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """SAM's mask-prompt network: two stride-2 convolutions (LayerNorm2d + GELU), then a
+    1x1 projection: (B, in_chans, 4h, 4w) -> (B, out_dim, h, w).
+
+    The layer order is part of the official checkpoint layout (``mask_downscaling.0`` ...
+    ``.6``); prompt maps reuse the same shape for their three input maps.
+    """
+    quarter = max(hidden // 4, 1)
+    return nn.Sequential(
+        nn.Conv2d(in_chans, quarter, kernel_size=2, stride=2),
+        LayerNorm2d(quarter),
+        nn.GELU(),
+        nn.Conv2d(quarter, hidden, kernel_size=2, stride=2),
+        LayerNorm2d(hidden),
+        nn.GELU(),
+        nn.Conv2d(hidden, out_dim, kernel_size=1),
+    )

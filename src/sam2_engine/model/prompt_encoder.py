@@ -12,7 +12,7 @@ from enum import IntEnum
 import torch
 from torch import nn
 
-from sam2_engine.model.common import LayerNorm2d
+from sam2_engine.model.common import downscaler
 from sam2_engine.model.position import RandomFourierEncoding
 
 
@@ -54,16 +54,7 @@ class PromptEncoder(nn.Module):
         # one learnt offset per label 0..3 and one token for padding
         self.point_embeddings = nn.ModuleList(nn.Embedding(1, dim) for _ in range(4))
         self.not_a_point_embed = nn.Embedding(1, dim)
-        quarter = mask_in_chans // 4
-        self.mask_downscaling = nn.Sequential(
-            nn.Conv2d(1, quarter, kernel_size=2, stride=2),
-            LayerNorm2d(quarter),
-            nn.GELU(),
-            nn.Conv2d(quarter, mask_in_chans, kernel_size=2, stride=2),
-            LayerNorm2d(mask_in_chans),
-            nn.GELU(),
-            nn.Conv2d(mask_in_chans, dim, kernel_size=1),
-        )
+        self.mask_downscaling = downscaler(1, mask_in_chans, dim)
         self.no_mask_embed = nn.Embedding(1, dim)
 
     def dense_pe(self) -> torch.Tensor:

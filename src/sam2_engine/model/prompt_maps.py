@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sam2_engine.model.common import LayerNorm2d
+from sam2_engine.model.common import downscaler
 
 __all__ = ["PromptMaps", "render_prompt_maps"]
 
@@ -81,16 +81,7 @@ class PromptMaps(nn.Module):
     def __init__(self, dim: int, hidden: int, image_size: int) -> None:
         super().__init__()
         self.image_size = image_size
-        quarter = max(hidden // 4, 1)
-        self.net = nn.Sequential(
-            nn.Conv2d(3, quarter, kernel_size=2, stride=2),
-            LayerNorm2d(quarter),
-            nn.GELU(),
-            nn.Conv2d(quarter, hidden, kernel_size=2, stride=2),
-            LayerNorm2d(hidden),
-            nn.GELU(),
-            nn.Conv2d(hidden, dim, kernel_size=1),
-        )
+        self.net = downscaler(3, hidden, dim)
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
 
