@@ -144,8 +144,7 @@ def prompt_ious(
             x, y = _interior_point(mask)
             res = pred.predict(points=[[x, y]], labels=[1])
             clicks.append(_iou(res.mask, mask))
-            rows, cols = np.nonzero(mask)
-            box = [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
+            box = se.masks_to_boxes(mask, inclusive=False).tolist()
             res = pred.predict(box=box, multimask=False)
             boxes.append(_iou(res.mask, mask))
     return clicks, boxes

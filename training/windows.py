@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sam2_engine import Window
+from sam2_engine import Window, masks_to_boxes
 from sam2_training.config import WindowCropConfig
 
 __all__ = ["add_background_object", "window_crop"]
@@ -61,15 +61,15 @@ def window_crop(
     ids = np.unique(labels[0])
     ids = ids[ids != 0]
     target = int(rng.choice(ids))
-    rows, cols = np.nonzero(labels[0] == target)
-    extent = max(int(np.ptp(rows)), int(np.ptp(cols))) + 1
+    x0, y0, x1, y1 = masks_to_boxes(labels[0] == target, inclusive=False).tolist()
+    extent = max(x1 - x0, y1 - y0)
     lo, hi = cfg.object_fraction
     if train:
         share = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     else:
         share = math.sqrt(lo * hi)
     side = max(16, round(extent / share))
-    cy, cx = (rows.min() + rows.max() + 1) / 2, (cols.min() + cols.max() + 1) / 2
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
     if train and cfg.jitter > 0:
         cy += rng.uniform(-cfg.jitter, cfg.jitter) * side
         cx += rng.uniform(-cfg.jitter, cfg.jitter) * side

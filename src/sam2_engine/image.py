@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
 from sam2_engine.focus.image_prompts import WindowedPrompts
@@ -36,10 +35,16 @@ from sam2_engine.imaging.image_input import (
 )
 from sam2_engine.imaging.intensity import Normalization, to_rgb
 from sam2_engine.imaging.lazy_plane import LazyPlane
-from sam2_engine.masks.postprocess import fill_small_holes, remove_small_islands
+from sam2_engine.masks.logit_cleanup import MaskCleanup
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
-from sam2_engine.prompts import check_boxes, check_points, combine_prompts, to_model_coords
+from sam2_engine.prompts import (
+    check_boxes,
+    check_points,
+    combine_prompts,
+    mask_prompt_logits,
+    to_model_coords,
+)
 from sam2_engine.tiled.grid import TilingSettings
 from sam2_engine.tiled.image_tiles import embed_all_tiles, predict_tiled, tile_image
 from sam2_engine.tiled.prompts import TiledPrompts
@@ -312,7 +317,15 @@ class ImagePredictor:
         """
         if self._focus is not None:
             return self._focus.predict(
-                self, points, labels, box, mask_input, multimask, image_index, window
+                self._sizes,
+                self.cleanup,
+                points,
+                labels,
+                box,
+                mask_input,
+                multimask,
+                image_index,
+                window,
             )
         if self._tiled is not None:
             return predict_tiled(
@@ -336,13 +349,14 @@ class ImagePredictor:
             batched = batched or np.asarray(box).ndim == 2
             boxes = to_model_coords(b.reshape(-1, 2, 2), hw, self.model.image_size, dev)
         pts, lab = combine_prompts(pts, lab, boxes)
-        mask_t = self._mask_input(mask_input, pts.shape[0] if pts is not None else 1)
+        k = pts.shape[0] if pts is not None else 1
+        mask_t = mask_prompt_logits(mask_input, k, self.model.embedding_size * 4, dev)
         with inference_context(dev, self.model.precision):
             out = self.model.decode(
                 self.model.embed_without_memory(feats), feats.high_res, pts, lab, mask_t, multimask
             )
         logits = out.masks.float()
-        masks = self._postprocess(logits, hw)
+        masks = self.cleanup.masks(logits, hw)
         result = ImagePrediction(
             masks=masks.cpu().numpy(),
             scores=out.iou.float().cpu().numpy(),
@@ -379,32 +393,7 @@ class ImagePredictor:
         index %= n
         return self._features.select(index), self._sizes[index]
 
-    def _mask_input(self, mask_input: np.ndarray | None, k: int) -> torch.Tensor | None:
-        if mask_input is None:
-            return None
-        side = self.model.embedding_size * 4
-        m = torch.as_tensor(np.asarray(mask_input), dtype=torch.float32, device=self.device)
-        if m.ndim == 2:
-            m = m[None, None]
-        elif m.ndim == 3:
-            m = m[:, None] if m.shape[0] == k and k > 1 else m[None]
-        if m.ndim != 4 or m.shape[1] != 1 or m.shape[-2:] != (side, side):
-            raise ValueError(
-                f"mask_input must be low-resolution logits of shape ({side}, {side}) (the "
-                f"'logits' of an earlier prediction), got shape {tuple(np.shape(mask_input))}"
-            )
-        return m
-
-    def _postprocess(self, logits: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-        """Low-res logits (K, M, h, w) -> (K, M, H, W) bool masks at the original size."""
-        up = F.interpolate(self._clean(logits), size=hw, mode="bilinear", align_corners=False)
-        return up > self.mask_threshold
-
-    def _clean(self, logits: torch.Tensor) -> torch.Tensor:
-        """Fill small holes / remove small islands of (K, M, h, w) logits (if asked)."""
-        t = self.mask_threshold
-        if self.max_hole_area > 0:
-            logits = fill_small_holes(logits, self.max_hole_area, threshold=t)
-        if self.max_sprinkle_area > 0:
-            logits = remove_small_islands(logits, self.max_sprinkle_area, threshold=t)
-        return logits
+    @property
+    def cleanup(self) -> MaskCleanup:
+        """The current logits-to-masks settings (threshold, hole and island areas), frozen."""
+        return MaskCleanup(self.mask_threshold, self.max_hole_area, self.max_sprinkle_area)

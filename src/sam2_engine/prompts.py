@@ -121,6 +121,78 @@ def to_model_coords(
     return t / scale * model_size
 
 
+def corners_first(
+    points: np.ndarray | None, labels: np.ndarray | None, box: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One object's prompt as a point list, the box's two corners first.
+
+    The official models were trained with a box given as its top-left and bottom-right
+    corners, labelled 2 and 3, ahead of the clicks; :func:`combine_prompts` is the same
+    rule for batches of tensors.
+
+    Parameters
+    ----------
+    points
+        (N, 2) (x, y) pixels, or None.
+    labels
+        (N,) labels (1 positive, 0 negative), or None.
+    box
+        (4,) box (x0, y0, x1, y1) in the same pixels as ``points``, or None.
+
+    Returns
+    -------
+    (N', 2) float64 points and (N',) int32 labels, N' = N + 2 with a box.
+
+    Examples
+    --------
+    >>> pts, lab = corners_first(np.array([[5.0, 6.0]]), np.array([1]), np.array([0, 1, 8, 9]))
+    >>> pts.tolist(), lab.tolist()
+    ([[0.0, 1.0], [8.0, 9.0], [5.0, 6.0]], [2, 3, 1])
+    """
+    pts = np.zeros((0, 2)) if points is None else np.asarray(points, dtype=np.float64)
+    lab = np.zeros(0, dtype=np.int32) if labels is None else np.asarray(labels, dtype=np.int32)
+    if box is not None:
+        pts = np.concatenate([np.asarray(box, dtype=np.float64).reshape(2, 2), pts])
+        lab = np.concatenate([np.array(BOX_LABELS, dtype=np.int32), lab])
+    return pts, lab
+
+
+def mask_prompt_logits(
+    mask_input: np.ndarray | None, k: int, side: int, device: torch.device
+) -> torch.Tensor | None:
+    """Check low-resolution mask logits given as a prompt and shape them for the decoder.
+
+    Parameters
+    ----------
+    mask_input
+        (side, side), (1, side, side), (k, side, side) or (k, 1, side, side) logits (the
+        ``logits`` of an earlier prediction), or None.
+    k
+        How many prompt sets (objects) are decoded together.
+    side
+        The decoder's mask-prompt side: four times the image embedding side.
+    device
+        Where the tensor goes.
+
+    Returns
+    -------
+    (k or 1, 1, side, side) float32 tensor, or None when ``mask_input`` is None.
+    """
+    if mask_input is None:
+        return None
+    m = torch.as_tensor(np.asarray(mask_input), dtype=torch.float32, device=device)
+    if m.ndim == 2:
+        m = m[None, None]
+    elif m.ndim == 3:
+        m = m[:, None] if m.shape[0] == k and k > 1 else m[None]
+    if m.ndim != 4 or m.shape[1] != 1 or m.shape[-2:] != (side, side):
+        raise ValueError(
+            f"mask_input must be low-resolution logits of shape ({side}, {side}) (the "
+            f"'logits' of an earlier prediction), got shape {tuple(np.shape(mask_input))}"
+        )
+    return m
+
+
 def combine_prompts(
     points: torch.Tensor | None,
     labels: torch.Tensor | None,
@@ -129,7 +201,8 @@ def combine_prompts(
     """Merge boxes into the point list as two corner points labelled 2 and 3.
 
     ``points`` (K, N, 2) / ``labels`` (K, N) and ``boxes`` (K, 2, 2) in model pixels;
-    box corners come first, as the official models were trained.
+    box corners come first, as the official models were trained (the batched tensor form
+    of :func:`corners_first`).
     """
     if boxes is None:
         return points, labels

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,13 +23,11 @@ from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window, encode_windows
 from sam2_engine.image_prediction import ImagePrediction, MaskCrop
 from sam2_engine.imaging.lazy_plane import LazyPlane
+from sam2_engine.masks.logit_cleanup import MaskCleanup
+from sam2_engine.masks.postprocess import masks_to_boxes
 from sam2_engine.model.image_encoder import ImageFeatures
-from sam2_engine.model.prompt_encoder import BOX_LABELS
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
-from sam2_engine.prompts import check_boxes, check_points
-
-if TYPE_CHECKING:
-    from sam2_engine.image import ImagePredictor
+from sam2_engine.prompts import check_boxes, check_points, corners_first, mask_prompt_logits
 
 __all__ = ["WindowDecode", "WindowedPrompts"]
 
@@ -132,15 +129,14 @@ class WindowedPrompts:
         dev = self.model.device
         rows_pts, rows_lab = [], []
         for w in windows:
-            pts = np.zeros((0, 2))
-            lab = np.zeros(0, dtype=np.int32)
+            pts = lab = None
             if points is not None and len(points):
                 inside = w.contains(points) | (labels > 0)
                 pts, lab = w.to_input(points[inside], size), labels[inside]
+            corners = None
             if box is not None:
                 corners = w.to_input(np.asarray(box, dtype=np.float64).reshape(2, 2), size)
-                pts = np.concatenate([corners, pts])
-                lab = np.concatenate([np.array(BOX_LABELS, dtype=np.int32), lab])
+            pts, lab = corners_first(pts, lab, corners)
             rows_pts.append(pts)
             rows_lab.append(lab)
         n = max(len(p) for p in rows_pts)
@@ -194,7 +190,8 @@ class WindowedPrompts:
 
     def predict(
         self,
-        predictor: ImagePredictor,
+        sizes: Sequence[tuple[int, int]],
+        cleanup: MaskCleanup,
         points: np.ndarray | Sequence | None,
         labels: np.ndarray | Sequence | None,
         box: np.ndarray | Sequence | None,
@@ -203,8 +200,11 @@ class WindowedPrompts:
         image_index: int,
         window: Window | None,
     ) -> ImagePrediction:
-        """``predictor.predict`` in window mode: each prompt set in its own window."""
-        sizes = predictor.original_sizes
+        """``ImagePredictor.predict`` in window mode: each prompt set in its own window.
+
+        ``sizes`` are the (rows, cols) of the images set, ``cleanup`` the predictor's
+        logits-to-masks settings; the other arguments are those of ``predict``.
+        """
         if not sizes:
             raise RuntimeError("no image is set; call set_image(image) before predict()")
         n = len(sizes)
@@ -230,7 +230,7 @@ class WindowedPrompts:
             boxes = check_boxes(box, hw)
             batched = batched or np.asarray(box).ndim == 2
         k = max(len(pts) if pts is not None else 1, len(boxes) if boxes is not None else 1)
-        mask_t = predictor._mask_input(mask_input, k)
+        mask_t = mask_prompt_logits(mask_input, k, self.model.embedding_size * 4, self.model.device)
         parts = []
         for i in range(k):
             p = None if pts is None else pts[min(i, len(pts) - 1)]
@@ -246,10 +246,10 @@ class WindowedPrompts:
             m = None if mask_t is None else mask_t[min(i, len(mask_t) - 1)][None]
             parts.append(self.decode(index, [win], p, lb, b, m, multimask)[0])
         logits = torch.stack([d.logits for d in parts])  # (K, M, h, w)
-        cleaned = predictor._clean(logits)
+        cleaned = cleanup.clean(logits)
         crops = []
         for i, d in enumerate(parts):
-            inside = d.window.paste_inside(cleaned[i], hw) > predictor.mask_threshold
+            inside = d.window.paste_inside(cleaned[i], hw) > cleanup.threshold
             rows, cols = d.window.inside(hw)
             crops.append(MaskCrop(inside.cpu().numpy(), rows.start, cols.start, hw))
         scores = torch.stack([d.iou for d in parts]).cpu().numpy()
@@ -276,9 +276,8 @@ def _most_plausible(
         mask = (d.logits[d.best] > 0).cpu().numpy()
         if not mask.any():
             continue
-        rows, cols = np.nonzero(mask)
         scale = d.window.side / mask.shape[0]
-        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        c0, r0, c1, r1 = masks_to_boxes(mask, inclusive=False).tolist()
         frac = max(r1 - r0, c1 - c0) / mask.shape[0]
         cut = _cut_by_window(d.window, (r0, r1, c0, c1), mask.shape[0], hw)
         plausible = lo <= frac <= hi and not cut

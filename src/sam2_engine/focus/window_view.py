@@ -21,14 +21,12 @@ import torch
 from sam2_engine.focus.image_prompts import WindowedPrompts
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window, encode_windows
+from sam2_engine.masks.postprocess import masks_to_boxes
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.prompts import corners_first
 from sam2_engine.video.frame_result import FrameResult
-from sam2_engine.video.frame_view import (
-    FrameLoader,
-    PromptInput,
-    corner_points,
-)
+from sam2_engine.video.frame_view import FrameLoader, PromptInput
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
 
 __all__ = ["ObjectWindowView", "shift_map"]
@@ -135,7 +133,7 @@ class ObjectWindowView:
         if mask is not None:
             crop = window.crop(torch.as_tensor(np.asarray(mask, np.float32))[..., None], size)
             return PromptInput(window, mask=(crop[:1] >= 0.5).float().to(dev))
-        pts, lab = corner_points(points, labels, box)
+        pts, lab = corners_first(points, labels, box)
         xy = torch.as_tensor(window.to_input(pts, size), dtype=torch.float32, device=dev)
         return PromptInput(window, xy, torch.as_tensor(lab, device=dev))
 
@@ -149,10 +147,9 @@ class ObjectWindowView:
         mask: np.ndarray | None,
     ) -> Window:
         if mask is not None:
-            rows, cols = np.nonzero(mask)
-            if rows.size == 0:
+            if not np.any(mask):
                 raise ValueError("the mask prompt is empty; give a mask with object pixels")
-            y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+            x0, y0, x1, y1 = masks_to_boxes(np.asarray(mask), inclusive=False).tolist()
         elif box is not None:
             x0, y0, x1, y1 = (float(v) for v in np.asarray(box).reshape(4))
         else:

@@ -276,20 +276,25 @@ def _extent_torch(occupied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return first.masked_fill(empty, 0), last.masked_fill(empty, 0)
 
 
-def masks_to_boxes(masks: ArrayT) -> ArrayT:
-    """Tight boxes around masks, ``(x0, y0, x1, y1)`` with inclusive pixel corners.
+def masks_to_boxes(masks: ArrayT, *, inclusive: bool = True) -> ArrayT:
+    """Tight boxes around masks, ``(x0, y0, x1, y1)``: the one mask-to-box rule.
 
     Parameters
     ----------
     masks : numpy.ndarray or torch.Tensor, shape (..., H, W)
         Masks, axes (..., row, col); any nonzero value counts as inside.
+    inclusive : bool
+        True (the reference's convention, used by the automatic generator and prompt
+        simulation): ``x1``/``y1`` are the last column/row that contain the mask, so the
+        width is ``x1 - x0 + 1``. False: pixel edges, ``x1``/``y1`` one past the last
+        column/row (width ``x1 - x0``; a slice ``[y0:y1, x0:x1]`` holds the mask, and a box
+        prompt drawn around the pixels has these corners).
 
     Returns
     -------
     numpy.ndarray or torch.Tensor of int64, shape (..., 4)
-        ``x`` is the column, ``y`` the row; ``x1``/``y1`` are the last column/row that
-        contain the mask (so the width is ``x1 - x0 + 1``). An empty mask gives
-        ``[0, 0, 0, 0]``, as in the reference. Same type and device as ``masks``.
+        ``x`` is the column, ``y`` the row. An empty mask gives ``[0, 0, 0, 0]`` (both
+        conventions), as in the reference. Same type and device as ``masks``.
 
     Examples
     --------
@@ -297,6 +302,8 @@ def masks_to_boxes(masks: ArrayT) -> ArrayT:
     >>> m[1:3, 2:5] = True
     >>> masks_to_boxes(m).tolist()
     [2, 1, 4, 2]
+    >>> masks_to_boxes(m, inclusive=False).tolist()
+    [2, 1, 5, 3]
     """
     is_torch = isinstance(masks, torch.Tensor)
     if not is_torch:
@@ -310,14 +317,22 @@ def masks_to_boxes(masks: ArrayT) -> ArrayT:
         if h == 0 or w == 0:
             return torch.zeros(*lead, 4, dtype=torch.int64, device=masks.device)
         inside = masks if masks.dtype == torch.bool else masks != 0
-        x0, x1 = _extent_torch(inside.any(-2))
-        y0, y1 = _extent_torch(inside.any(-1))
+        cols, rows = inside.any(-2), inside.any(-1)
+        x0, x1 = _extent_torch(cols)
+        y0, y1 = _extent_torch(rows)
+        if not inclusive:
+            filled = cols.any(-1).to(x1.dtype)
+            x1, y1 = x1 + filled, y1 + filled
         return torch.stack([x0, y0, x1, y1], dim=-1).to(torch.int64)
     if h == 0 or w == 0:
         return np.zeros((*lead, 4), dtype=np.int64)
     inside = masks if masks.dtype == bool else masks != 0
-    x0, x1 = _extent_numpy(inside.any(-2))
-    y0, y1 = _extent_numpy(inside.any(-1))
+    cols, rows = inside.any(-2), inside.any(-1)
+    x0, x1 = _extent_numpy(cols)
+    y0, y1 = _extent_numpy(rows)
+    if not inclusive:
+        filled = cols.any(-1)
+        x1, y1 = x1 + filled, y1 + filled
     return np.stack([x0, y0, x1, y1], axis=-1).astype(np.int64)
 
 
