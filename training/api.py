@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sam2_engine import CancelCallback
 from sam2_training.base_model import finetune_defaults
 from sam2_training.config import (
     TrainConfig,
@@ -14,7 +15,7 @@ from sam2_training.config import (
     load_train_config,
 )
 from sam2_training.data_setup import prepare_data
-from sam2_training.loop import CancelCallback, ProgressCallback, TrainResult, train
+from sam2_training.loop import TrainingProgressCallback, TrainResult, train
 
 
 def finetune(
@@ -37,7 +38,7 @@ def finetune(
     device: str | None = None,
     seed: int | None = None,
     resume: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: TrainingProgressCallback | None = None,
     cancel: CancelCallback | None = None,
     return_result: bool = False,
 ) -> Path | TrainResult:

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from sam2_engine import resolve_device
+from sam2_engine import CancelCallback, resolve_device
 from sam2_training import distributed
 from sam2_training.base_model import build_base_model, uses_windows
 from sam2_training.checkpointing import (
@@ -45,8 +45,9 @@ from sam2_training.rollout import TrainingModule
 from sam2_training.sampling import ResumableSampler
 from sam2_training.validation import ValidationMetrics, evaluate
 
-ProgressCallback = Callable[[TrainingProgress], None]
-CancelCallback = Callable[[], bool]
+TrainingProgressCallback = Callable[[TrainingProgress], None]
+"""Called with a :class:`TrainingProgress` report after every step and validation: a
+record (loss, learning rate, metrics, phase), not the engine's ``(done, total)`` count."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class _Run:
         self,
         cfg: TrainConfig,
         data: TrainingData,
-        progress: ProgressCallback | None,
+        progress: TrainingProgressCallback | None,
         cancel: CancelCallback | None,
     ) -> None:
         self.cfg, self.data = cfg, data
@@ -440,7 +441,7 @@ def train(
     cfg: TrainConfig,
     data: TrainingData | None = None,
     *,
-    progress: ProgressCallback | None = None,
+    progress: TrainingProgressCallback | None = None,
     cancel: CancelCallback | None = None,
 ) -> TrainResult:
     """Run a fine-tuning.

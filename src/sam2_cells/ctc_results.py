@@ -31,7 +31,7 @@ from sam2_cells.ctc import numbered_files
 from sam2_cells.label_io import read_tiff_frames
 from sam2_cells.lineage import LineageError, TrackRecord
 from sam2_cells.lineage_checks import lineage_problems
-from sam2_engine import atomic_dir
+from sam2_engine import ProgressCallback, atomic_dir
 
 __all__ = [
     "UINT16_MAX",
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 UINT16_MAX = int(np.iinfo(np.uint16).max)
-Progress = Callable[[int, int], None]
 
 
 def frame_digits(n_frames: int) -> int:
@@ -112,7 +111,7 @@ def _write_frames(
     labels: Any,
     folder: Path,
     prefix: str,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
     frames: Sequence[int] | None = None,
 ) -> dict[int, list[int]]:
     """Write ``<prefix>NNN.tif`` frames; return label -> frames present (for checks)."""
@@ -186,7 +185,7 @@ def write_ctc_results(
     tracks: Iterable[TrackRecord],
     out_dir: str | os.PathLike[str],
     *,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Write tracking results in the CTC format (``maskNNN.tif`` + ``res_track.txt``).
 
@@ -241,7 +240,7 @@ def write_ctc_ground_truth(
     *,
     seg: Any = None,
     seg_frames: Sequence[int] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Write a CTC ground-truth folder: ``TRA/`` (tracking) and ``SEG/`` (segmentation).
 

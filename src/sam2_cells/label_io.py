@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from sam2_cells._frames import LazyStack, frame_at, stack_shape
 from sam2_cells.ctc import TIFF_SUFFIXES
-from sam2_engine import atomic_dir, atomic_file
+from sam2_engine import ProgressCallback, atomic_dir, atomic_file
 
 __all__ = [
     "read_image_stack",
@@ -40,8 +40,6 @@ __all__ = [
 
 _ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 _NUMBER = re.compile(r"(\d+)\D*$")
-
-Progress = Callable[[int, int], None]
 
 
 def _is_zarr(path: Path) -> bool:
@@ -269,7 +267,7 @@ def write_label_stack(
     *,
     format: Literal["tiff", "zarr"] | None = None,
     zarr_format: Literal[2, 3] = 2,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Write a (T, H, W) label stack as TIFF or zarr, one frame at a time, atomically.
 

@@ -9,7 +9,6 @@ in a temporary folder for movies whose labels would not fit comfortably) and run
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from sam2_cells.lineage import TrackRecord
 from sam2_cells.seeds import Seeds
 from sam2_cells.tracker import CellTracker
 from sam2_cells.tracker_settings import TrackerSettings
+from sam2_engine import CancelCallback, ProgressCallback
 
 __all__ = ["IN_MEMORY_BYTES", "run_tracking"]
 
@@ -33,7 +33,11 @@ def label_store(shape: tuple[int, int, int]) -> Any:
 
     folder = tempfile.mkdtemp(prefix="napari_sam2_track_")
     return zarr.open_array(
-        f"{folder}/labels.zarr", mode="w", shape=shape, chunks=(1, *shape[1:]), dtype="int32",
+        f"{folder}/labels.zarr",
+        mode="w",
+        shape=shape,
+        chunks=(1, *shape[1:]),
+        dtype="int32",
         zarr_format=2,
     )
 
@@ -44,8 +48,8 @@ def run_tracking(
     seeds: Seeds,
     model: str,
     device: str,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
     detector: str = "auto",
     labels: Any = None,
     diameter: float | None = None,
@@ -90,6 +94,10 @@ def run_tracking(
     made = make_detector(detector, model=built, labels=labels, diameter=diameter)
     shape = tuple(int(s) for s in stack.shape)
     outcome = CellTracker(built, settings, detector=made).track(
-        stack, seeds, label_store(shape), progress=progress, cancel=cancel  # type: ignore[arg-type]
+        stack,
+        seeds,
+        label_store(shape),
+        progress=progress,
+        cancel=cancel,  # type: ignore[arg-type]
     )
     return outcome.labels, outcome.tracks

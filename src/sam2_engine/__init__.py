@@ -87,6 +87,9 @@ _LAZY = {
     "resize_batch": "sam2_engine.imaging.frames",
     "masks_to_label_image": "sam2_engine.masks.label_image",
     "masks_to_boxes": "sam2_engine.masks.postprocess",
+    # progress and cancel callbacks (one protocol for the engine, cells and training)
+    "ProgressCallback": "sam2_engine.progress",
+    "CancelCallback": "sam2_engine.progress",
     # the model and its one track step (for training code)
     "SAM2Model": "sam2_engine.model.sam2",
     "ImageFeatures": "sam2_engine.model.image_encoder",
@@ -146,6 +149,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.model.prompt_encoder import PromptLabel
     from sam2_engine.model.sam2 import LOGIT_CLAMP, HeadOutput, SAM2Model
     from sam2_engine.model.track_step import ObjectMemory, StepOutput, step_memory, track_step
+    from sam2_engine.progress import CancelCallback, ProgressCallback
     from sam2_engine.video.frame_result import FrameResult
     from sam2_engine.video.memory_bank import FrameOutput, select_memory
     from sam2_engine.video.order import DIRECTIONS, propagation_order

@@ -11,7 +11,6 @@ Three kinds of names are known to :func:`list_models`:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ import torch
 from sam2_engine.config import ModelConfig, builtin_config_names, config_from_dict, load_config
 from sam2_engine.device import autocast_dtype, resolve_device
 from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.progress import ProgressCallback
 from sam2_engine.weights.checkpoints import (
     OFFICIAL_CHECKPOINTS,
     ensure_checkpoint,
@@ -79,7 +79,7 @@ def _config_signatures(exclude: str) -> dict[str, dict[str, tuple]]:
 def _resolve(
     name_or_config: str | Path | ModelConfig,
     checkpoint: str | Path | bool | None,
-    progress: Callable[[int, int | None], None] | None,
+    progress: ProgressCallback | None,
 ) -> tuple[ModelConfig, Path | None]:
     """Config and weights file (or None for random weights) for the arguments."""
     if isinstance(name_or_config, ModelConfig):
@@ -117,7 +117,7 @@ def build_model(
     *,
     image_size: int | None = None,
     precision: str = "auto",
-    progress: Callable[[int, int | None], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> SAM2Model:
     """Build a SAM 2 model, load its weights and put it in eval mode on a device.
 

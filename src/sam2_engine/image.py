@@ -15,7 +15,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,6 +38,7 @@ from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.logit_cleanup import MaskCleanup
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
+from sam2_engine.progress import ProgressCallback
 from sam2_engine.prompts import (
     check_boxes,
     check_points,
@@ -131,7 +132,7 @@ class ImagePredictor:
         """Whether the current image is cut into tiles (see ``tiling``)."""
         return self._tiled is not None
 
-    def embed_tiles(self, progress: Callable[[int, int], None] | None = None) -> None:
+    def embed_tiles(self, progress: ProgressCallback | None = None) -> None:
         """Encode every tile of a tiled image now (else each on first use);
         ``progress(done, total)`` is called after each tile."""
         if self._tiled is not None:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psygnal import Signal
+
+if TYPE_CHECKING:
+    from sam2_engine import CancelCallback, ProgressCallback
+
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +137,8 @@ class _ModelStore:
         self,
         name: str,
         device: str | None = None,
-        progress: Callable[[int, int | None], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCallback | None = None,
     ) -> Any:
         from sam2_engine import resolve_device
 
@@ -148,8 +151,8 @@ class _ModelStore:
         self,
         name: str,
         key: tuple[str, str],
-        progress: Callable[[int, int | None], None] | None,
-        cancel: Callable[[], bool] | None,
+        progress: ProgressCallback | None,
+        cancel: CancelCallback | None,
     ) -> Any:
         from sam2_engine import OFFICIAL_CHECKPOINTS, build_model
 
@@ -208,8 +211,8 @@ def model_registered(name: str) -> None:
 def load_model(
     name: str,
     device: str | None = None,
-    progress: Callable[[int, int | None], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
 ) -> Any:
     """Build (or reuse) a model by name or file path on a device.
 

@@ -8,9 +8,13 @@ the previous file as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sam2_engine import ProgressCallback
+
 
 EXPORT_KINDS = ("ctc", "geff")
 
@@ -20,7 +24,7 @@ def export_tracks(
     tracks: Sequence[Any],
     path: str | Path,
     kind: str,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Write tracked labels and their lineage.
 

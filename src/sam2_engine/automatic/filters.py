@@ -15,7 +15,7 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,10 +40,9 @@ from sam2_engine.masks.postprocess import (
     stability_score,
 )
 from sam2_engine.masks.rle import mask_to_rle, rle_to_mask
+from sam2_engine.progress import CancelCallback, ProgressCallback
 
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
-ProgressCallback = Callable[[int, int], Any]
-CancelCallback = Callable[[], bool]
 # At most this many full-resolution logit values (64 MiB of float32) exist at once.
 CHUNK_PIXELS = 1 << 24
 

@@ -32,10 +32,8 @@ from sam2_engine.automatic.crops import batch_iterator, crop_boxes, unskipped_po
 from sam2_engine.automatic.filters import (
     OUTPUT_MODES,
     BatchProgress,
-    CancelCallback,
     Candidates,
     FilterSettings,
-    ProgressCallback,
     check_options,
     crop_scores,
     filter_batch,
@@ -51,6 +49,7 @@ from sam2_engine.image import ImagePredictor
 from sam2_engine.imaging.intensity import Normalization, to_rgb
 from sam2_engine.masks.label_image import masks_to_label_image
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
+from sam2_engine.progress import CancelCallback, ProgressCallback
 from sam2_engine.prompts import to_model_coords
 
 __all__ = [

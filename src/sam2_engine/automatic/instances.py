@@ -15,7 +15,6 @@ central crop and keeping the scale whose objects come out at the size it assumed
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,7 @@ from scipy import ndimage as ndi
 from sam2_engine.imaging.frames import imagenet_normalize
 from sam2_engine.imaging.intensity import to_rgb
 from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.progress import ProgressCallback
 
 __all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head"]
 
@@ -140,7 +140,7 @@ class InstanceSegmenter:
         image: np.ndarray,
         *,
         channel_axis: int | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> np.ndarray:
         """Label image of every object.
 
@@ -172,9 +172,7 @@ class InstanceSegmenter:
             progress(total, total)
         return labels
 
-    def estimate_diameter(
-        self, rgb: np.ndarray, progress: Callable[[int, int], None] | None = None
-    ) -> float:
+    def estimate_diameter(self, rgb: np.ndarray, progress: ProgressCallback | None = None) -> float:
         """Typical object diameter (image pixels) of an (H, W, 3) image in [0, 1].
 
         Each probe diameter d rescales a central crop so that objects of size d would

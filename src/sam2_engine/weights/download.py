@@ -32,13 +32,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 from typing import IO
 
 from sam2_engine.atomic import atomic_file
 from sam2_engine.errors import DownloadError
+from sam2_engine.progress import CancelCallback, ProgressCallback
 from sam2_engine.weights.cache import (
     CACHE_ENV,
     PART_SUFFIX,
@@ -64,8 +64,6 @@ __all__ = [
     "sha256_of",
 ]
 
-ProgressCallback = Callable[[int, int | None], None]
-CancelCallback = Callable[[], bool]
 
 _DOWNLOAD_CHUNK = 1 << 20  # bytes read per step; progress and cancel run once per step
 _STALE_PART_SECONDS = 24 * 3600  # temporary files untouched this long belong to dead downloads
