@@ -410,11 +410,6 @@ def apply_dotlist(cfg: TrainConfig, dotlist: Sequence[str]) -> TrainConfig:
     return config_from_container(merged)
 
 
-def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
-    """Plain nested dict of a config (stored in checkpoints and ``config.yaml``)."""
-    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
-
-
 def apply_overrides(cfg: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
     """A copy of ``cfg`` with dotted keys replaced, validated again."""
     node = OmegaConf.structured(cfg)

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from sam2_engine import CancelCallback, resolve_device
+from sam2_engine import CancelCallback, config_to_dict, resolve_device
 from sam2_training import distributed
 from sam2_training.base_model import build_base_model, uses_windows
 from sam2_training.checkpointing import (
@@ -34,7 +34,7 @@ from sam2_training.checkpointing import (
     restore_rng,
     write_model,
 )
-from sam2_training.config import TrainConfig, config_to_dict
+from sam2_training.config import TrainConfig
 from sam2_training.data_setup import TrainingData, build_datasets, prepare_data
 from sam2_training.datasets import ClipDataset, collate_samples
 from sam2_training.instance_task import FieldTiles
@@ -144,7 +144,7 @@ def _field_tiles(
     )
 
 
-class _Run:
+class _TrainingRun:
     """State of one call of :func:`train` (kept small; the loop is in :meth:`run`)."""
 
     def __init__(
@@ -474,4 +474,4 @@ def train(
     cfg.validate()
     if data is None:
         data = prepare_data(cfg.data, cfg.trainer.seed)
-    return _Run(cfg, data, progress, cancel).run()
+    return _TrainingRun(cfg, data, progress, cancel).run()

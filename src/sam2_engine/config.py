@@ -280,6 +280,21 @@ def load_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig:
     return config_from_dict(data)
 
 
-def config_to_dict(cfg: ModelConfig) -> dict[str, Any]:
-    """Plain nested dict of a config (stored in our checkpoints' metadata)."""
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict of a structured (dataclass) config.
+
+    The one rule for every typed config of the project: a :class:`ModelConfig` (stored in
+    our checkpoints' metadata), the training package's ``TrainConfig`` (stored in its
+    checkpoints and ``config.yaml``).
+
+    Parameters
+    ----------
+    cfg
+        A dataclass instance whose fields OmegaConf can read.
+
+    Returns
+    -------
+    dict
+        Nested plain Python values (interpolations resolved).
+    """
     return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from sam2_engine import config_to_dict
 from sam2_training.config import (
     TrainConfig,
     apply_dotlist,
     apply_overrides,
     builtin_train_configs,
     config_dir,
-    config_to_dict,
     load_train_config,
 )
 
