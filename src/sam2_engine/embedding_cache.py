@@ -38,7 +38,13 @@ import torch
 
 from sam2_engine.model.image_encoder import ImageFeatures
 
-__all__ = ["DEFAULT_MAX_BYTES", "EmbeddingCache", "data_signature", "default_cache_dir"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "EmbeddingCache",
+    "data_signature",
+    "default_cache_dir",
+    "tensor_signature",
+]
 
 CACHE_ENV = "NAPARI_SAM2_EMBEDDINGS"
 DEFAULT_MAX_BYTES = 20 * 2**30
@@ -73,6 +79,13 @@ def data_signature(image: Any) -> str:
     step = max(1, int(np.ceil(np.sqrt(shape[0] * shape[1] / 2**22))))
     for part in (image[::step, ::step], image[:1], image[-1:]):
         h.update(np.ascontiguousarray(np.asarray(part)).data)
+    return h.hexdigest()
+
+
+def tensor_signature(x: torch.Tensor) -> str:
+    """A hex digest of a tensor's shape, dtype and values (e.g. an encoder input)."""
+    h = hashlib.sha256(repr((tuple(x.shape), str(x.dtype))).encode())
+    h.update(x.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -136,6 +149,29 @@ class EmbeddingCache:
 
         raw = image.rgb if isinstance(image, NormalizedFrame) else getattr(image, "raw", image)
         return self.key(model, data_signature(raw), mode="whole", **settings)
+
+    def input_key(self, model: torch.nn.Module, x: torch.Tensor) -> str:
+        """The key of the features of one encoder input ``x`` (1, 3, S, S).
+
+        The input already holds everything the features depend on besides the model:
+        the pixels, their normalisation, and the frame, tile or window they were cut
+        from (any change there changes ``x``). Video sessions use this key.
+        """
+        precision = str(getattr(model, "precision", ""))
+        return self.key(model, tensor_signature(x), mode="input", precision=precision)
+
+    def encode(self, model: Any, x: torch.Tensor) -> ImageFeatures:
+        """``model.encode_image(x)`` for one (1, 3, S, S) input, read from the cache when
+        an entry exists (float32 features in both cases, so a warm run equals a cold
+        one). Call it inside the model's inference context."""
+
+        def compute() -> ImageFeatures:
+            f = model.encode_image(x)
+            return ImageFeatures(
+                f.embed.float(), (f.high_res[0].float(), f.high_res[1].float()), f.pos.float()
+            )
+
+        return self.get_or_compute(self.input_key(model, x), compute, x.device)
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.zarr"

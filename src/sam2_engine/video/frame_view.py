@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.prompts import to_model_coords
 from sam2_engine.video.frame_result import FrameResult
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
+
+if TYPE_CHECKING:
+    from sam2_engine.embedding_cache import EmbeddingCache
 
 __all__ = ["PromptInput", "WholeFrameView"]
 
@@ -89,16 +93,26 @@ class WholeFrameView:
         Reads a frame's RGB.
     cache_size
         Frames whose features are kept.
+    disk
+        Optional on-disk embedding cache: a frame whose encoder input is there is not
+        encoded again (reopening a time-lapse).
     """
 
     windowed = False
+    tiled = False
 
     def __init__(
-        self, model: SAM2Model, frame_hw: tuple[int, int], load: FrameLoader, cache_size: int
+        self,
+        model: SAM2Model,
+        frame_hw: tuple[int, int],
+        load: FrameLoader,
+        cache_size: int,
+        disk: EmbeddingCache | None = None,
     ) -> None:
         self.model = model
         self.frame_hw = frame_hw
         self._load = load
+        self._disk = disk
         self._cache_size = max(1, cache_size)
         self._features: OrderedDict[int, ImageFeatures] = OrderedDict()
 
@@ -129,7 +143,12 @@ class WholeFrameView:
             self._features.move_to_end(frame)
             return cached
         rgb = self._load(frame).to(self.model.device, non_blocking=True)
-        feats = self.model.encode_image(resize_to_model(rgb, self.model.image_size))
+        x = resize_to_model(rgb, self.model.image_size)
+        feats = (
+            self._disk.encode(self.model, x)
+            if self._disk is not None
+            else self.model.encode_image(x)
+        )
         self._features[frame] = feats
         while len(self._features) > self._cache_size:
             self._features.popitem(last=False)

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -30,11 +31,16 @@ from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.imaging.frames import FrameSource
 from sam2_engine.imaging.intensity import Normalization
 from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.tiled.grid import TilingSettings
 from sam2_engine.video.frame_result import FrameResult
 from sam2_engine.video.order import Direction
 from sam2_engine.video.session import TrackingSession
+from sam2_engine.video.settings import SessionSettings
 
-__all__ = ["Direction", "FrameResult", "TrackingSession", "VideoPredictor"]
+if TYPE_CHECKING:
+    from sam2_engine.embedding_cache import EmbeddingCache
+
+__all__ = ["Direction", "FrameResult", "SessionSettings", "TrackingSession", "VideoPredictor"]
 
 
 class VideoPredictor:
@@ -75,6 +81,22 @@ class VideoPredictor:
         :mod:`sam2_engine.focus.window_view`) when the model recommends windows, whole
         frames otherwise (the official models). A
         :class:`~sam2_engine.focus.policy.WindowPolicy` forces windows, None whole frames.
+    tiling
+        Whole-image models (no windows): when frames much larger than the model input
+        are tracked on overlapping full-resolution tiles instead of being squashed
+        (:class:`~sam2_engine.tiled.grid.TilingSettings`; default ``"auto"``: frames
+        whose longer side exceeds twice the input and 2,048 px). Each object is tracked
+        on the tile that holds it best; masks come back at full resolution. See
+        :mod:`sam2_engine.tiled.track_view`.
+    embedding_cache
+        Optional :class:`~sam2_engine.embedding_cache.EmbeddingCache`: frame and tile
+        features are read from / written to it, so reopening a time-lapse skips the
+        encoder (entries are keyed by the encoder input and the model's weights).
+
+    Notes
+    -----
+    Each session takes a frozen copy of these settings when it starts
+    (:attr:`settings`); changing an attribute later affects later sessions only.
     """
 
     def __init__(
@@ -90,6 +112,8 @@ class VideoPredictor:
         non_overlapping: bool = False,
         prefetch: bool | None = None,
         windows: WindowPolicy | str | None = "auto",
+        tiling: TilingSettings | None = None,
+        embedding_cache: EmbeddingCache | None = None,
     ) -> None:
         self.model = model
         self.fill_hole_area = fill_hole_area
@@ -104,6 +128,25 @@ class VideoPredictor:
         if policy is not None and not isinstance(policy, WindowPolicy):
             raise TypeError(f"windows must be 'auto', a WindowPolicy or None, got {windows!r}")
         self.windows: WindowPolicy | None = policy
+        self.tiling = tiling or TilingSettings()
+        self.embedding_cache = embedding_cache
+
+    @property
+    def settings(self) -> SessionSettings:
+        """The settings a session started now runs with (a frozen snapshot)."""
+        return SessionSettings(
+            fill_hole_area=self.fill_hole_area,
+            memory_dtype=self.memory_dtype,
+            bounded_memory=self.bounded_memory,
+            feature_cache_size=max(1, self.feature_cache_size),
+            max_batch_objects=self.max_batch_objects,
+            offload_to_cpu=self.offload_to_cpu,
+            non_overlapping=self.non_overlapping,
+            prefetch=self.prefetch,
+            windows=self.windows,
+            tiling=self.tiling,
+            embedding_cache=self.embedding_cache,
+        )
 
     def start(
         self,
@@ -137,4 +180,4 @@ class VideoPredictor:
             raise ValueError(
                 "the stack has no frames; pass an array of shape (T, H, W) with T >= 1"
             )
-        return TrackingSession(self, source)
+        return TrackingSession(self.model, source, self.settings)

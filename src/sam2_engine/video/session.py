@@ -10,21 +10,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from sam2_engine.device import inference_context
 from sam2_engine.focus.window import Window
-from sam2_engine.focus.window_view import ObjectWindowView
 from sam2_engine.imaging.frames import FrameSource
 from sam2_engine.masks.postprocess import fill_small_holes
-from sam2_engine.model.sam2 import LOGIT_CLAMP
+from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.model.track_step import ObjectMemory, StepOutput, track_step
 from sam2_engine.prompts import check_boxes, check_points
 from sam2_engine.video.frame_result import FrameResult
-from sam2_engine.video.frame_view import WholeFrameView
 from sam2_engine.video.memory_bank import (
     TRACKED_BACKWARD,
     TRACKED_FORWARD,
@@ -43,48 +40,51 @@ from sam2_engine.video.order import (
     propagation_passes,
 )
 from sam2_engine.video.prefetch import FramePrefetcher
-
-if TYPE_CHECKING:
-    from sam2_engine.video.predictor import VideoPredictor
-
-
-
-GPU_BATCH_OBJECTS = 32  # objects per batch on a GPU unless max_batch_objects says
+from sam2_engine.video.settings import SessionSettings
+from sam2_engine.video.views import FrameView, choose_view
 
 
 class TrackingSession:
     """Prompts, memory bank and propagation for one stack. Thread-safe.
 
     Create it with :meth:`VideoPredictor.start`.
+
+    Parameters
+    ----------
+    model
+        The SAM 2 model.
+    source
+        The frames.
+    settings
+        How the session works, frozen when it starts (the predictor's settings then).
     """
 
-    def __init__(self, predictor: VideoPredictor, source: FrameSource) -> None:
-        self.predictor = predictor
-        self.model = predictor.model
+    def __init__(
+        self, model: SAM2Model, source: FrameSource, settings: SessionSettings | None = None
+    ) -> None:
+        self.model = model
+        self.settings = settings if settings is not None else SessionSettings()
         self.source = source
         self.num_frames = len(source)
         self.frame_hw: tuple[int, int] = tuple(source.shape_hw)  # type: ignore[assignment]
         self.tracks: OrderedDict[int, ObjectTrack] = OrderedDict()
         self._lock = threading.RLock()
-        self._retention = Retention.for_config(self.model.cfg.tracking, predictor.bounded_memory)
-        dev = self.model.device
-        self._storage = torch.device("cpu") if predictor.offload_to_cpu else dev
-        prefetch = predictor.prefetch if predictor.prefetch is not None else dev.type != "cpu"
-        self._inputs = FramePrefetcher(self._load_input, enabled=prefetch)
-        self._view: WholeFrameView | ObjectWindowView
-        if predictor.windows is not None:
-            self._view = ObjectWindowView(
-                self.model, predictor.windows, self.frame_hw, self._inputs.get
-            )
-        else:
-            self._view = WholeFrameView(
-                self.model, self.frame_hw, self._inputs.get, predictor.feature_cache_size
-            )
+        s, dev = self.settings, self.model.device
+        self._retention = Retention.for_config(self.model.cfg.tracking, s.bounded_memory)
+        self._storage = s.storage(dev)
+        self._inputs = FramePrefetcher(self._load_input, enabled=s.prefetch_on(dev))
+        self._view: FrameView = choose_view(self.model, s, source, self._inputs.get)
 
     @property
     def windowed(self) -> bool:
         """Whether every object is tracked in its own window (see :mod:`sam2_engine.focus`)."""
         return self._view.windowed
+
+    @property
+    def tiled(self) -> bool:
+        """Whether objects are tracked on full-resolution tiles of big frames (see
+        :mod:`sam2_engine.tiled.track_view`)."""
+        return bool(getattr(self._view, "tiled", False))
 
     # ------------------------------------------------------------------ queries
     @property
@@ -262,7 +262,7 @@ class TrackingSession:
                 if out is not None and out.logits is not None:
                     ids.append(obj_id)
                     outs.append(out)
-            return self._view.result(frame, ids, outs, self.predictor.non_overlapping)
+            return self._view.result(frame, ids, outs, self.settings.non_overlapping)
 
     # ------------------------------------------------------------------ internals
     def _frame_index(self, frame: int) -> int:
@@ -350,7 +350,7 @@ class TrackingSession:
         logits_hi = self.model.upsample_logits(out.logits[None].to(self.model.device))
         binarize = self.model.cfg.tracking.binarize_mask_from_pts_for_mem_enc
         mem, _ = self.model.encode_memory(feats.embed, logits_hi, out.object_score[None], binarize)
-        return mem[0].to(device=self._storage, dtype=self.predictor.memory_dtype)
+        return mem[0].to(device=self._storage, dtype=self.settings.memory_dtype)
 
     def _run(self, sweep: PropagationPass) -> Iterator[FrameResult]:
         frames = sweep.frames
@@ -395,32 +395,24 @@ class TrackingSession:
             ids.append(obj_id)
             outs.append(out)
             prune(track, frame, self._retention)
-        return self._view.result(frame, ids, outs, self.predictor.non_overlapping)
+        return self._view.result(frame, ids, outs, self.settings.non_overlapping)
 
     def _batch_size(self, n_objects: int) -> int:
-        """Objects per batch. On GPUs up to 32 (memory encoding works at full input
-        resolution: about 170 MB per object for Hiera-T at 1024 px, measured on an
-        H200, so 32 objects peak near 6 GB). On a CPU, batches whose memory tokens stay
-        around 16 MB (larger batches are slower there: their temporaries no longer fit
-        in the caches, and each fresh large allocation costs page faults)."""
-        if self.predictor.max_batch_objects is not None:
-            return max(1, self.predictor.max_batch_objects)
-        if self.model.device.type != "cpu":
-            return max(1, min(n_objects, GPU_BATCH_OBJECTS))
+        """Objects per batch (see :meth:`SessionSettings.batch_size`)."""
         e = self.model.embedding_size
         per_object = self.model.cfg.tracking.num_maskmem * e * e * self.model.hidden_dim * 4
-        return max(1, min(n_objects, (16 << 20) // per_object))
+        return self.settings.batch_size(n_objects, self.model.device, per_object)
 
     def _to_output(
         self, step: StepOutput, i: int, with_memory: bool, window: Window | None
     ) -> FrameOutput:
         head = step.head
         logits = head.logits[i].float()
-        if self.predictor.fill_hole_area > 0:
-            logits = fill_small_holes(logits, self.predictor.fill_hole_area, fill_value=0.1)
+        if self.settings.fill_hole_area > 0:
+            logits = fill_small_holes(logits, self.settings.fill_hole_area, fill_value=0.1)
         memory = None
         if with_memory and step.memory is not None:
-            memory = step.memory[i].to(device=self._storage, dtype=self.predictor.memory_dtype)
+            memory = step.memory[i].to(device=self._storage, dtype=self.settings.memory_dtype)
         store = self._storage
         return FrameOutput(
             logits=logits.to(store),
