@@ -48,7 +48,12 @@ from sam2_cells.ctc_results import (
     write_track_file,
 )
 from sam2_cells.geff_io import TrackingGraph, tracking_graph, write_geff
-from sam2_cells.label_io import read_image_stack, read_label_stack, write_label_stack
+from sam2_cells.label_io import (
+    new_label_stack,
+    read_image_stack,
+    read_label_stack,
+    write_label_stack,
+)
 from sam2_cells.lineage import (
     Lineage,
     LineageError,
@@ -57,7 +62,15 @@ from sam2_cells.lineage import (
     tracks_from_labels,
 )
 from sam2_cells.lineage_checks import check_lineage, lineage_problems
-from sam2_cells.lineage_edits import Relabel, mark_division, relink, split_track, unlink
+from sam2_cells.lineage_edits import (
+    Relabel,
+    apply_relabels,
+    mark_division,
+    relabel_hits,
+    relink,
+    split_track,
+    unlink,
+)
 from sam2_cells.metrics import TrackingScores, score_arrays, score_ctc
 from sam2_cells.seeds import Seeds, read_seeds
 from sam2_cells.tracker_settings import TrackerSettings
@@ -99,6 +112,7 @@ __all__ = [
     "TrackingGraph",
     "TrackingOutcome",
     "TrackingScores",
+    "apply_relabels",
     "check_lineage",
     "ctc_validate",
     "find_ctc_sequences",
@@ -107,12 +121,14 @@ __all__ = [
     "lineage_problems",
     "make_ctc_valid",
     "mark_division",
+    "new_label_stack",
     "read_ctc_ground_truth",
     "read_ctc_results",
     "read_image_stack",
     "read_label_stack",
     "read_seeds",
     "read_track_file",
+    "relabel_hits",
     "relink",
     "score_arrays",
     "score_ctc",

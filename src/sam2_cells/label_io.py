@@ -32,6 +32,8 @@ from sam2_cells.ctc import TIFF_SUFFIXES
 from sam2_engine import ProgressCallback, atomic_dir, atomic_file
 
 __all__ = [
+    "IN_MEMORY_BYTES",
+    "new_label_stack",
     "read_image_stack",
     "read_label_stack",
     "read_tiff_frames",
@@ -39,7 +41,50 @@ __all__ = [
 ]
 
 _ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
+IN_MEMORY_BYTES = 1 << 30  # label stacks larger than this go to a zarr array on disk
+LABELS_DTYPE = np.int32
 _NUMBER = re.compile(r"(\d+)\D*$")
+
+
+def new_label_stack(
+    shape: tuple[int, ...],
+    *,
+    plane_axes: int = 2,
+    in_memory_bytes: int = IN_MEMORY_BYTES,
+) -> Any:
+    """Zeros for a writable label stack: numpy, or an on-disk zarr array when big.
+
+    The one "numpy or zarr in a temporary folder" rule of the tracker's output (command
+    line) and the plugin's new Labels layers.
+
+    Parameters
+    ----------
+    shape
+        Shape of the labels, e.g. (time, row, col).
+    plane_axes
+        Trailing axes of one zarr chunk (2: one chunk per (row, col) plane).
+    in_memory_bytes
+        Above this many bytes of int32 the stack is a zarr array in a new temporary
+        folder (chunks of one plane, compressed; only written planes take space; its
+        ``store`` says where). The folder is left for the caller (or the system) to remove.
+
+    Returns
+    -------
+    numpy.ndarray or zarr.Array
+        int32 zeros of ``shape``.
+    """
+    nbytes = int(np.prod(shape)) * np.dtype(LABELS_DTYPE).itemsize
+    if nbytes <= in_memory_bytes:
+        return np.zeros(shape, dtype=LABELS_DTYPE)
+    import tempfile
+
+    import zarr
+
+    folder = tempfile.mkdtemp(prefix="sam2-labels-")
+    chunks = (1,) * (len(shape) - plane_axes) + tuple(shape[-plane_axes:])
+    return zarr.create_array(
+        store=folder, shape=shape, chunks=chunks, dtype=LABELS_DTYPE, fill_value=0
+    )
 
 
 def _is_zarr(path: Path) -> bool:

@@ -9,7 +9,7 @@ CTC rules: contiguous tracks, daughters beginning the frame after their mother e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,15 @@ import numpy as np
 
 from sam2_cells.lineage import LineageError, TrackRecord
 
-__all__ = ["Relabel", "apply_relabels", "mark_division", "relink", "split_track", "unlink"]
+__all__ = [
+    "Relabel",
+    "apply_relabels",
+    "mark_division",
+    "relabel_hits",
+    "relink",
+    "split_track",
+    "unlink",
+]
 
 
 @dataclass(frozen=True)
@@ -64,8 +72,10 @@ def split_track(
     old = _find(tracks, label)
     if not old.begin < frame <= old.end:
         raise LineageError(
-            [f"track {label} spans frames {old.begin}-{old.end}; it can only be split on a "
-             f"frame after its first one, up to its last ({frame} is not)"]
+            [
+                f"track {label} spans frames {old.begin}-{old.end}; it can only be split on a "
+                f"frame after its first one, up to its last ({frame} is not)"
+            ]
         )
     new = _next_label(tracks)
     out = []
@@ -97,8 +107,9 @@ def mark_division(
         raise LineageError(["mark one or two daughters (the mother may be the first)"])
     m = _find(tracks, mother)
     if m.begin >= frame:
-        raise LineageError([f"track {mother} begins on frame {m.begin}: it cannot divide on "
-                            f"frame {frame}"])
+        raise LineageError(
+            [f"track {mother} begins on frame {m.begin}: it cannot divide on frame {frame}"]
+        )
     out, relabels = list(tracks), []
     for d in daughters:
         t = _find(out, d)
@@ -127,19 +138,53 @@ def relink(tracks: Sequence[TrackRecord], daughter: int, parent: int) -> list[Tr
     d, p = _find(tracks, daughter), _find(tracks, parent)
     if p.end >= d.begin or daughter == parent:
         raise LineageError(
-            [f"track {parent} ends on frame {p.end} and track {daughter} begins on "
-             f"{d.begin}: a mother must end before her daughter begins"]
+            [
+                f"track {parent} ends on frame {p.end} and track {daughter} begins on "
+                f"{d.begin}: a mother must end before her daughter begins"
+            ]
         )
     return [t._replace(parent=parent) if t.label == daughter else t for t in tracks]
 
 
-def apply_relabels(labels: Any, relabels: Sequence[Relabel]) -> None:
-    """Apply relabelling steps to a writable (T, H, W) stack (numpy or zarr), in place."""
+def relabel_hits(
+    labels: Any, relabels: Sequence[Relabel]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
+    """The pixels that relabelling steps change, frame by frame: the one walk over them.
+
+    Parameters
+    ----------
+    labels : array-like
+        (T, H, W) label stack (numpy, zarr, or what a Labels layer holds), read one frame
+        at a time when the walk reaches it, so a caller that writes each hit before
+        asking for the next sees later steps act on earlier ones' results.
+    relabels : sequence of Relabel
+        The steps, in order.
+
+    Yields
+    ------
+    t : int
+        The frame.
+    frame : numpy.ndarray
+        (H, W) its labels as read (do not modify it).
+    hit : numpy.ndarray
+        (H, W) bool, the pixels of ``step.old``; frames without any are skipped.
+    new : int
+        The label they take.
+    """
     for step in relabels:
         for t in range(step.first, step.last + 1):
             frame = np.asarray(labels[t])
             hit = frame == step.old
             if hit.any():
-                frame = frame.copy()
-                frame[hit] = step.new
-                labels[t] = frame
+                yield t, frame, hit, step.new
+
+
+def apply_relabels(labels: Any, relabels: Sequence[Relabel]) -> None:
+    """Apply relabelling steps to a writable (T, H, W) stack (numpy or zarr), in place.
+
+    The plugin writes the same :func:`relabel_hits` as undoable Labels edits instead.
+    """
+    for t, frame, hit, new in relabel_hits(labels, relabels):
+        frame = frame.copy()
+        frame[hit] = new
+        labels[t] = frame

@@ -2,18 +2,17 @@
 
 :func:`run_tracking` builds the detector (and the model when the detection source, the
 SAM 2 cue or point seeds need one), chooses where the labels go (memory, or a zarr array
-in a temporary folder for movies whose labels would not fit comfortably) and runs the
+in a temporary folder for movies whose labels would not fit comfortably:
+:func:`~sam2_cells.label_io.new_label_stack`) and runs the
 :class:`~sam2_cells.tracker.CellTracker`.
 """
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
-import numpy as np
-
 from sam2_cells.detection import make_detector, needs_model
+from sam2_cells.label_io import IN_MEMORY_BYTES, new_label_stack
 from sam2_cells.lineage import TrackRecord
 from sam2_cells.seeds import Seeds
 from sam2_cells.tracker import CellTracker
@@ -21,25 +20,6 @@ from sam2_cells.tracker_settings import TrackerSettings
 from sam2_engine import CancelCallback, ProgressCallback
 
 __all__ = ["IN_MEMORY_BYTES", "run_tracking"]
-
-IN_MEMORY_BYTES = 1 << 30  # label stacks larger than this go to a zarr array on disk
-
-
-def label_store(shape: tuple[int, int, int]) -> Any:
-    """A writable (T, H, W) int32 array: numpy, or zarr (one frame per chunk) when big."""
-    if int(np.prod(shape)) * 4 <= IN_MEMORY_BYTES:
-        return np.zeros(shape, np.int32)
-    import zarr
-
-    folder = tempfile.mkdtemp(prefix="napari_sam2_track_")
-    return zarr.open_array(
-        f"{folder}/labels.zarr",
-        mode="w",
-        shape=shape,
-        chunks=(1, *shape[1:]),
-        dtype="int32",
-        zarr_format=2,
-    )
 
 
 def run_tracking(
@@ -96,7 +76,7 @@ def run_tracking(
     outcome = CellTracker(built, settings, detector=made).track(
         stack,
         seeds,
-        label_store(shape),
+        new_label_stack(shape),
         progress=progress,
         cancel=cancel,  # type: ignore[arg-type]
     )

@@ -125,3 +125,14 @@ def test_more_bad_stacks(tmp_path):
     tifffile.imwrite(tmp_path / "f.tif", np.zeros((2, 4, 4), np.float32))
     with pytest.raises(ValueError, match="labels must be integers"):
         read_label_stack(tmp_path / "f.tif")
+
+
+def test_new_label_stack_is_numpy_or_zarr_by_size():
+    from sam2_cells import new_label_stack
+
+    small = new_label_stack((3, 8, 8))
+    assert isinstance(small, np.ndarray) and small.dtype == np.int32 and not small.any()
+    big = new_label_stack((3, 8, 8), in_memory_bytes=10)
+    assert isinstance(big, zarr.Array) and big.chunks == (1, 8, 8) and big.dtype == np.int32
+    big[1] = np.ones((8, 8), np.int32)
+    assert int(np.asarray(big[1]).sum()) == 64 and not np.asarray(big[0]).any()

@@ -50,3 +50,22 @@ def test_bad_edits_say_why():
         split_track(tracks, 9, 2)
     with pytest.raises(LineageError, match="can only be split"):
         split_track(tracks, 1, 0)
+
+
+def test_relabel_hits_is_the_walk_apply_relabels_writes():
+    """The plugin writes relabel_hits as undoable edits; scripts apply_relabels: the same
+    pixels, later steps acting on earlier steps' results."""
+    from sam2_cells import Relabel, relabel_hits
+
+    labels, _ = _stack()
+    steps = [Relabel(3, 5, 2, 7), Relabel(4, 5, 7, 9), Relabel(0, 1, 5, 6)]
+    written = labels.copy()
+    for t, frame, hit, new in relabel_hits(written, steps):
+        assert frame[hit].size and (frame[hit] != new).all()
+        plane = written[t].copy()
+        plane[hit] = new
+        written[t] = plane
+    applied = labels.copy()
+    apply_relabels(applied, steps)
+    np.testing.assert_array_equal(written, applied)
+    assert (applied[3] == 7).any() and (applied[4:] == 9).any() and not (applied == 6).any()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Labels bigger than this many bytes are created as a zarr array on disk.
 ZARR_THRESHOLD_BYTES = 1 << 30
-LABELS_DTYPE = np.int32
 
 
 @dataclass(frozen=True)
@@ -212,7 +210,8 @@ def new_labels_data(
     plane_axes: int = 2,
     threshold_bytes: int = ZARR_THRESHOLD_BYTES,
 ) -> Any:
-    """Zeros for a new Labels layer: numpy, or an on-disk zarr array for big stacks.
+    """Zeros for a new Labels layer: numpy, or an on-disk zarr array for big stacks
+    (:func:`sam2_cells.new_label_stack`, the one rule for label stores).
 
     Parameters
     ----------
@@ -225,17 +224,11 @@ def new_labels_data(
         plane, compressed; only written planes take space). Its path is logged and kept
         in the layer metadata by the caller.
     """
-    nbytes = int(np.prod(shape)) * np.dtype(LABELS_DTYPE).itemsize
-    if nbytes <= threshold_bytes:
-        return np.zeros(shape, dtype=LABELS_DTYPE)
-    import zarr
+    from sam2_cells import new_label_stack
 
-    folder = tempfile.mkdtemp(prefix="napari-sam2-labels-")
-    chunks = (1,) * (len(shape) - plane_axes) + tuple(shape[-plane_axes:])
-    array = zarr.create_array(
-        store=folder, shape=shape, chunks=chunks, dtype=LABELS_DTYPE, fill_value=0
-    )
-    log.info("labels of %d bytes are kept on disk in %s", nbytes, folder)
+    array = new_label_stack(shape, plane_axes=plane_axes, in_memory_bytes=threshold_bytes)
+    if not isinstance(array, np.ndarray):
+        log.info("labels of %s are kept on disk in %s", shape, array.store)
     return array
 
 

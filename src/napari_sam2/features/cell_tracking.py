@@ -170,7 +170,8 @@ class CellTracking:
 
         ws = self._ws
         problem = self.problem()
-        if problem is None and resume and (self.run_state is None or not self.run_state.state):
+        last = self.run_state
+        if problem is None and resume and (last is None or not last.state or last.work is None):
             problem = "There is no cancelled run to continue."
         if problem:
             ws.notify("warning", problem)
@@ -215,6 +216,7 @@ class CellTracking:
                 reason = "the image of the setup was removed or changed"
             if run.frames_done >= n_frames or reason is not None:
                 run.state = None  # finished, or its image or layer gone: nothing to continue
+                run.work = None  # nor a second (T, H, W) stack to keep for it
             self.events.changed.emit()
             if reason is not None:
                 text = (
@@ -251,8 +253,8 @@ class CellTracking:
         kind = "Labels" if "Labels" in kinds else "Points" if "Points" in kinds else ""
         name = getattr(seeds, "name", "")
         if kind == "Labels":
-            data = np.asarray(seeds.data)
-            frame = data if data.ndim == 2 else data[self._ws.image.plane.frame]
+            data = seeds.data  # one frame is read, not the whole stack
+            frame = np.asarray(data if data.ndim == 2 else data[self._ws.image.plane.frame])
             if frame.shape != shape[1:]:
                 raise ValueError(
                     f"the seed labels are {frame.shape} but the frames are {shape[1:]} "
@@ -293,7 +295,7 @@ class CellTracking:
             self.settings = dataclasses.replace(self.settings, detection=detections)
             return None
         is_layer = type(detections).__name__ == "Labels"
-        data = np.asarray(detections.data) if is_layer else detections
+        data = detections.data if is_layer else detections  # read a frame at a time
         detector = LabelStackDetector(data)
         detector.check(shape)
         return detector
@@ -405,7 +407,7 @@ class CellTracking:
         if ws.jobs.is_running("track"):
             ws.notify("warning", "Wait for cell tracking to finish (or cancel it).")
             return False
-        labels = np.asarray(run.labels_layer.data)[: run.frames_done]  # a view: no 2nd copy
+        labels = _first_frames(run.labels_layer.data, run.frames_done)  # no 2nd copy
         tracks = list(run.tracks)
 
         def work(ctx: JobContext) -> Path | str:
@@ -488,3 +490,15 @@ class CellTracking:
             if label in run.points[t]:
                 return (t, *run.points[t][label])
         return None
+
+
+def _first_frames(data: Any, n: int) -> Any:
+    """Frames ``0 .. n - 1`` of a (T, H, W) Labels array without reading them: a view of
+    a numpy array, else a ``sam2_cells.LazyStack`` that reads a frame when indexed."""
+    if isinstance(data, np.ndarray):
+        return data[:n]
+    if n == len(data):
+        return data
+    from sam2_cells import LazyStack
+
+    return LazyStack(n, tuple(data.shape[1:3]), data.dtype, lambda t: np.asarray(data[t]))

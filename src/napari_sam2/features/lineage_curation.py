@@ -30,6 +30,7 @@ def apply_lineage_edit(run: Any, edit: LineageEdit) -> None:
         The edit breaks a rule; nothing is changed.
     """
     from napari_sam2.features.track_labels import LineageSnapshot
+    from sam2_cells import relabel_hits
 
     tracks, relabels = edit(list(run.tracks))
     layer = run.labels_layer
@@ -41,13 +42,12 @@ def apply_lineage_edit(run: Any, edit: LineageEdit) -> None:
     )
     changed: set[int] = set()
     with EditGroup(layer) as group:
-        for step in relabels:
-            for t in range(step.first, step.last + 1):
-                rows, cols = np.nonzero(np.asarray(layer.data[t]) == step.old)
-                if rows.size:
-                    values = np.full(rows.size, step.new)
-                    group.write((t, slice(None), slice(None)), PlaneEdit(rows, cols, values))
-                    changed.add(t)
+        for t, _, hit, new in relabel_hits(layer.data, relabels):
+            rows, cols = np.nonzero(hit)
+            group.write(
+                (t, slice(None), slice(None)), PlaneEdit(rows, cols, np.full(rows.size, new))
+            )
+            changed.add(t)
         for t in changed:  # once per relabelled frame, after all its relabellings
             run.points[t] = centroids(np.asarray(layer.data[t]))
         after = LineageSnapshot(tuple(tracks), {t: dict(run.points.get(t, {})) for t in touched})
