@@ -11,7 +11,6 @@ passes only.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,8 @@ import torch
 
 from sam2_engine.device import inference_context
 from sam2_engine.focus.policy import WindowPolicy
-from sam2_engine.focus.window import Window, encode_windows
+from sam2_engine.focus.window import Window
+from sam2_engine.focus.window_cache import WindowFeatureCache
 from sam2_engine.image_prediction import ImagePrediction, MaskCrop
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.logit_cleanup import MaskCleanup
@@ -78,7 +78,7 @@ class WindowedPrompts:
         self.policy = policy
         self.cache_size = int(cache_size)
         self._images: list[torch.Tensor | LazyPlane] = []
-        self._cache: OrderedDict[tuple[int, Window], ImageFeatures] = OrderedDict()
+        self._cache = WindowFeatureCache(model, self.cache_size, keep=_float32)
 
     # ------------------------------------------------------------------ images
     def set_images(self, rgbs: Sequence[torch.Tensor | LazyPlane]) -> None:
@@ -93,21 +93,7 @@ class WindowedPrompts:
 
     def features(self, index: int, windows: list[Window]) -> ImageFeatures:
         """Features of several windows of image ``index`` (batch in window order)."""
-        missing = [w for w in dict.fromkeys(windows) if (index, w) not in self._cache]
-        if missing:
-            feats = encode_windows(self.model, self._images[index], missing)
-            for i, w in enumerate(missing):
-                f = feats.select(i)
-                self._cache[(index, w)] = ImageFeatures(
-                    f.embed.float(), (f.high_res[0].float(), f.high_res[1].float()), f.pos.float()
-                )
-        picked = []
-        for w in windows:
-            self._cache.move_to_end((index, w))
-            picked.append(self._cache[(index, w)])
-        while len(self._cache) > max(self.cache_size, len(windows)):
-            self._cache.popitem(last=False)
-        return ImageFeatures.concat(picked)
+        return self._cache.get(index, windows, lambda: self._images[index])
 
     # ------------------------------------------------------------------ decoding
     def decode(
@@ -262,6 +248,12 @@ class WindowedPrompts:
         return ImagePrediction(
             None, scores, clamped, object_scores, [d.window for d in parts], crops
         )
+
+
+def _float32(f: ImageFeatures) -> ImageFeatures:
+    return ImageFeatures(
+        f.embed.float(), (f.high_res[0].float(), f.high_res[1].float()), f.pos.float()
+    )
 
 
 def _most_plausible(

@@ -12,7 +12,6 @@ the number of objects, not the frame size.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,7 +19,8 @@ import torch
 
 from sam2_engine.focus.image_prompts import WindowedPrompts
 from sam2_engine.focus.policy import WindowPolicy
-from sam2_engine.focus.window import Window, encode_windows
+from sam2_engine.focus.window import Window
+from sam2_engine.focus.window_cache import WindowFeatureCache
 from sam2_engine.masks.postprocess import masks_to_boxes
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import SAM2Model
@@ -99,8 +99,7 @@ class ObjectWindowView:
         self.frame_hw = frame_hw
         self.tokens = model.embedding_size
         self._load = load
-        self._cache_size = max(8, cache_size)
-        self._features: OrderedDict[tuple[int, Window], ImageFeatures] = OrderedDict()
+        self._features = WindowFeatureCache(model, max(8, cache_size))
         self._probe = WindowedPrompts(model, policy, cache_size=8)
         self._probe_frame: int | None = None
 
@@ -204,18 +203,7 @@ class ObjectWindowView:
     # ------------------------------------------------------------------ features
     def features(self, frame: int, windows: list[Window | None]) -> ImageFeatures:
         """Features of each object's window on ``frame`` (batch in window order)."""
-        missing = [w for w in dict.fromkeys(windows) if (frame, w) not in self._features]
-        if missing:
-            feats = encode_windows(self.model, self._load(frame), missing)
-            for i, w in enumerate(missing):
-                self._features[(frame, w)] = feats.select(i)
-        picked = []
-        for w in windows:
-            self._features.move_to_end((frame, w))
-            picked.append(self._features[(frame, w)])
-        while len(self._features) > max(self._cache_size, len(windows)):
-            self._features.popitem(last=False)
-        return ImageFeatures.concat(picked)
+        return self._features.get(frame, windows, lambda: self._load(frame))
 
     def memories(
         self, track: ObjectTrack, window: Window | None
@@ -227,7 +215,7 @@ class ObjectWindowView:
         return cond, recent  # type: ignore[return-value]
 
     def nbytes(self) -> int:
-        return sum(f.nbytes() for f in self._features.values())
+        return self._features.nbytes()
 
     def result(
         self, frame: int, ids: list[int], outs: list[FrameOutput], exclusive: bool
