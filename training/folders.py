@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 
 from sam2_cells.ctc import TIFF_SUFFIXES, find_ctc_sequences, is_ctc_folder
-from sam2_training.sources import LabelledStack, channel_axis_of, check_label_dtype
+from sam2_training.sources import (
+    LabelledStack,
+    PairedStack,
+    channel_axis_of,
+    check_label_dtype,
+)
 
 
 class _LazyTiff:
@@ -53,7 +58,7 @@ def _tiff_shape(path: Path) -> tuple[tuple[int, ...], np.dtype]:
         return tuple(int(s) for s in series.shape), np.dtype(series.dtype)
 
 
-class TiffPairStack(LabelledStack):
+class TiffPairStack(PairedStack):
     """An image file and its label file (2D, 2D + channels, or a stack)."""
 
     def __init__(self, image_path: Path, label_path: Path, channel_axis: int | None) -> None:
@@ -66,22 +71,13 @@ class TiffPairStack(LabelledStack):
         axis = channel_axis_of(ishape, lshape, channel_axis, str(image_path))
         self._image, self._label = _LazyTiff(image_path), _LazyTiff(label_path)
         self._paths = (image_path, label_path)
-        self._is_stack = len(lshape) == 3
-        self.num_frames = lshape[0] if self._is_stack else 1
-        self.frame_shape = (lshape[-2], lshape[-1])
-        self.has_channels = axis is not None
-        self._frame_axis = None if axis is None else (axis - 1 if self._is_stack else axis)
+        self._set_layout(lshape, axis)
 
     def image(self, t: int) -> np.ndarray:
-        data = self._image.data()
-        frame = np.asarray(data[t] if self._is_stack else data)
-        if self._frame_axis is not None and self._frame_axis != frame.ndim - 1:
-            frame = np.moveaxis(frame, self._frame_axis, -1)
-        return frame
+        return self._channels_last(self._frame_of(self._image.data(), t))
 
     def labels(self, t: int) -> np.ndarray:
-        data = self._label.data()
-        return np.asarray(data[t] if self._is_stack else data)
+        return self._frame_of(self._label.data(), t)
 
     def fingerprint(self, digest: Any) -> None:
         for p in self._paths:

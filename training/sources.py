@@ -64,6 +64,38 @@ class LabelledStack:
         return f"{type(self).__name__}({self.name!r}, frames={self.num_frames})"
 
 
+class PairedStack(LabelledStack):
+    """A stack held as one image and one label array: (H, W[, C]) or (T, H, W[, C]).
+
+    Subclasses call :meth:`_set_layout` once the shapes are checked, and read frames
+    with :meth:`_frame_of` and :meth:`_channels_last`.
+    """
+
+    _is_stack: bool
+    _frame_axis: int | None
+
+    def _set_layout(self, label_shape: tuple[int, ...], channel_axis: int | None) -> None:
+        """Frames and channels from the (H, W) or (T, H, W) label shape and the image's
+        channel axis (None: no channels)."""
+        self._is_stack = len(label_shape) == 3
+        self.num_frames = label_shape[0] if self._is_stack else 1
+        self.frame_shape = (label_shape[-2], label_shape[-1])
+        self.has_channels = channel_axis is not None
+        # channel axis within one frame (after the stack axis is indexed away)
+        self._frame_axis = (
+            None if channel_axis is None else (channel_axis - 1 if self._is_stack else channel_axis)
+        )
+
+    def _frame_of(self, data: Any, t: int) -> np.ndarray:
+        """Frame ``t`` of ``data`` (the whole array when it is not a stack)."""
+        return np.asarray(data[t] if self._is_stack else data)
+
+    def _channels_last(self, frame: np.ndarray) -> np.ndarray:
+        if self._frame_axis is not None and self._frame_axis != frame.ndim - 1:
+            frame = np.moveaxis(frame, self._frame_axis, -1)
+        return frame
+
+
 def check_label_dtype(dtype: np.dtype, name: str) -> None:
     """Refuse label images that are not integer (or bool) ids; ``name`` is for the message."""
     if dtype.kind not in "uib":
@@ -117,7 +149,7 @@ def channel_axis_of(
     )
 
 
-class ArrayStack(LabelledStack):
+class ArrayStack(PairedStack):
     """A stack (or a single 2D image) held in arrays.
 
     Parameters
@@ -153,21 +185,13 @@ class ArrayStack(LabelledStack):
         if min(lshape[-2:]) < 8:
             raise ValueError(f"{name}: frames of {lshape[-2:]} pixels are too small to train on")
         self._images, self._labels = images, labels
-        self._is_stack = len(lshape) == 3
-        self.num_frames = lshape[0] if self._is_stack else 1
-        self.frame_shape = (lshape[-2], lshape[-1])
-        self.has_channels = axis is not None
-        # channel axis within one frame (after the stack axis is indexed away)
-        self._frame_axis = None if axis is None else (axis - 1 if self._is_stack else axis)
+        self._set_layout(lshape, axis)
 
     def image(self, t: int) -> np.ndarray:
-        frame = np.asarray(self._images[t] if self._is_stack else self._images)
-        if self._frame_axis is not None and self._frame_axis != frame.ndim - 1:
-            frame = np.moveaxis(frame, self._frame_axis, -1)
-        return frame
+        return self._channels_last(self._frame_of(self._images, t))
 
     def labels(self, t: int) -> np.ndarray:
-        lab = np.asarray(self._labels[t] if self._is_stack else self._labels)
+        lab = self._frame_of(self._labels, t)
         return lab.astype(np.int64, copy=False) if lab.dtype == bool else lab
 
     def fingerprint(self, digest: Any) -> None:

@@ -289,12 +289,17 @@ class ViewerBridge:
             if helper is layer:
                 del self._layers[role]
 
-    def _on_points_edited(self, event: Any) -> None:
+    def _prompt_edit(self, event: Any) -> Any:
+        """The edited prompt layer of a user's edit that changes prompts, or None (an
+        edit of ours being synced, a selection, or no image yet)."""
         action = str(getattr(event, "action", ""))
         if self._syncing or not action.endswith(("added", "removed", "changed")):
-            return
-        c, layer = self.controller, event.source
-        if c.layout is None:
+            return None
+        return None if self.controller.layout is None else event.source
+
+    def _on_points_edited(self, event: Any) -> None:
+        c, layer = self.controller, self._prompt_edit(event)
+        if layer is None:
             return
         data = np.asarray(layer.data)
         if len(data) == 0:
@@ -312,11 +317,8 @@ class ViewerBridge:
         c.set_prompts(plane, prompts)
 
     def _on_box_edited(self, event: Any) -> None:
-        action = str(getattr(event, "action", ""))
-        if self._syncing or not action.endswith(("added", "removed", "changed")):
-            return
-        c, layer = self.controller, event.source
-        if c.layout is None:
+        c, layer = self.controller, self._prompt_edit(event)
+        if layer is None:
             return
         if len(layer.data) == 0:
             if c.current.plane is not None:
@@ -335,5 +337,3 @@ class ViewerBridge:
         plane = c.layout.plane_at(a)
         with self._sync():
             box.data = [rectangle(c.layout, plane, (a[-2], a[-1], b[-2], b[-1]))]
-
-
