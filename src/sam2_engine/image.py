@@ -38,7 +38,7 @@ from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.logit_cleanup import MaskCleanup
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
-from sam2_engine.progress import ProgressCallback
+from sam2_engine.progress import CancelCallback, ProgressCallback
 from sam2_engine.prompts import (
     check_boxes,
     check_points,
@@ -132,11 +132,21 @@ class ImagePredictor:
         """Whether the current image is cut into tiles (see ``tiling``)."""
         return self._tiled is not None
 
-    def embed_tiles(self, progress: ProgressCallback | None = None) -> None:
+    def embed_tiles(
+        self, progress: ProgressCallback | None = None, cancel: CancelCallback | None = None
+    ) -> bool:
         """Encode every tile of a tiled image now (else each on first use);
-        ``progress(done, total)`` is called after each tile."""
-        if self._tiled is not None:
-            embed_all_tiles(self._tiled, progress)
+        ``progress(done, total)`` is called after each tile, ``cancel()`` before each
+        (True stops). ``predict`` may run meanwhile in another thread: it uses the tiles
+        already encoded. Returns whether every tile is encoded."""
+        if self._tiled is None:
+            return True
+        return embed_all_tiles(self._tiled, progress, cancel)
+
+    @property
+    def tile_count(self) -> int:
+        """Tiles of the current image (0 when it is not tiled)."""
+        return 0 if self._tiled is None else len(self._tiled.grid)
 
     @property
     def windowed(self) -> bool:

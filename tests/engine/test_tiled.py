@@ -117,3 +117,29 @@ def test_the_predictor_tiles_a_big_image_and_keeps_its_signature(model):
     small.set_image(image)
     assert not small.tiled, "auto decodes images up to 2,048 px whole"
     assert TilingSettings().should_tile((2100, 300), 128)
+
+
+def test_tiles_embedded_in_a_thread_meet_clicks_without_encoding_twice(model, monkeypatch):
+    import threading
+
+    from sam2_engine.tiled.prompts import TiledPrompts as Tiles
+
+    calls: list[int] = []
+    encode = Tiles._encode
+
+    def counted(self, index):
+        calls.append(index)
+        return encode(self, index)
+
+    monkeypatch.setattr(Tiles, "_encode", counted)
+    pred = se.ImagePredictor(model, tiling=TilingSettings("tile", tile=64, halo=8))
+    pred.set_image(np.random.default_rng(2).integers(0, 4000, (150, 200)).astype(np.uint16))
+    seen: list[tuple[int, int]] = []
+    assert not pred.embed_tiles(lambda d, t: seen.append((d, t)), cancel=lambda: len(seen) >= 3)
+    assert seen == [(1, pred.tile_count), (2, pred.tile_count), (3, pred.tile_count)]
+    worker = threading.Thread(target=pred.embed_tiles)
+    worker.start()
+    for x, y in ((20, 20), (180, 130), (100, 75)):
+        pred.predict(points=[[x, y]], labels=[1])
+    worker.join()
+    assert sorted(calls) == list(range(pred.tile_count)), "each tile encoded once"

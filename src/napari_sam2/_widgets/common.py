@@ -16,6 +16,7 @@ from napari_sam2.viewer.registry import bridge_for, unwrap_viewer
 JOB_NAMES = {
     "model": "loading the model",
     "embed": "computing the embedding",
+    "tiles": "embedding the tiles of a big image",
     "preview": "decoding",
     "propagate": "propagating",
     "automatic": "segmenting everything",

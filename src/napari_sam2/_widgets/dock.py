@@ -20,7 +20,7 @@ from napari_sam2._widgets.tools import TOOLS, ToolContext, tool_keys
 from napari_sam2.viewer.registry import unwrap_viewer
 
 PLUGIN, DOCK_NAME = "napari-sam2", "SAM 2"
-MODEL_JOBS = ("model", "embed", "preview", "propagate", "automatic", "track", "export")
+MODEL_JOBS = ("model", "embed", "tiles", "preview", "propagate", "automatic", "track", "export")
 
 
 class Sam2Dock(Container):

@@ -11,13 +11,18 @@ the image again (after fixing its data) tries again.
 
 A plane much larger than a whole-image model's input is cut into tiles (see
 ``sam2_engine.tiled``): the predictor is kept, as in window mode, and each click encodes
-only the tiles it needs, so clicks work long before a whole slide could be encoded. With
-:meth:`Embeddings.use_disk` on, whole planes and tiles are also kept in the on-disk
+only the tiles it needs, so clicks work long before a whole slide could be encoded. The
+other tiles are then embedded in the background (a ``"tiles"`` job with a progress bar,
+cancelled when the image, the plane or the model changes), when they can be kept: all
+fit in the predictor's memory, or the disk cache is on. That job steps aside while a
+click is decoded (it waits between tiles), and clicks use the tiles already embedded.
+With :meth:`Embeddings.use_disk` on, whole planes and tiles are also kept in the on-disk
 ``sam2_engine.EmbeddingCache``: reopening an image or a time-lapse skips the encoder.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +33,9 @@ from napari_sam2.core.job_board import JobBoard
 from napari_sam2.core.jobs import Job, JobContext
 from napari_sam2.core.model_slot import ModelSlot
 from napari_sam2.core.state import PlaneKey
+
+#: Tiles a tiled predictor keeps in memory: more are embedded ahead only with the disk cache.
+TILES_IN_MEMORY = 32
 
 
 class Embeddings:
@@ -89,12 +97,14 @@ class Embeddings:
 
     def clear(self) -> None:
         """Forget every embedding (the model changed)."""
+        self._jobs.cancel("tiles")
         self.cache.clear()
         self._next = None
         self._failed.clear()
 
     def drop_queue(self) -> None:
         """Forget the plane waiting behind the running job (the image changed)."""
+        self._jobs.cancel("tiles")
         self._next = None
 
     def show_status(self, plane: PlaneKey) -> None:
@@ -159,6 +169,8 @@ class Embeddings:
             if plane == self._image.plane:
                 self._status.set(f"Embedding of {name} ready: click to segment.")
             self.on_ready(plane)
+            if item.predictor is not None and item.predictor.tiled:
+                self._embed_tiles(plane, item.predictor, name)
 
         def failed(err: BaseException) -> None:
             self._failed.add(key[:2])
@@ -175,6 +187,7 @@ class Embeddings:
             if waiting is not None and not self._jobs.is_running("embed"):
                 self.ensure(waiting)
 
+        self._jobs.cancel("tiles")  # another plane: its tiles go first
         self._running = plane
         self._status.set(f"Computing the embedding of {name}…")
         self._jobs.start(
@@ -185,5 +198,49 @@ class Embeddings:
                 on_error=failed,
                 on_finish=finish,
                 description=f"SAM 2 embedding ({name})",
+            )
+        )
+
+    def _embed_tiles(self, plane: PlaneKey, predictor: Any, name: str) -> None:
+        """Embed every tile of a tiled plane in the background, with progress; clicks
+        meanwhile use the tiles already embedded (and encode theirs on demand)."""
+        total = int(predictor.tile_count)
+        if total == 0 or (self.disk is None and total > TILES_IN_MEMORY):
+            return  # they could not all be kept: each click encodes its own tiles
+        jobs, token, model = self._jobs, self._image.token, self._models.model
+
+        def work(ctx: JobContext) -> bool:
+            def cancel() -> bool:
+                while not ctx.cancelled and jobs.is_running("preview"):
+                    time.sleep(0.02)  # a click is being decoded: it gets the CPU
+                return ctx.cancelled
+
+            return bool(predictor.embed_tiles(ctx.report, cancel))
+
+        shown, emit = [0], jobs.progress_fn("tiles")
+
+        def progressed(done: int, total: int) -> None:
+            # reports can reach the GUI thread nested (napari's progress bar processes
+            # events while it updates), i.e. out of order: show only the newest
+            if done > shown[0]:
+                shown[0] = done
+                emit(done, total)
+
+        def done(complete: bool) -> None:
+            stale = token != self._image.token or model is not self._models.model
+            if complete and not stale and plane == self._image.plane:
+                self._status.set(f"All {total} tiles of {name} embedded: click anywhere.")
+
+        self._status.set(
+            f"Embedding the {total} tiles of {name} in the background; click to segment meanwhile."
+        )
+        jobs.start(
+            Job(
+                "tiles",
+                work,
+                on_done=done,
+                on_progress=progressed,
+                total=total,
+                description=f"SAM 2 tiles ({name})",
             )
         )

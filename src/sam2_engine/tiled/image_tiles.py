@@ -9,7 +9,7 @@ that holds it best; :func:`embed_all_tiles` encodes every tile up front, with pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from sam2_engine.image_prediction import ImagePrediction
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.sam2 import SAM2Model
+from sam2_engine.progress import CancelCallback, ProgressCallback
 from sam2_engine.prompts import check_boxes, check_points
 from sam2_engine.tiled.grid import TileGrid, TilingSettings
 from sam2_engine.tiled.prompts import TiledPrompts
@@ -57,14 +58,24 @@ def tile_image(
 
 
 def embed_all_tiles(
-    tiled: TiledPrompts, progress: Callable[[int, int], None] | None = None
-) -> None:
-    """Encode every tile now; ``progress(done, total)`` after each."""
+    tiled: TiledPrompts,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+) -> bool:
+    """Encode every tile now; ``progress(done, total)`` after each.
+
+    ``cancel()`` is asked before each tile (e.g. a cancelled background job): True
+    stops there. Tiles encoded meanwhile by another thread (a click) are not encoded
+    again. Returns whether every tile was encoded.
+    """
     total = len(tiled.grid)
     for i in range(total):
+        if cancel is not None and cancel():
+            return False
         tiled.encode(i)
         if progress is not None:
             progress(i + 1, total)
+    return True
 
 
 def predict_tiled(

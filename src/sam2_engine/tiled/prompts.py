@@ -9,6 +9,7 @@ with an :class:`~sam2_engine.embedding_cache.EmbeddingCache`, on disk.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -63,19 +64,27 @@ class TiledPrompts:
         self.cache_size, self.max_tiles = int(cache_size), int(max_tiles)
         self._store = store
         self._features: OrderedDict[int, ImageFeatures] = OrderedDict()
+        self._lock = threading.RLock()  # a click and a background embedding may meet
 
     # ------------------------------------------------------------------ features
+    def is_encoded(self, index: int) -> bool:
+        """Whether tile ``index``'s features are in memory now."""
+        with self._lock:
+            return index in self._features
+
     def encode(self, index: int) -> ImageFeatures:
-        """Features of tile ``index`` (encoded once; LRU in memory)."""
-        if index in self._features:
-            self._features.move_to_end(index)
-            return self._features[index]
-        feats = self._store(index, lambda: self._encode(index)) if self._store else None
-        feats = feats if feats is not None else self._encode(index)
-        self._features[index] = feats
-        while len(self._features) > self.cache_size:
-            self._features.popitem(last=False)
-        return feats
+        """Features of tile ``index`` (encoded once; LRU in memory). Thread-safe: a tile
+        asked for by two threads is encoded once."""
+        with self._lock:
+            if index in self._features:
+                self._features.move_to_end(index)
+                return self._features[index]
+            feats = self._store(index, lambda: self._encode(index)) if self._store else None
+            feats = feats if feats is not None else self._encode(index)
+            self._features[index] = feats
+            while len(self._features) > self.cache_size:
+                self._features.popitem(last=False)
+            return feats
 
     def _encode(self, index: int) -> ImageFeatures:
         tile, size = self.grid.tiles[index], self.model.image_size
