@@ -203,3 +203,19 @@ def test_dask_labels_target_is_refused_with_a_message_if_shape_differs(make_cont
     c.set_image(Image(timelapse.movie))
     with pytest.raises(ValueError, match="needs"):
         c.set_labels(Labels(da.zeros((2, 64, 64), dtype=np.int32)))
+
+
+def test_propagation_reads_frames_from_the_disk_cache_when_reopened(
+    make_controller, tiny_model, timelapse, tmp_path
+):
+    disks = []
+    for _ in range(2):  # the same time-lapse opened twice (e.g. another napari session)
+        c = make_controller(tiny_model)
+        c.ws.embeddings.use_disk(True, str(tmp_path))
+        c.set_image(Image(timelapse.movie))
+        commit_two(c)
+        assert c.propagate("forward")
+        disks.append(c.ws.embeddings.disk)
+    first, second = disks
+    assert first.misses >= len(timelapse.movie), "every frame encoded once and stored"
+    assert (second.hits, second.misses) == (first.misses, 0), "nothing is encoded again"

@@ -148,7 +148,9 @@ class Propagation:
         ws = self._ws
         key = (ws.image.token, id(ws.models.model), fixed)
         if self._slot is None or self._slot.key != key:
-            predictor = se.VideoPredictor(ws.models.model, non_overlapping=True)
+            predictor = se.VideoPredictor(  # "Embeddings on disk" covers propagation too
+                ws.models.model, non_overlapping=True, embedding_cache=ws.embeddings.disk
+            )
             source = ws.image.source(PlaneKey(0, fixed))
             self._slot = SessionSlot(key, predictor.start(source))
         return self._slot
