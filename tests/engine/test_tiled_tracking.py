@@ -144,3 +144,11 @@ def test_settings_are_frozen_when_a_session_starts():
     assert not pred.start(_movie(2)).settings.non_overlapping
     with pytest.raises(dataclasses.FrozenInstanceError):
         session.settings.fill_hole_area = 0  # type: ignore[misc]
+
+
+def test_tiled_sessions_never_load_whole_frames_ahead():
+    model = se.build_model("test_tiny", checkpoint=False)
+    tiled = se.VideoPredictor(model, tiling=TILING, prefetch=True).start(_movie(2))
+    whole = se.VideoPredictor(model, prefetch=True).start(_movie(2))
+    assert tiled.tiled and not tiled._inputs.enabled, "tiles read only their regions"
+    assert not whole.tiled and whole._inputs.enabled

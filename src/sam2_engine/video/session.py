@@ -74,6 +74,8 @@ class TrackingSession:
         self._storage = s.storage(dev)
         self._inputs = FramePrefetcher(self._load_input, enabled=s.prefetch_on(dev))
         self._view: FrameView = choose_view(self.model, s, source, self._inputs.get)
+        if self.tiled:  # tiles read their own regions: never load whole big frames ahead
+            self._inputs.enabled = False
 
     @property
     def windowed(self) -> bool:
