@@ -39,6 +39,7 @@ from sam2_cells.divisions import (
     typical_area,
     typical_motion,
     undo_merge_splits,
+    undo_static_mothers,
     undo_uneven_divisions,
 )
 from sam2_cells.lineage import TrackRecord
@@ -185,6 +186,11 @@ class LinkSettings:
         A division whose smaller daughter is less than this share of the larger one (in
         first areas) is undone: the larger daughter goes on as the mother, the smaller
         starts a track of her own (a fragment, or a neighbour parting).
+    mother_shrink : float
+        A division is kept only when the mother's area in her last frame is at most this
+        share of her largest area over the five frames before (a dividing cell rounds up and
+        condenses: :func:`~sam2_cells.divisions.undo_static_mothers`); 0 keeps every
+        division.
     """
 
     max_speed: float = 1.0
@@ -200,6 +206,7 @@ class LinkSettings:
     merge_window: int = 4
     max_daughter_size: float = 1.0
     min_daughter_ratio: float = 0.5
+    mother_shrink: float = 0.8
 
     def __post_init__(self) -> None:
         if self.max_speed <= 0 or self.split_distance <= 0:
@@ -304,6 +311,8 @@ class LapLinker:
             undo_uneven_divisions(tree, areas, s.min_daughter_ratio)
         if s.divisions and s.merge_window:
             undo_merge_splits(tree, [c.centroids / d for c in frames], s.merge_window)
+        if s.divisions and s.mother_shrink > 0:
+            undo_static_mothers(tree, areas, s.mother_shrink)
         return self._tracks(tree, [len(c) for c in frames])
 
     def _tracks(self, tree: object, counts: list[int]) -> Links:

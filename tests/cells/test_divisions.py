@@ -1,5 +1,6 @@
 """Divisions: the division distance follows the movie's motion; uneven daughters, whole
-cells as daughters, and two touching cells that part again are no division."""
+cells as daughters, two touching cells that part again and a "mother" that did not
+condense before dividing are no division."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sam2_cells.divisions import (
     typical_area,
     typical_motion,
     undo_merge_splits,
+    undo_static_mothers,
     undo_uneven_divisions,
 )
 from sam2_cells.linking import FrameCells, LapLinker, LinkSettings
@@ -31,11 +33,12 @@ def test_typical_area_is_not_pulled_down_by_many_fragments():
 
 
 def fast_division(split_follows_motion: bool) -> int:
-    """A cell moving 0.8 diameter a frame divides; her daughters land 0.9 diameter from
-    her last position. The number of divisions the linker finds."""
+    """A cell moving 0.8 diameter a frame condenses and divides; her daughters land 0.9
+    diameter from her last position. The number of divisions the linker finds."""
     frames = []
     for t in range(4):
-        frames.append(FrameCells(np.array([[50.0, 10.0 + 8 * t]]), np.array([100])))
+        area = 100 if t < 3 else 70
+        frames.append(FrameCells(np.array([[50.0, 10.0 + 8 * t]]), np.array([area])))
     for t in range(4, 10):
         x = 10.0 + 8 * t
         frames.append(FrameCells(np.array([[46.0, x], [54.0, x]]), np.array([60, 60])))
@@ -73,3 +76,36 @@ def test_two_cells_that_touched_and_parted_are_no_division():
     far = nx.DiGraph([*pairwise(a), *pairwise(b)])
     far.add_edges_from([((4, 0), (5, 0)), ((4, 0), (5, 1))])
     assert undo_merge_splits(far, centroids, window=1) == 0  # A ended too long before
+
+
+def division_graph(mother_areas: list[int]) -> tuple[nx.DiGraph, list[np.ndarray]]:
+    """A mother on frames 0..n-1 with ``mother_areas``, dividing into two daughters (areas
+    50 and 45) on frame n."""
+    n = len(mother_areas)
+    chain = [(t, 0) for t in range(n)]
+    g = nx.DiGraph(list(pairwise(chain)))
+    g.add_edges_from([((n - 1, 0), (n, 0)), ((n - 1, 0), (n, 1))])
+    areas = [np.array([a]) for a in mother_areas] + [np.array([50, 45])]
+    return g, areas
+
+
+def test_a_mother_that_did_not_shrink_before_dividing_is_no_division():
+    condensed, areas = division_graph([100, 104, 98, 102, 70])
+    assert undo_static_mothers(condensed, areas, 0.8) == 0
+    assert sorted(condensed.successors((4, 0))) == [(5, 0), (5, 1)]
+    static, areas = division_graph([100, 104, 98, 102, 96])
+    assert undo_static_mothers(static, areas, 0.8) == 1
+    assert list(static.successors((4, 0))) == [(5, 0)]  # the larger piece goes on
+    assert static.in_degree((5, 1)) == 0  # the smaller starts a track of her own
+
+
+def test_a_mother_entering_the_field_is_measured_by_her_whole_footprint():
+    """Her area grows while she enters through the border, then shrinks as she divides:
+    against her largest area she condensed (against her median she would not have)."""
+    entering, areas = division_graph([20, 35, 80, 120, 140, 150, 112])
+    assert undo_static_mothers(entering, areas, 0.8) == 0
+
+
+def test_a_mother_with_no_history_is_no_division():
+    g, areas = division_graph([100])
+    assert undo_static_mothers(g, areas, 0.8) == 1
