@@ -152,3 +152,16 @@ def test_tiled_sessions_never_load_whole_frames_ahead():
     whole = se.VideoPredictor(model, prefetch=True).start(_movie(2))
     assert tiled.tiled and not tiled._inputs.enabled, "tiles read only their regions"
     assert not whole.tiled and whole._inputs.enabled
+
+
+def test_tile_features_of_old_frames_are_dropped(oracle_model):
+    session = se.VideoPredictor(oracle_model, tiling=TILING, feature_cache_size=2).start(
+        _movie(6, 12.0)
+    )
+    session.add_points(0, 1, [[40, 100]], [1])
+    for _ in session.propagate(start=0):
+        pass
+    kept = session._view._features
+    assert list(kept) == [4, 5], "tiles of the last two frames only"
+    held = sum(f.nbytes() for t in kept.values() for f in t.values())
+    assert 0 < held <= session.memory_bytes(), "the memory report counts the tiles kept"

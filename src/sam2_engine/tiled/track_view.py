@@ -86,8 +86,9 @@ class TiledTrackView:
         Tile side and halo.
     cache
         Optional on-disk embedding cache (keyed by each tile's encoder input).
-    cache_size
-        Tiles whose features are kept in memory.
+    cache_frames
+        Frames whose tiles' features are kept in memory (each frame keeps every tile
+        its objects used; like the whole-frame view's ``feature_cache_size``).
     """
 
     windowed = False
@@ -100,7 +101,7 @@ class TiledTrackView:
         plane: PlaneLoader,
         tiling: TilingSettings,
         cache: EmbeddingCache | None = None,
-        cache_size: int = 32,
+        cache_frames: int = 2,
     ) -> None:
         self.model, self.frame_hw = model, (int(frame_hw[0]), int(frame_hw[1]))
         self.tokens = model.embedding_size
@@ -112,8 +113,8 @@ class TiledTrackView:
         #: the tiles, as windows of the frame
         self.tiles = [Window(r, c, self.side) for r in rows for c in cols]
         self._plane, self._cache = plane, cache
-        self._cache_size = max(4, int(cache_size))
-        self._features: OrderedDict[tuple[int, Window], ImageFeatures] = OrderedDict()
+        self._cache_frames = max(1, int(cache_frames))
+        self._features: OrderedDict[int, dict[Window, ImageFeatures]] = OrderedDict()
         self._planes: OrderedDict[int, LazyPlane] = OrderedDict()
 
     # ------------------------------------------------------------------ windows
@@ -285,24 +286,20 @@ class TiledTrackView:
     def features(self, frame: int, windows: list[Window | None]) -> ImageFeatures:
         """Features of each object's tile on ``frame`` (batch in object order; a tile
         shared by several objects is encoded once)."""
+        tiles = self._features.setdefault(frame, {})
+        self._features.move_to_end(frame)
         for w in dict.fromkeys(windows):
             assert w is not None
-            key = (frame, w)
-            if key not in self._features:
+            if w not in tiles:
                 x = self.tile_input(frame, w)
-                feats = (
+                tiles[w] = (
                     self._cache.encode(self.model, x)
                     if self._cache is not None
                     else self.model.encode_image(x)
                 )
-                self._features[key] = feats
-        picked = []
-        for w in windows:
-            self._features.move_to_end((frame, w))  # type: ignore[arg-type]
-            picked.append(self._features[(frame, w)])  # type: ignore[index]
-        while len(self._features) > max(self._cache_size, len(windows)):
+        while len(self._features) > self._cache_frames:
             self._features.popitem(last=False)
-        return ImageFeatures.concat(picked)
+        return ImageFeatures.concat([tiles[w] for w in windows])  # type: ignore[index]
 
     def memories(
         self, track: ObjectTrack, window: Window | None
@@ -314,7 +311,7 @@ class TiledTrackView:
         return cond, recent  # type: ignore[return-value]
 
     def nbytes(self) -> int:
-        return sum(f.nbytes() for f in self._features.values())
+        return sum(f.nbytes() for tiles in self._features.values() for f in tiles.values())
 
     def result(
         self, frame: int, ids: list[int], outs: list[FrameOutput], exclusive: bool

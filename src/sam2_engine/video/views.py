@@ -85,5 +85,12 @@ def choose_view(
     if settings.windows is not None:
         return ObjectWindowView(model, settings.windows, hw, load)  # type: ignore[return-value]
     if settings.tiling.should_tile(hw, model.image_size):
-        return TiledTrackView(model, hw, source.lazy, settings.tiling, settings.embedding_cache)
+        return TiledTrackView(
+            model,
+            hw,
+            source.lazy,
+            settings.tiling,
+            settings.embedding_cache,
+            settings.feature_cache_size,
+        )
     return WholeFrameView(model, hw, load, settings.feature_cache_size, settings.embedding_cache)
