@@ -162,6 +162,6 @@ def test_tile_features_of_old_frames_are_dropped(oracle_model):
     for _ in session.propagate(start=0):
         pass
     kept = session._view._features
-    assert list(kept) == [4, 5], "tiles of the last two frames only"
-    held = sum(f.nbytes() for t in kept.values() for f in t.values())
+    assert kept.images() == [4, 5], "tiles of the last two frames only"
+    held = kept.nbytes()
     assert 0 < held <= session.memory_bytes(), "the memory report counts the tiles kept"

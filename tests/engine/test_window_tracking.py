@@ -8,7 +8,8 @@ import torch
 
 import sam2_engine as se
 from sam2_engine import Window, WindowPolicy
-from sam2_engine.focus.window_view import ObjectWindowView, _Aligned, shift_map
+from sam2_engine.focus.lattice_view import AlignedOutput, shift_map
+from sam2_engine.focus.window_view import ObjectWindowView
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
 
 
@@ -25,7 +26,7 @@ def test_memories_are_shifted_into_the_current_window():
     memory = torch.zeros(2, 16, 16)
     memory[:, 8, 8] = 1.0  # a feature at token (8, 8) of its window
     out = FrameOutput(None, torch.zeros(4), torch.ones(1), torch.ones(1), memory, Window(0, 0, 64))
-    aligned = _Aligned(out, Window(8, -4, 64), tokens=16)  # 4 px per token: 2 down, 1 left
+    aligned = AlignedOutput(out, Window(8, -4, 64), tokens=16)  # 4 px per token: 2 down, 1 left
     moved = aligned.memory
     assert moved[0, 6, 9] == 1.0 and moved.sum() == 2.0
 

@@ -12,62 +12,23 @@ the number of objects, not the frame size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
-import torch
 
 from sam2_engine.focus.image_prompts import WindowedPrompts
+from sam2_engine.focus.lattice_view import LatticeView
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window
 from sam2_engine.focus.window_cache import WindowFeatureCache
 from sam2_engine.masks.postprocess import masks_to_boxes
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import SAM2Model
-from sam2_engine.prompts import corners_first
-from sam2_engine.video.frame_result import FrameResult
-from sam2_engine.video.frame_view import FrameLoader, PromptInput
+from sam2_engine.video.frame_view import FrameLoader, FramePrompt
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
 
-__all__ = ["ObjectWindowView", "shift_map"]
+__all__ = ["ObjectWindowView"]
 
 
-def shift_map(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """(..., h, w) map moved by ``rows`` / ``cols`` cells (positive: down / right);
-    cells that come in from outside are zero."""
-    if rows == 0 and cols == 0:
-        return x
-    h, w = x.shape[-2:]
-    out = torch.zeros_like(x)
-    if abs(rows) >= h or abs(cols) >= w:
-        return out
-    src_r = slice(max(0, -rows), h - max(0, rows))
-    dst_r = slice(max(0, rows), h - max(0, -rows))
-    src_c = slice(max(0, -cols), w - max(0, cols))
-    dst_c = slice(max(0, cols), w - max(0, -cols))
-    out[..., dst_r, dst_c] = x[..., src_r, src_c]
-    return out
-
-
-class _Aligned:
-    """A stored output seen from another window of the object's lattice (lazy shift)."""
-
-    def __init__(self, out: FrameOutput, target: Window, tokens: int) -> None:
-        self._out, self._target, self._tokens = out, target, tokens
-        self.obj_ptr = out.obj_ptr
-
-    @property
-    def memory(self) -> torch.Tensor | None:
-        out, target = self._out, self._target
-        if out.memory is None or out.window is None or out.window == target:
-            return out.memory
-        step = target.side / self._tokens
-        rows = round((out.window.top - target.top) / step)
-        cols = round((out.window.left - target.left) / step)
-        return shift_map(out.memory, rows, cols)
-
-
-class ObjectWindowView:
+class ObjectWindowView(LatticeView):
     """One window per object (see module docstring).
 
     Parameters
@@ -113,38 +74,9 @@ class ObjectWindowView:
         """The lattice window of ``side`` around (row, col)."""
         return Window.centred(cy, cx, side, self.frame_hw, step=max(1, side // self.tokens))
 
-    def prompt_input(
-        self,
-        track: ObjectTrack,
-        frame: int,
-        points: np.ndarray | None,
-        labels: np.ndarray | None,
-        box: np.ndarray | None,
-        mask: np.ndarray | None,
-    ) -> PromptInput:
-        """The prompt in its window: the frame's earlier window of the object if it has
-        one (a correction), else one placed (and, for a new object, sized) from it."""
-        earlier = track.output_at(frame)
-        window = earlier.window if earlier is not None else None
-        if window is None:
-            window = self._place(track, frame, points, labels, box, mask)
-        size, dev = self.model.image_size, self.model.device
-        if mask is not None:
-            crop = window.crop(torch.as_tensor(np.asarray(mask, np.float32))[..., None], size)
-            return PromptInput(window, mask=(crop[:1] >= 0.5).float().to(dev))
-        pts, lab = corners_first(points, labels, box)
-        xy = torch.as_tensor(window.to_input(pts, size), dtype=torch.float32, device=dev)
-        return PromptInput(window, xy, torch.as_tensor(lab, device=dev))
-
-    def _place(
-        self,
-        track: ObjectTrack,
-        frame: int,
-        points: np.ndarray | None,
-        labels: np.ndarray | None,
-        box: np.ndarray | None,
-        mask: np.ndarray | None,
-    ) -> Window:
+    def place(self, track: ObjectTrack, frame: int, prompt: FramePrompt) -> Window:
+        """A new object's window, centred on its prompt; sized from it for a new object."""
+        points, labels, box, mask = prompt.points, prompt.labels, prompt.box, prompt.mask
         if mask is not None:
             if not np.any(mask):
                 raise ValueError("the mask prompt is empty; give a mask with object pixels")
@@ -204,42 +136,3 @@ class ObjectWindowView:
     def features(self, frame: int, windows: list[Window | None]) -> ImageFeatures:
         """Features of each object's window on ``frame`` (batch in window order)."""
         return self._features.get(frame, windows, lambda: self._load(frame))
-
-    def memories(
-        self, track: ObjectTrack, window: Window | None
-    ) -> tuple[Mapping[int, FrameOutput], Mapping[int, FrameOutput]]:
-        """The object's outputs, their memories shifted into ``window``."""
-        assert window is not None
-        cond = {f: _Aligned(o, window, self.tokens) for f, o in track.cond.items()}
-        recent = {f: _Aligned(o, window, self.tokens) for f, o in track.recent.items()}
-        return cond, recent  # type: ignore[return-value]
-
-    def nbytes(self) -> int:
-        return self._features.nbytes()
-
-    def result(
-        self, frame: int, ids: list[int], outs: list[FrameOutput], exclusive: bool
-    ) -> FrameResult:
-        """The frame's result with each object's window (masks pasted on demand)."""
-        side = self.tokens * 4
-        if not outs:
-            z = np.zeros(0, dtype=np.float32)
-            return FrameResult(
-                frame,
-                [],
-                np.zeros((0, *self.frame_hw), bool),
-                z,
-                z,
-                np.zeros((0, side, side), np.float32),
-            )
-        return FrameResult(
-            frame,
-            ids,
-            None,
-            torch.cat([o.iou for o in outs]).cpu().numpy(),
-            torch.cat([o.object_score for o in outs]).cpu().numpy(),
-            torch.stack([o.logits[0] for o in outs]).float().cpu().numpy(),  # type: ignore[index]
-            windows=[o.window for o in outs],  # type: ignore[misc]
-            frame_hw=self.frame_hw,
-            exclusive=exclusive,
-        )

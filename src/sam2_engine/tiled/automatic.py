@@ -16,6 +16,7 @@ import numpy as np
 
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.rle import rle_to_mask
+from sam2_engine.progress import ProgressCallback
 from sam2_engine.tiled.grid import Tile, TileGrid
 from sam2_engine.tiled.merge import RegionMask, merge_tile_masks, paint_labels
 
@@ -55,7 +56,7 @@ def generate_tiled(
     grid: TileGrid,
     tile_masks: TileMasks,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
     same_object: float = 0.5,
 ) -> tuple[list[RegionMask], np.ndarray]:
     """All objects of a big image, found tile by tile and merged.

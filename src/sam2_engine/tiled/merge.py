@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sam2_engine.masks.postprocess import masks_to_boxes
+
 __all__ = ["RegionMask", "merge_tile_masks", "paint_labels"]
 
 
@@ -52,10 +54,9 @@ class RegionMask:
 
     def tight(self) -> RegionMask:
         """The same mask cropped to its pixels' bounding box."""
-        rows, cols = np.nonzero(self.mask)
-        if rows.size == 0:
+        if not self.mask.any():
             return self
-        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        c0, r0, c1, r1 = (int(v) for v in masks_to_boxes(self.mask, inclusive=False))
         return RegionMask(
             self.mask[r0:r1, c0:c1], self.top + int(r0), self.left + int(c0), self.score, self.cut
         )

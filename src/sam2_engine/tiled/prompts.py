@@ -22,8 +22,8 @@ from sam2_engine.image_prediction import ImagePrediction, MaskCrop
 from sam2_engine.imaging.frames import IMAGENET_MEAN, IMAGENET_STD
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.image_encoder import ImageFeatures
-from sam2_engine.model.prompt_encoder import BOX_LABELS
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
+from sam2_engine.prompts import corners_first
 from sam2_engine.tiled.grid import TileGrid
 from sam2_engine.tiled.merge import RegionMask, _overlap, _union
 
@@ -133,19 +133,24 @@ class TiledPrompts:
         threshold: float,
     ) -> ImagePrediction:
         """One prompt set -> masks of the whole object, cropped to their region."""
-        pts = np.zeros((0, 2)) if points is None else np.asarray(points, float).reshape(-1, 2)
-        lab = np.zeros(0, np.int32) if labels is None else np.asarray(labels).reshape(-1)
-        if box is not None:
-            corners = np.asarray(box, float).reshape(2, 2)
-            pts, lab = np.concatenate([corners, pts]), np.concatenate([BOX_LABELS, lab])
+        pts, lab = corners_first(
+            None if points is None else np.asarray(points, float).reshape(-1, 2),
+            None if labels is None else np.asarray(labels).reshape(-1),
+            box,
+        )
         anchor = pts[lab != 0] if (lab != 0).any() else pts
         extent = np.concatenate([anchor.min(0), anchor.max(0)])
         first = self.grid.best_for(extent)
         up, iou, obj, low = self._decode(first, pts, lab.astype(np.int32), multimask)
         tile = self.grid.tiles[first]
         parts = [
-            self._complete(RegionMask((up[m] > threshold).cpu().numpy(), tile.top, tile.left,
-                                      cut=True), first, pts, lab, threshold)
+            self._complete(
+                RegionMask((up[m] > threshold).cpu().numpy(), tile.top, tile.left, cut=True),
+                first,
+                pts,
+                lab,
+                threshold,
+            )
             for m in range(up.shape[0])
         ]
         top = min(p.top for p in parts)
@@ -196,8 +201,10 @@ class TiledPrompts:
     def _inside(self, pts: np.ndarray, index: int) -> np.ndarray:
         t = self.grid.tiles[index]
         return (
-            (pts[:, 0] >= t.left) & (pts[:, 0] < t.left + t.width)
-            & (pts[:, 1] >= t.top) & (pts[:, 1] < t.top + t.height)
+            (pts[:, 0] >= t.left)
+            & (pts[:, 0] < t.left + t.width)
+            & (pts[:, 1] >= t.top)
+            & (pts[:, 1] < t.top + t.height)
         )
 
     def _touched_neighbours(self, mask: RegionMask, index: int) -> list[int]:

@@ -9,7 +9,7 @@ halo of ``h`` pixels an object up to ``2 h`` across is whole in that tile, howev
 moves; one larger than that, cut in every tile, gets a window of the same side centred
 on it instead. Tiles and windows lie on one lattice of whole model tokens, so that the
 memories of an object encoded in one tile are shifted by whole tokens into the next
-(:func:`~sam2_engine.focus.window_view.shift_map`, as window mode does).
+(:func:`~sam2_engine.focus.lattice_view.shift_map`, as window mode does).
 
 Why tiles rather than one window per object (window mode): objects in the same tile
 share one encoder pass per frame (a field of 200 cells on 25 tiles costs at most 25
@@ -24,22 +24,23 @@ Coordinates: frame points are (x, y) = (column, row); windows and masks are (row
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from sam2_engine.device import inference_context
+from sam2_engine.focus.lattice_view import LatticeView
 from sam2_engine.focus.window import Window
-from sam2_engine.focus.window_view import shift_map
+from sam2_engine.focus.window_cache import WindowFeatureCache
 from sam2_engine.imaging.frames import imagenet_normalize
 from sam2_engine.imaging.lazy_plane import LazyPlane
+from sam2_engine.masks.postprocess import masks_to_boxes
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.tiled.grid import TilingSettings
-from sam2_engine.video.frame_result import FrameResult
-from sam2_engine.video.frame_view import PromptInput, corner_points
+from sam2_engine.video.frame_view import FramePrompt
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def lattice_starts(length: int, side: int, overlap: int, step: int) -> list[int]
         n += 1
 
 
-class TiledTrackView:
+class TiledTrackView(LatticeView):
     """Each object on the tile that holds it best (see module docstring).
 
     Parameters
@@ -113,8 +114,9 @@ class TiledTrackView:
         #: the tiles, as windows of the frame
         self.tiles = [Window(r, c, self.side) for r in rows for c in cols]
         self._plane, self._cache = plane, cache
-        self._cache_frames = max(1, int(cache_frames))
-        self._features: OrderedDict[int, dict[Window, ImageFeatures]] = OrderedDict()
+        self._features = WindowFeatureCache(
+            model, 0, max_images=cache_frames, encode=self._encode_tiles
+        )
         self._planes: OrderedDict[int, LazyPlane] = OrderedDict()
 
     # ------------------------------------------------------------------ windows
@@ -146,44 +148,18 @@ class TiledTrackView:
         x0, y0, x1, y1 = (float(v) for v in box)
         return Window.centred((y0 + y1) / 2, (x0 + x1) / 2, self.side, self.frame_hw, self.step)
 
-    def prompt_input(
-        self,
-        track: ObjectTrack,
-        frame: int,
-        points: np.ndarray | None,
-        labels: np.ndarray | None,
-        box: np.ndarray | None,
-        mask: np.ndarray | None,
-    ) -> PromptInput:
-        """The prompt in its tile: the frame's earlier tile of the object if it has one
-        (a correction), else the tile that holds the prompted object best (for clicks,
-        found by decoding them once on the tile that holds the clicks best)."""
-        earlier = track.output_at(frame)
-        window = earlier.window if earlier is not None else None
-        if window is None:
-            window = self.window_for(self._prompt_box(frame, points, labels, box, mask))
-        size, dev = self.model.image_size, self.model.device
-        if mask is not None:
-            crop = window.crop(torch.as_tensor(np.asarray(mask, np.float32))[..., None], size)
-            return PromptInput(window, mask=(crop[:1] >= 0.5).float().to(dev))
-        pts, lab = corner_points(points, labels, box)
-        xy = torch.as_tensor(window.to_input(pts, size), dtype=torch.float32, device=dev)
-        return PromptInput(window, xy, torch.as_tensor(lab, device=dev))
+    def place(self, track: ObjectTrack, frame: int, prompt: FramePrompt) -> Window:
+        """The tile that holds the prompted object best (for clicks, found by decoding
+        them once on the tile that holds the clicks best)."""
+        return self.window_for(self._prompt_box(frame, prompt))
 
-    def _prompt_box(
-        self,
-        frame: int,
-        points: np.ndarray | None,
-        labels: np.ndarray | None,
-        box: np.ndarray | None,
-        mask: np.ndarray | None,
-    ) -> np.ndarray:
+    def _prompt_box(self, frame: int, prompt: FramePrompt) -> np.ndarray:
         """(x0, y0, x1, y1) of the prompted object as far as the prompt tells."""
+        points, labels, box, mask = prompt.points, prompt.labels, prompt.box, prompt.mask
         if mask is not None:
-            rows, cols = np.nonzero(mask)
-            if rows.size == 0:
+            if not np.any(mask):
                 raise ValueError("the mask prompt is empty; give a mask with object pixels")
-            return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], float)
+            return masks_to_boxes(np.asarray(mask), inclusive=False).astype(np.float64)
         if box is not None:
             return np.asarray(box, dtype=np.float64).reshape(4)
         assert points is not None and labels is not None
@@ -229,16 +205,9 @@ class TiledTrackView:
         mask = (logits[0] > 0).cpu().numpy()
         if not mask.any():
             return None
-        rows, cols = np.nonzero(mask)
         scale = window.side / mask.shape[0]
-        return np.array(
-            [
-                window.left + cols.min() * scale,
-                window.top + rows.min() * scale,
-                window.left + (cols.max() + 1) * scale,
-                window.top + (rows.max() + 1) * scale,
-            ]
-        )
+        corner = np.array([window.left, window.top, window.left, window.top])
+        return corner + masks_to_boxes(mask, inclusive=False) * scale
 
     def tracking_window(self, track: ObjectTrack, frame: int, reverse: bool) -> Window:
         """The object's tile on ``frame``: the one that holds best the object's box on the
@@ -285,80 +254,22 @@ class TiledTrackView:
 
     def features(self, frame: int, windows: list[Window | None]) -> ImageFeatures:
         """Features of each object's tile on ``frame`` (batch in object order; a tile
-        shared by several objects is encoded once)."""
-        tiles = self._features.setdefault(frame, {})
-        self._features.move_to_end(frame)
-        for w in dict.fromkeys(windows):
+        shared by several objects is encoded once; the tiles of the last
+        ``cache_frames`` frames are kept)."""
+        return self._features.get(frame, windows, lambda: frame)
+
+    def _encode_tiles(self, frame: int, windows: list[Window | None]) -> ImageFeatures:
+        """Encode tiles of ``frame`` one by one (each through the on-disk cache)."""
+        feats = []
+        for w in windows:
             assert w is not None
-            if w not in tiles:
-                x = self.tile_input(frame, w)
-                tiles[w] = (
-                    self._cache.encode(self.model, x)
-                    if self._cache is not None
-                    else self.model.encode_image(x)
-                )
-        while len(self._features) > self._cache_frames:
-            self._features.popitem(last=False)
-        return ImageFeatures.concat([tiles[w] for w in windows])  # type: ignore[index]
-
-    def memories(
-        self, track: ObjectTrack, window: Window | None
-    ) -> tuple[Mapping[int, FrameOutput], Mapping[int, FrameOutput]]:
-        """The object's outputs, their memories shifted into ``window``."""
-        assert window is not None
-        cond = {f: _InWindow(o, window, self.tokens) for f, o in track.cond.items()}
-        recent = {f: _InWindow(o, window, self.tokens) for f, o in track.recent.items()}
-        return cond, recent  # type: ignore[return-value]
-
-    def nbytes(self) -> int:
-        return sum(f.nbytes() for tiles in self._features.values() for f in tiles.values())
-
-    def result(
-        self, frame: int, ids: list[int], outs: list[FrameOutput], exclusive: bool
-    ) -> FrameResult:
-        """The frame's result; each object's full-resolution mask is pasted from its tile
-        on demand (:class:`FrameResult`)."""
-        if not outs:
-            z = np.zeros(0, dtype=np.float32)
-            side = self.tokens * 4
-            return FrameResult(
-                frame,
-                [],
-                np.zeros((0, *self.frame_hw), bool),
-                z,
-                z,
-                np.zeros((0, side, side), np.float32),
+            x = self.tile_input(frame, w)
+            feats.append(
+                self._cache.encode(self.model, x)
+                if self._cache is not None
+                else self.model.encode_image(x)
             )
-        return FrameResult(
-            frame,
-            ids,
-            None,
-            torch.cat([o.iou for o in outs]).cpu().numpy(),
-            torch.cat([o.object_score for o in outs]).cpu().numpy(),
-            torch.stack([o.logits[0] for o in outs]).float().cpu().numpy(),  # type: ignore[index]
-            windows=[o.window for o in outs],  # type: ignore[misc]
-            frame_hw=self.frame_hw,
-            exclusive=exclusive,
-        )
-
-
-class _InWindow:
-    """A stored output seen from another tile of the lattice (memory shifted lazily by
-    whole tokens)."""
-
-    def __init__(self, out: FrameOutput, target: Window, tokens: int) -> None:
-        self._out, self._target, self._tokens = out, target, tokens
-        self.obj_ptr = out.obj_ptr
-
-    @property
-    def memory(self) -> torch.Tensor | None:
-        out, target = self._out, self._target
-        if out.memory is None or out.window is None or out.window == target:
-            return out.memory
-        cell = target.side / self._tokens
-        rows = round((out.window.top - target.top) / cell)
-        cols = round((out.window.left - target.left) / cell)
-        return shift_map(out.memory, rows, cols)
+        return ImageFeatures.concat(feats)
 
 
 def _nearest_output(track: ObjectTrack, frame: int, reverse: bool) -> FrameOutput | None:

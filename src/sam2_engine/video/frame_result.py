@@ -10,12 +10,16 @@ needs K full-frame arrays.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sam2_engine.focus.window import Window
+
+if TYPE_CHECKING:
+    from sam2_engine.video.memory_bank import FrameOutput
 
 __all__ = ["FrameResult"]
 
@@ -67,6 +71,54 @@ class FrameResult:
 
     def __repr__(self) -> str:
         return f"FrameResult(frame={self.frame}, obj_ids={self.obj_ids})"
+
+    @classmethod
+    def empty(cls, frame: int, frame_hw: tuple[int, int], side: int) -> FrameResult:
+        """A frame without objects: (0, H, W) masks and (0, side, side) logits."""
+        z = np.zeros(0, dtype=np.float32)
+        masks = np.zeros((0, *frame_hw), dtype=bool)
+        return cls(frame, [], masks, z, z, np.zeros((0, side, side), np.float32))
+
+    @classmethod
+    def from_windows(
+        cls,
+        frame: int,
+        ids: list[int],
+        outs: Sequence[FrameOutput],
+        frame_hw: tuple[int, int],
+        side: int,
+        exclusive: bool,
+    ) -> FrameResult:
+        """The result of objects each segmented in its own window (window and tile views).
+
+        Parameters
+        ----------
+        frame
+            Frame index.
+        ids
+            Object ids, in the order of ``outs``.
+        outs
+            Each object's output, its (1, side, side) logits in its ``window``.
+        frame_hw
+            (H, W) of the frame.
+        side
+            Low-resolution logit side (four times the embedding side).
+        exclusive
+            Whether each pixel goes to one object when the masks are pasted.
+        """
+        if not outs:
+            return cls.empty(frame, frame_hw, side)
+        return cls(
+            frame,
+            ids,
+            None,
+            torch.cat([o.iou for o in outs]).cpu().numpy(),
+            torch.cat([o.object_score for o in outs]).cpu().numpy(),
+            torch.stack([o.logits[0] for o in outs]).float().cpu().numpy(),  # type: ignore[index]
+            windows=[o.window for o in outs],  # type: ignore[misc]
+            frame_hw=frame_hw,
+            exclusive=exclusive,
+        )
 
     @property
     def masks(self) -> np.ndarray:

@@ -10,7 +10,6 @@ both.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,18 +19,18 @@ import torch
 import torch.nn.functional as F
 
 from sam2_engine.focus.window import Window
+from sam2_engine.focus.window_cache import WindowFeatureCache
 from sam2_engine.imaging.frames import resize_to_model
 from sam2_engine.model.image_encoder import ImageFeatures
-from sam2_engine.model.prompt_encoder import BOX_LABELS
 from sam2_engine.model.sam2 import SAM2Model
-from sam2_engine.prompts import to_model_coords
+from sam2_engine.prompts import corners_first, to_model_coords
 from sam2_engine.video.frame_result import FrameResult
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
 
 if TYPE_CHECKING:
     from sam2_engine.embedding_cache import EmbeddingCache
 
-__all__ = ["PromptInput", "WholeFrameView"]
+__all__ = ["FramePrompt", "PromptInput", "WholeFrameView"]
 
 FrameLoader = Callable[[int], torch.Tensor]  # frame -> (H, W, 3) float32 RGB in [0, 1]
 
@@ -57,16 +56,24 @@ class PromptInput:
     mask: torch.Tensor | None = None
 
 
-def corner_points(
-    points: np.ndarray | None, labels: np.ndarray | None, box: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2) frame points with the box's two corners first, and their (N,) labels."""
-    pts = np.zeros((0, 2)) if points is None else np.asarray(points, dtype=np.float64)
-    lab = np.zeros(0, dtype=np.int32) if labels is None else np.asarray(labels, dtype=np.int32)
-    if box is not None:
-        pts = np.concatenate([np.asarray(box, dtype=np.float64).reshape(2, 2), pts])
-        lab = np.concatenate([np.array(BOX_LABELS, dtype=np.int32), lab])
-    return pts, lab
+@dataclass(frozen=True)
+class FramePrompt:
+    """One object's prompt on a frame, in frame pixels, as the session checked it.
+
+    Attributes
+    ----------
+    points, labels
+        (N, 2) float (x, y) pixels and (N,) int labels (1 positive, 0 negative), or None.
+    box
+        (4,) box (x0, y0, x1, y1) in pixels, or None.
+    mask
+        (H, W) bool mask at the frame size, or None (then points and/or a box are given).
+    """
+
+    points: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    box: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
 
 def binary_mask_input(mask: np.ndarray, size: int, device: torch.device) -> torch.Tensor:
@@ -113,23 +120,16 @@ class WholeFrameView:
         self.frame_hw = frame_hw
         self._load = load
         self._disk = disk
-        self._cache_size = max(1, cache_size)
-        self._features: OrderedDict[int, ImageFeatures] = OrderedDict()
+        self._features = WindowFeatureCache(
+            model, 0, max_images=max(1, cache_size), encode=self._encode
+        )
 
-    def prompt_input(
-        self,
-        track: ObjectTrack,
-        frame: int,
-        points: np.ndarray | None,
-        labels: np.ndarray | None,
-        box: np.ndarray | None,
-        mask: np.ndarray | None,
-    ) -> PromptInput:
+    def prompt_input(self, track: ObjectTrack, frame: int, prompt: FramePrompt) -> PromptInput:
         """A prompt in model pixels (frame points/box are (x, y); mask is (H, W))."""
         dev, size = self.model.device, self.model.image_size
-        if mask is not None:
-            return PromptInput(None, mask=binary_mask_input(mask, size, dev))
-        pts, lab = corner_points(points, labels, box)
+        if prompt.mask is not None:
+            return PromptInput(None, mask=binary_mask_input(prompt.mask, size, dev))
+        pts, lab = corners_first(prompt.points, prompt.labels, prompt.box)
         xy = to_model_coords(pts, self.frame_hw, size, dev)
         return PromptInput(None, xy, torch.as_tensor(lab, device=dev))
 
@@ -138,21 +138,17 @@ class WholeFrameView:
 
     def features(self, frame: int, windows: list[Window | None]) -> ImageFeatures:
         """Features of the frame (batch 1: every object reads the same)."""
-        cached = self._features.get(frame)
-        if cached is not None:
-            self._features.move_to_end(frame)
-            return cached
-        rgb = self._load(frame).to(self.model.device, non_blocking=True)
-        x = resize_to_model(rgb, self.model.image_size)
-        feats = (
+        return self._features.get(frame, [None], lambda: self._load(frame))
+
+    def _encode(self, rgb: torch.Tensor, windows: list[Window | None]) -> ImageFeatures:
+        """Features of a (H, W, 3) frame squashed into the model input (the disk cache's
+        if it holds them)."""
+        x = resize_to_model(rgb.to(self.model.device, non_blocking=True), self.model.image_size)
+        return (
             self._disk.encode(self.model, x)
             if self._disk is not None
             else self.model.encode_image(x)
         )
-        self._features[frame] = feats
-        while len(self._features) > self._cache_size:
-            self._features.popitem(last=False)
-        return feats
 
     def memories(
         self, track: ObjectTrack, window: Window | None
@@ -161,7 +157,7 @@ class WholeFrameView:
         return track.cond, track.recent
 
     def nbytes(self) -> int:
-        return sum(f.nbytes() for f in self._features.values())
+        return self._features.nbytes()
 
     def result(
         self, frame: int, ids: list[int], outs: list[FrameOutput], exclusive: bool
@@ -169,7 +165,7 @@ class WholeFrameView:
         """Masks at the frame size; with ``exclusive`` each pixel goes to one object."""
         h, w = self.frame_hw
         if not outs:
-            return _empty_result(frame, self.frame_hw, self.model.embedding_size * 4)
+            return FrameResult.empty(frame, self.frame_hw, self.model.embedding_size * 4)
         logits = torch.stack([o.logits for o in outs]).to(self.model.device)  # type: ignore[misc]
         video = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
         if exclusive and len(outs) > 1:
@@ -184,9 +180,3 @@ class WholeFrameView:
             torch.cat([o.object_score for o in outs]).cpu().numpy(),
             logits[:, 0].cpu().numpy(),
         )
-
-
-def _empty_result(frame: int, hw: tuple[int, int], side: int) -> FrameResult:
-    z = np.zeros(0, dtype=np.float32)
-    empty = np.zeros((0, *hw), dtype=bool)
-    return FrameResult(frame, [], empty, z, z, np.zeros((0, side, side), np.float32))

@@ -22,6 +22,7 @@ from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
 from sam2_engine.model.track_step import ObjectMemory, StepOutput, track_step
 from sam2_engine.prompts import check_boxes, check_points
 from sam2_engine.video.frame_result import FrameResult
+from sam2_engine.video.frame_view import FramePrompt
 from sam2_engine.video.memory_bank import (
     TRACKED_BACKWARD,
     TRACKED_FORWARD,
@@ -160,7 +161,7 @@ class TrackingSession:
             b = b[0]
         with self._lock:
             track = self._get_or_create(obj_id)
-            given = self._view.prompt_input(track, frame, p, lab_np, b, None)
+            given = self._view.prompt_input(track, frame, FramePrompt(p, lab_np, b))
             pts, lab = given.points, given.labels
             old = track.prompts.get(frame)
             if not clear and old is not None and old.points is not None:
@@ -187,7 +188,7 @@ class TrackingSession:
             )
         with self._lock:
             track = self._get_or_create(obj_id)
-            given = self._view.prompt_input(track, frame, None, None, None, m.astype(bool))
+            given = self._view.prompt_input(track, frame, FramePrompt(mask=m.astype(bool)))
             self._run_prompt(track, frame, Prompt(mask=given.mask), given.window)
             return self.frame_result(frame)
 
@@ -373,9 +374,7 @@ class TrackingSession:
             with inference_context(self.model.device, self.model.precision):
                 feats = self._view.features(frame, windows)
                 selections = [
-                    select_memory(
-                        *self._view.memories(t, w), frame, reverse, self.num_frames, cfg
-                    )
+                    select_memory(*self._view.memories(t, w), frame, reverse, self.num_frames, cfg)
                     for t, w in zip(chunk, windows, strict=True)
                 ]
                 memories: list[ObjectMemory] = [m for m, _ in selections]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-import numpy as np
 import torch
 
 from sam2_engine.focus.window import Window
@@ -24,7 +23,7 @@ from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.tiled.track_view import TiledTrackView
 from sam2_engine.video.frame_result import FrameResult
-from sam2_engine.video.frame_view import PromptInput, WholeFrameView
+from sam2_engine.video.frame_view import FramePrompt, PromptInput, WholeFrameView
 from sam2_engine.video.memory_bank import FrameOutput, ObjectTrack
 from sam2_engine.video.settings import SessionSettings
 
@@ -36,15 +35,7 @@ class FrameView(Protocol):
 
     windowed: bool
 
-    def prompt_input(
-        self,
-        track: ObjectTrack,
-        frame: int,
-        points: np.ndarray | None,
-        labels: np.ndarray | None,
-        box: np.ndarray | None,
-        mask: np.ndarray | None,
-    ) -> PromptInput: ...
+    def prompt_input(self, track: ObjectTrack, frame: int, prompt: FramePrompt) -> PromptInput: ...
 
     def tracking_window(self, track: ObjectTrack, frame: int, reverse: bool) -> Window | None: ...
 
