@@ -1,11 +1,14 @@
 """An on-disk cache of image embeddings: reopening an image skips the encoder.
 
 Each entry is one zarr group, ``<root>/<key[:2]>/<key>.zarr``, holding the features of
-one image or one tile (``embed``, ``high_res_0``, ``high_res_1``, ``pos``) and, in its
-attributes, a CRC32 of every array. The key is a SHA-256 of everything the features
-depend on (:meth:`EmbeddingCache.key`): the data (:func:`data_signature`), the model
-(its config name, input size and a hash of its weights), the normalisation and the
-tiling or window. A changed image, model or setting therefore never meets a stale entry.
+one encoder input (``embed``, ``high_res_0``, ``high_res_1``, ``pos``) and, in its
+attributes, a CRC32 of every array. There is one key scheme (:meth:`EmbeddingCache.input_key`):
+a SHA-256 of the exact (1, 3, S, S) tensor the encoder sees, the hash of the model's
+weights, its input size and precision. The input already holds everything else the
+features depend on: the pixels, their normalisation, and the frame, tile or window they
+were cut from. A changed image, model or setting therefore never meets a stale entry,
+and the image predictor and tracking sessions share their entries: a frame embedded for
+clicks is a hit when a session tracks over it (with the same intensity scaling).
 
 Safety:
 
@@ -38,17 +41,10 @@ import torch
 
 from sam2_engine.model.image_encoder import ImageFeatures
 
-__all__ = [
-    "DEFAULT_MAX_BYTES",
-    "EmbeddingCache",
-    "data_signature",
-    "default_cache_dir",
-    "tensor_signature",
-]
+__all__ = ["DEFAULT_MAX_BYTES", "EmbeddingCache", "default_cache_dir", "tensor_signature"]
 
 CACHE_ENV = "NAPARI_SAM2_EMBEDDINGS"
 DEFAULT_MAX_BYTES = 20 * 2**30
-FULL_HASH_BYTES = 256 * 2**20  # arrays up to this size are hashed whole
 _ARRAYS = ("embed", "high_res_0", "high_res_1", "pos")
 
 
@@ -58,28 +54,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "napari-sam2" / "embeddings"
-
-
-def data_signature(image: Any) -> str:
-    """A hex digest of an image's pixels (any array-like with shape and dtype).
-
-    Arrays up to 256 MB are hashed whole (a change of one pixel changes the signature).
-    Larger or lazy arrays (zarr, dask, memmap of a slide) are hashed from their shape,
-    dtype and a regular grid of about four million pixels plus the first and last rows,
-    so that opening a 16,384 px slide does not read all of it; an edit that misses
-    every sampled pixel would go unnoticed there (documented in ``docs/big_data.md``).
-    """
-    h = hashlib.sha256()
-    shape = tuple(int(n) for n in image.shape)
-    h.update(repr((shape, str(np.dtype(image.dtype)))).encode())
-    nbytes = int(np.prod(shape)) * np.dtype(image.dtype).itemsize
-    if isinstance(image, np.ndarray) and nbytes <= FULL_HASH_BYTES:
-        h.update(np.ascontiguousarray(image).data)
-        return h.hexdigest()
-    step = max(1, int(np.ceil(np.sqrt(shape[0] * shape[1] / 2**22))))
-    for part in (image[::step, ::step], image[:1], image[-1:]):
-        h.update(np.ascontiguousarray(np.asarray(part)).data)
-    return h.hexdigest()
 
 
 def tensor_signature(x: torch.Tensor) -> str:
@@ -121,8 +95,9 @@ class EmbeddingCache:
     #: The environment variable naming the default folder.
     ENV = CACHE_ENV
 
-    def __init__(self, root: str | os.PathLike[str] | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         if max_bytes <= 0:
             raise ValueError(f"max_bytes={max_bytes} must be positive (bytes on disk)")
@@ -132,8 +107,9 @@ class EmbeddingCache:
     # ------------------------------------------------------------------ keys
     @staticmethod
     def key(model: torch.nn.Module, data: str, **settings: Any) -> str:
-        """The entry key of features of ``data`` (a signature) under ``model`` and
-        ``settings`` (normalisation, tile, window: anything they depend on)."""
+        """The entry key of features of ``data`` (a signature of the input) under
+        ``model`` (weights hash, input size) and ``settings`` (anything else they depend
+        on, e.g. the precision)."""
         parts = [
             weights_hash(model),
             str(getattr(model, "image_size", "")),
@@ -142,20 +118,13 @@ class EmbeddingCache:
         ]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    def image_key(self, model: torch.nn.Module, image: Any, **settings: Any) -> str:
-        """The key of one whole image's features (its raw pixels' signature; a
-        ``NormalizedFrame``'s RGB or a ``LazyPlane``'s source array)."""
-        from sam2_engine.imaging.intensity import NormalizedFrame
-
-        raw = image.rgb if isinstance(image, NormalizedFrame) else getattr(image, "raw", image)
-        return self.key(model, data_signature(raw), mode="whole", **settings)
-
     def input_key(self, model: torch.nn.Module, x: torch.Tensor) -> str:
-        """The key of the features of one encoder input ``x`` (1, 3, S, S).
+        """The key of the features of one encoder input ``x`` (1, 3, S, S): the one key
+        scheme of the cache (whole images, frames and tiles alike).
 
         The input already holds everything the features depend on besides the model:
         the pixels, their normalisation, and the frame, tile or window they were cut
-        from (any change there changes ``x``). Video sessions use this key.
+        from (any change there changes ``x``).
         """
         precision = str(getattr(model, "precision", ""))
         return self.key(model, tensor_signature(x), mode="input", precision=precision)
@@ -225,8 +194,10 @@ class EmbeddingCache:
         tmp = final.parent / f".tmp-{uuid.uuid4().hex}.zarr"
         try:
             arrays = {
-                "embed": feats.embed, "high_res_0": feats.high_res[0],
-                "high_res_1": feats.high_res[1], "pos": feats.pos,
+                "embed": feats.embed,
+                "high_res_0": feats.high_res[0],
+                "high_res_1": feats.high_res[1],
+                "pos": feats.pos,
             }
             group = zarr.open_group(str(tmp), mode="w")
             sums = {}
@@ -286,25 +257,3 @@ class EmbeddingCache:
         except OSError:
             return
         shutil.rmtree(trash, ignore_errors=True)
-
-    # ------------------------------------------------------------------ tiles
-    def tile_store(
-        self, model: torch.nn.Module, plane: Any, grid: Any, tiling: Any
-    ) -> Callable[[int, Callable[[], ImageFeatures]], ImageFeatures]:
-        """``store(tile_index, compute)`` for :class:`~sam2_engine.tiled.TiledPrompts`."""
-        data = data_signature(plane.raw)
-        base = dict(norm=plane.normalization, stats=_stats_repr(plane.stats),
-                    tile=grid.side, halo=grid.halo)
-
-        def store(index: int, compute: Callable[[], ImageFeatures]) -> ImageFeatures:
-            t = grid.tiles[index]
-            key = self.key(model, data, **base, at=(t.top, t.left, t.height, t.width))
-            return self.get_or_compute(key, compute, getattr(model, "device", None))
-
-        return store
-
-
-def _stats_repr(stats: Any) -> str:
-    if stats is None:
-        return "none"
-    return repr(np.asarray(stats, dtype=np.float64).round(9).tolist())

@@ -240,24 +240,23 @@ class ImagePredictor:
                 self._tiled = tile_image(self.model, plane, hw, self.tiling, self.embedding_cache)
                 self._features, self._sizes = None, [hw]
                 return
-        if self.embedding_cache is not None and len(images) == 1:
-            key = self.embedding_cache.image_key(
-                self.model, images[0], norm=norm, channels=channels, channel_axis=channel_axis
-            )
-            encode = lambda: self._encode(images, channel_axis, channels, norm)[0]  # noqa: E731
-            self._features = self.embedding_cache.get_or_compute(key, encode, self.device)
-            self._sizes = [image_hw(images[0], channel_axis)]
-            return
-        self._features, self._sizes = self._encode(images, channel_axis, channels, norm)
+        batch, self._sizes = self._encoder_input(images, channel_axis, channels, norm)
+        with inference_context(self.device, self.model.precision):
+            if self.embedding_cache is not None and len(images) == 1:
+                # keyed by the encoder input, as tracking sessions key their frames
+                self._features = self.embedding_cache.encode(self.model, batch)
+            else:
+                self._features = detach_float(self.model.encode_image(batch))
 
-    def _encode(
+    def _encoder_input(
         self,
         images: Sequence[np.ndarray],
         channel_axis: int | None,
         channels: Sequence[int] | None,
         norm: Normalization,
-    ) -> tuple[ImageFeatures, list[tuple[int, int]]]:
-        """Encode images whole (resized to the model input): features and their sizes."""
+    ) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        """(B, 3, S, S) encoder input of whole images (each resized to the model input
+        and normalised) and their (H, W) sizes."""
         rgbs: list[np.ndarray | torch.Tensor] = []
         for im in images:
             if isinstance(im, LazyPlane):
@@ -270,9 +269,7 @@ class ImagePredictor:
                 else to_rgb(im, channel_axis=channel_axis, channels=channels, normalization=norm)
             )
         batch = resize_batch(rgbs, self.model.image_size, device=self.device)
-        with inference_context(self.device, self.model.precision):
-            feats = self.model.encode_image(batch)
-        return detach_float(feats), [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
+        return batch, [tuple(r.shape[:2]) for r in rgbs]  # type: ignore[misc]
 
     def set_features(
         self, features: ImageFeatures, original_sizes: Sequence[tuple[int, int]]

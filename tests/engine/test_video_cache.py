@@ -82,3 +82,19 @@ def test_tiles_of_big_frames_are_cached_too(model, tmp_path):
     warm = se.EmbeddingCache(tmp_path)
     assert _same(_track(model, movie, warm, tiling=tiling), plain)
     assert warm.misses == 0 and warm.hits == cold.misses > 0
+
+
+def test_a_frame_embedded_for_clicks_is_read_by_a_tracking_session(model, tmp_path, monkeypatch):
+    """One key scheme: the image predictor and a session store a frame under the same key
+    (its encoder input), so a frame embedded for clicks is not encoded again to track."""
+    movie = _movie(1)
+    plain = se.VideoPredictor(model).start(movie).add_points(0, 1, [[30, 30]], [1])
+    cache = se.EmbeddingCache(tmp_path)
+    session = se.VideoPredictor(model, embedding_cache=cache).start(movie)
+    se.ImagePredictor(model, embedding_cache=cache).set_image(session.source.normalized(0))
+    assert (cache.hits, cache.misses) == (0, 1)
+    calls = []
+    monkeypatch.setattr(model, "encode_image", lambda *a: calls.append(1))
+    tracked = session.add_points(0, 1, [[30, 30]], [1])
+    assert not calls and (cache.hits, cache.misses) == (1, 1), "read, not encoded"
+    np.testing.assert_array_equal(tracked.logits, plain.logits)

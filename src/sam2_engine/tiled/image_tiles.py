@@ -52,9 +52,8 @@ def tile_image(
     """
     size = model.image_size
     grid = TileGrid(hw, tiling.tile_side(size), tiling.halo_px(size))
-    store = None if cache is None else cache.tile_store(model, plane, grid, tiling)
     _ = plane.stats
-    return TiledPrompts(model, plane, grid, store=store)
+    return TiledPrompts(model, plane, grid, cache=cache)
 
 
 def embed_all_tiles(

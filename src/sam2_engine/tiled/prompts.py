@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from sam2_engine.device import inference_context
 from sam2_engine.image_prediction import ImagePrediction, MaskCrop
-from sam2_engine.imaging.frames import IMAGENET_MEAN, IMAGENET_STD
+from sam2_engine.imaging.frames import imagenet_normalize
+from sam2_engine.imaging.image_input import detach_float
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.image_encoder import ImageFeatures
 from sam2_engine.model.sam2 import LOGIT_CLAMP, SAM2Model
@@ -27,9 +28,10 @@ from sam2_engine.prompts import corners_first
 from sam2_engine.tiled.grid import TileGrid
 from sam2_engine.tiled.merge import RegionMask, _overlap, _union
 
-__all__ = ["TiledPrompts"]
+if TYPE_CHECKING:
+    from sam2_engine.embedding_cache import EmbeddingCache
 
-FeatureStore = Callable[[int, Callable[[], ImageFeatures]], ImageFeatures]
+__all__ = ["TiledPrompts"]
 
 
 class TiledPrompts:
@@ -45,8 +47,8 @@ class TiledPrompts:
         Its tiles.
     cache_size
         Tiles whose features are kept in memory.
-    store
-        Optional ``store(tile_index, compute) -> features`` (an on-disk cache).
+    cache
+        Optional on-disk embedding cache (keyed by each tile's encoder input).
     max_tiles
         Tiles one mask may be completed over.
     """
@@ -57,12 +59,12 @@ class TiledPrompts:
         plane: LazyPlane,
         grid: TileGrid,
         cache_size: int = 32,
-        store: FeatureStore | None = None,
+        cache: EmbeddingCache | None = None,
         max_tiles: int = 9,
     ) -> None:
         self.model, self.plane, self.grid = model, plane, grid
         self.cache_size, self.max_tiles = int(cache_size), int(max_tiles)
-        self._store = store
+        self._cache = cache
         self._features: OrderedDict[int, ImageFeatures] = OrderedDict()
         self._lock = threading.RLock()  # a click and a background embedding may meet
 
@@ -79,28 +81,25 @@ class TiledPrompts:
             if index in self._features:
                 self._features.move_to_end(index)
                 return self._features[index]
-            feats = self._store(index, lambda: self._encode(index)) if self._store else None
-            feats = feats if feats is not None else self._encode(index)
+            feats = self._encode(index)
             self._features[index] = feats
             while len(self._features) > self.cache_size:
                 self._features.popitem(last=False)
             return feats
 
     def _encode(self, index: int) -> ImageFeatures:
+        """Float32 features of tile ``index`` (the disk cache's if it holds them)."""
         tile, size = self.grid.tiles[index], self.model.image_size
         rgb = self.plane[tile.slices].permute(2, 0, 1)[None].float()
         if rgb.shape[-2:] != (size, size):
             rgb = F.interpolate(
                 rgb, size=(size, size), mode="bilinear", align_corners=False, antialias=True
             )
-        dev = self.model.device
-        mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
-        with inference_context(dev, self.model.precision):
-            f = self.model.encode_image((rgb.to(dev) - mean) / std)
-        return ImageFeatures(
-            f.embed.float(), (f.high_res[0].float(), f.high_res[1].float()), f.pos.float()
-        )
+        x = imagenet_normalize(rgb.to(self.model.device))
+        with inference_context(self.model.device, self.model.precision):
+            if self._cache is not None:
+                return self._cache.encode(self.model, x)
+            return detach_float(self.model.encode_image(x))
 
     # ------------------------------------------------------------------ decoding
     def _decode(
