@@ -114,6 +114,29 @@ def test_the_classical_detector_finds_dark_nuclei_on_a_bright_background(movie):
     assert detector.bright is False
 
 
+def _fibre_frame() -> np.ndarray:
+    """(128, 128): a nucleus (16 px) in the middle, a fibre (70 x 3 px) above it and a
+    nucleus cut in half by the left border, on a noisy background."""
+    rng = np.random.default_rng(3)
+    frame = rng.normal(100, 3, (128, 128)).astype(np.float32)
+    yy, xx = np.mgrid[:128, :128]
+    frame[(yy - 80) ** 2 + (xx - 64) ** 2 <= 64] += 200
+    frame[(yy - 90) ** 2 + xx**2 <= 64] += 200
+    frame[30:33, 20:90] += 200
+    return frame
+
+
+def test_the_classical_detector_drops_fibres_but_not_nuclei_cut_by_the_border():
+    from sam2_cells.classical import ClassicalParams
+
+    frame = _fibre_frame()
+    labels = segment_nuclei(frame, 16.0)
+    assert labels.max() == 2
+    assert labels[80, 64] > 0 and labels[90, 2] > 0 and labels[31, 50] == 0
+    kept = segment_nuclei(frame, 16.0, ClassicalParams(max_elongation=0))
+    assert kept[31, 50] > 0  # the filter is what drops it
+
+
 def test_the_classical_detector_finds_nothing_in_an_empty_frame():
     assert not segment_nuclei(np.zeros((64, 64), np.uint16), 12.0).any()
     assert not ClassicalDetector(None).detect(np.zeros((2, 64, 64)), 1).any()
