@@ -46,19 +46,12 @@ class AutomaticTool(Container):
             tooltip="grid of single-click prompts (points_per_side² in all): more finds "
             "smaller objects, costs more decoder passes",
         )
-        self.pred_iou = FloatSpinBox(
-            label="Predicted IoU ≥",
-            min=0.0,
-            max=1.0,
-            step=0.01,
-            tooltip="keep masks the model rates at least this good (0 keeps all)",
+        self.pred_iou = _fraction_box(
+            "Predicted IoU ≥", "keep masks the model rates at least this good (0 keeps all)"
         )
-        self.stability = FloatSpinBox(
-            label="Stability ≥",
-            min=0.0,
-            max=1.0,
-            step=0.01,
-            tooltip="keep masks that barely change when the logit threshold moves (0 keeps all)",
+        self.stability = _fraction_box(
+            "Stability ≥",
+            "keep masks that barely change when the logit threshold moves (0 keeps all)",
         )
         self.min_area = SpinBox(
             label="Min area (px)",
@@ -144,3 +137,8 @@ class AutomaticTool(Container):
 
     def _refresh(self, *_: Any) -> None:
         self.run_btn.enabled = not self.controller.is_running("automatic")
+
+
+def _fraction_box(label: str, tooltip: str) -> FloatSpinBox:
+    """A spin box for a score threshold in [0, 1] (steps of 0.01)."""
+    return FloatSpinBox(label=label, min=0.0, max=1.0, step=0.01, tooltip=tooltip)
