@@ -22,7 +22,7 @@ frames only; the linking runs once, over all frames).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +34,11 @@ from sam2_cells.lineage import TrackRecord
 from sam2_cells.linking import Cue, FrameCells, LapLinker, Linker
 from sam2_cells.seeds import Seeds
 from sam2_cells.tracker_settings import TrackerSettings
+from sam2_engine import CancelCallback, ProgressCallback
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CellTracker", "FrameDone", "TrackingOutcome"]
-
-ProgressFn = Callable[[int, int], None]
-CancelFn = Callable[[], bool]
-
 
 @dataclass
 class TrackingOutcome:
@@ -145,7 +142,7 @@ class CellTracker:
             cue = Sam2Cue(model, reach=s.max_speed)
         self.cue = cue
 
-    def frames(
+    def steps(
         self,
         movie: Any,
         seeds: Seeds | None = None,
@@ -172,8 +169,8 @@ class CellTracker:
         seeds: Seeds | None = None,
         out: Any = None,
         *,
-        progress: ProgressFn | None = None,
-        cancel: CancelFn | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCallback | None = None,
         resume: dict | None = None,
     ) -> TrackingOutcome:
         """Track the movie.
@@ -205,7 +202,7 @@ class CellTracker:
         labels = np.zeros((t_total, *hw), np.int32) if out is None else out
         last: FrameDone | None = None
         cancelled = False
-        steps = self.frames(movie, seeds, labels, resume=resume)
+        steps = self.steps(movie, seeds, labels, resume=resume)
         while True:
             if last is not None and cancel is not None and cancel():
                 cancelled = True

@@ -44,7 +44,7 @@ def test_lineage_passes_the_ctc_organisers_validator(movie, tmp_path):
 
 
 def test_frames_report_detections_then_tracks(movie):
-    steps = list(given(movie).frames(movie.movie))
+    steps = list(given(movie).steps(movie.movie))
     stages = [s.stage for s in steps]
     assert stages == ["detected"] * 13 + ["tracked"] * 14
     assert [s.progress[0] for s in steps] == [*range(1, 14), *range(15, 29)]

@@ -195,7 +195,7 @@ class CellTracking:
         token, n_frames = ws.image.token, layout.n_frames
 
         def work(ctx: JobContext):
-            steps = tracker.frames(movie, None if resume else seed_spec, run.work, resume=state)
+            steps = tracker.steps(movie, None if resume else seed_spec, run.work, resume=state)
             for done in steps:
                 yield done
                 if ctx.cancelled:
