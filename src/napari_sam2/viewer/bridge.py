@@ -36,6 +36,14 @@ from napari_sam2.viewer.helper_layers import (
 from napari_sam2.viewer.keys import bind_layer_keys, bind_viewer_keys
 from napari_sam2.viewer.lineage_layer import LineageLayers
 from napari_sam2.viewer.mouse import PromptMouse
+from napari_sam2.viewer.preview_paint import (
+    Box,
+    mask_box,
+    preview_box,
+    preview_patch,
+    union,
+    write_box,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +57,7 @@ class ViewerBridge:
         self.closed = False
         self.open_widgets = 0  # dock widgets showing this bridge (see _widgets.common)
         self._syncing = False
-        self._preview_shown = True  # unknown at start: clear once
+        self._drawn: Box | None = None  # where the preview layer holds pixels
         self._layers: dict[str, Any] = {}
         self._connected: dict[int, Any] = {}
         self._mouse = PromptMouse(
@@ -137,8 +145,12 @@ class ViewerBridge:
             if layer is None:
                 layer = make_helper(role, c.layout, c.image_layer)
                 viewer.layers.append(layer)
+                if role == "preview":
+                    self._drawn = None  # a new preview layer is empty
             else:
                 align_helper(layer, role, c.layout, c.image_layer)
+                if role == "preview":  # a reused one may hold an old preview
+                    self._drawn = mask_box(np.asarray(layer.data) != 0)
             self._connect_helper(role, layer)
             self._layers[role] = layer
         self._keep_helpers_on_top()
@@ -244,27 +256,32 @@ class ViewerBridge:
                     box.data = [rectangle(c.layout, cur.plane, cur.prompts.box)]
 
     def _refresh_preview(self) -> None:
+        """Draw the current preview (or nothing) into the preview layer, rewriting only
+        the bounding box of the mask drawn before and the mask drawn now
+        (:mod:`napari_sam2.viewer.preview_paint`): a click on a big slide costs its
+        mask's region, not the plane."""
         c = self.controller
         layer = self._layers.get("preview")
         if layer is None or c.layout is None:
             return
         p = c.preview
         visible = p is not None and p.plane == c.plane and c.preview_is_current
-        data = layer.data
-        if not visible and not self._preview_shown:
-            return  # nothing shown, nothing to show: scrubbing sliders costs nothing
-        if isinstance(data, np.ndarray) and data.shape == c.layout.plane_shape:
-            data[...] = 0  # reuse the buffer: no allocation per click
-        else:
-            data = np.zeros(c.layout.plane_shape, dtype=np.int32)
-        if visible:
-            assert p is not None
-            data[p.mask] = c.current.obj_id or c.peek_next_label()
-        self._preview_shown = visible
-        if data is layer.data:
-            layer.refresh()
-        else:
+        shown = p if visible else None
+        new = None if shown is None else preview_box(shown)
+        value = (c.current.obj_id or c.peek_next_label()) if shown is not None else 0
+        data, shape = layer.data, tuple(c.layout.plane_shape)
+        if not (isinstance(data, np.ndarray) and data.shape == shape and data.ndim == 2):
+            data = np.zeros(shape, dtype=np.int32)
+            if new is not None:
+                r0, r1, c0, c1 = new
+                data[r0:r1, c0:c1] = preview_patch(shown, value, new)
             layer.data = data
+        else:
+            box = union(self._drawn, new)
+            if box is None:
+                return  # nothing shown, nothing to show: scrubbing sliders costs nothing
+            write_box(layer, box, preview_patch(shown, value, box))
+        self._drawn = new
 
     # ------------------------------------------------------------------ layers -> controller
     def _on_dims(self, event: Any = None) -> None:
