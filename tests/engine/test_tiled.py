@@ -143,3 +143,21 @@ def test_tiles_embedded_in_a_thread_meet_clicks_without_encoding_twice(model, mo
         pred.predict(points=[[x, y]], labels=[1])
     worker.join()
     assert sorted(calls) == list(range(pred.tile_count)), "each tile encoded once"
+
+
+def test_a_cancelled_tiled_run_keeps_the_objects_of_the_tiles_done():
+    hw = (300, 300)
+    grid = TileGrid(hw, side=128, halo=16)
+    first, last = _disc(hw, 40, 40, 12), _disc(hw, 260, 260, 12)  # first and last tile
+    rgb, detector = _tile_detections(hw, [first, last], grid)
+    seen: list[tuple[int, int]] = []
+    masks, labels = generate_tiled(
+        LazyPlane(se.NormalizedFrame(rgb)),
+        grid,
+        detector,
+        progress=lambda d, t: seen.append((d, t)),
+        cancel=lambda: len(seen) >= 2,
+    )
+    assert seen == [(1, len(grid)), (2, len(grid))], "stops before the third tile"
+    assert len(masks) == 1
+    np.testing.assert_array_equal(labels > 0, first)

@@ -16,7 +16,7 @@ import numpy as np
 
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.masks.rle import rle_to_mask
-from sam2_engine.progress import ProgressCallback
+from sam2_engine.progress import CancelCallback, ProgressCallback
 from sam2_engine.tiled.grid import Tile, TileGrid
 from sam2_engine.tiled.merge import RegionMask, merge_tile_masks, paint_labels
 
@@ -26,13 +26,18 @@ __all__ = ["TileMasks", "generate_tiled", "generator_tile_masks"]
 TileMasks = Callable[[np.ndarray], list[tuple[np.ndarray, float]]]
 
 
-def generator_tile_masks(generator: Any) -> TileMasks:
-    """The masks an :class:`~sam2_engine.AutomaticMaskGenerator` finds in one tile."""
+def generator_tile_masks(generator: Any, cancel: CancelCallback | None = None) -> TileMasks:
+    """The masks an :class:`~sam2_engine.AutomaticMaskGenerator` finds in one tile.
+
+    ``cancel`` is handed to the generator (polled between batches of points: a tile
+    cut short gives the masks of the batches done).
+    """
     from sam2_engine.imaging.intensity import NormalizedFrame
 
     def run(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         out = []
-        for rec in generator.generate(NormalizedFrame(np.ascontiguousarray(rgb))):
+        frame = NormalizedFrame(np.ascontiguousarray(rgb))
+        for rec in generator.generate(frame, cancel=cancel):
             seg = rec.segmentation
             mask = seg if isinstance(seg, np.ndarray) else rle_to_mask(seg)
             out.append((np.asarray(mask, dtype=bool), float(rec.predicted_iou)))
@@ -57,6 +62,7 @@ def generate_tiled(
     tile_masks: TileMasks,
     *,
     progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
     same_object: float = 0.5,
 ) -> tuple[list[RegionMask], np.ndarray]:
     """All objects of a big image, found tile by tile and merged.
@@ -71,6 +77,9 @@ def generate_tiled(
         Finds masks in one tile (e.g. :func:`generator_tile_masks`).
     progress
         ``progress(done, total)`` after each tile.
+    cancel
+        Polled before each tile; once it returns True the remaining tiles are skipped
+        and the masks of the tiles done are merged (a partial but consistent result).
     same_object
         See :func:`~sam2_engine.tiled.merge.merge_tile_masks`.
 
@@ -83,6 +92,8 @@ def generate_tiled(
     """
     found: list[RegionMask] = []
     for i, tile in enumerate(grid.tiles):
+        if cancel is not None and cancel():
+            break
         rgb = plane.region(*tile.slices)
         for mask, score in tile_masks(rgb):
             cut = _touches_inner_edge(mask, tile, grid)
