@@ -1,9 +1,10 @@
 """Cell tracking quality and speed: our tracker, by detection source, beside the baseline.
 
 On the generated movies of ``benchmarks/tracking_data.py`` (held out from training: four
-of several densities and sizes, and three harder ones: fast movers, dense touching
-nuclei, dim nuclei under uneven light), each method starts from nothing and is scored
-with py-ctcmetrics (DET, SEG, TRA, LNK, BC(1) for divisions). Rows:
+of several densities and sizes, three harder ones: fast movers, dense touching nuclei,
+dim nuclei under uneven light, and a 1024 x 1024 field with about 100 nuclei), each
+method starts from nothing and is scored with py-ctcmetrics (DET, SEG, TRA, LNK, BC(1)
+for divisions). Rows:
 
 * ``baseline``: scikit-image + laptrack (``benchmarks/baseline_laptrack.py``), lengths
   scaled to the movie's nucleus size, as an analyst would set them;
@@ -39,7 +40,11 @@ sys.path.insert(0, str(ROOT))
 import sam2_engine as se  # noqa: E402
 from benchmarks.baseline_laptrack import BaselineParams, track_classical  # noqa: E402
 from benchmarks.harness import RESULTS  # noqa: E402
-from benchmarks.tracking_data import hard_sequences, quality_sequences  # noqa: E402
+from benchmarks.tracking_data import (  # noqa: E402
+    big_sequences,
+    hard_sequences,
+    quality_sequences,
+)
 from sam2_cells import check_lineage, score_arrays  # noqa: E402
 from sam2_cells.detection import LabelStackDetector, make_detector  # noqa: E402
 from sam2_cells.tracker import CellTracker  # noqa: E402
@@ -129,13 +134,15 @@ def sequences(which: str):
         yield from quality_sequences()
     if which in ("all", "hard"):
         yield from hard_sequences()
+    if which in ("all", "big"):
+        yield from big_sequences()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="default: sam2_engine.default_model_name()")
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ",".join(ROWS))
-    parser.add_argument("--sequences", default="all", choices=("all", "quality", "hard"))
+    parser.add_argument("--sequences", default="all", choices=("all", "quality", "hard", "big"))
     parser.add_argument("--out", default=None, help="CSV to write (default: the results')")
     parser.add_argument("--merge", nargs="*", help="only merge these CSVs into the results")
     args = parser.parse_args()
@@ -192,12 +199,13 @@ def write(rows: list[dict], model: str) -> None:
     lines = [
         "# Cell tracking on held-out generated time-lapses",
         "",
-        "`benchmarks/bench_tracking.py`: 40 frames of 256 x 256 each, py-ctcmetrics scores; "
-        "time per frame on this CPU (one thread, other runs sharing the two cores: read "
-        f"times as upper bounds). Model `{model}`: it has no instance head yet, so its "
-        "detections are segment-everything's. Ours: detections, then one global LAP "
-        "(laptrack) with gap closing and divisions; the SAM 2 cue carries the detections "
-        "whose link is ambiguous one frame on and lowers the cost of the links it supports. "
+        "`benchmarks/bench_tracking.py`: 40 frames of 256 x 256 each (the last: 20 frames "
+        "of 1024 x 1024), py-ctcmetrics scores; time per frame on this CPU (one thread, "
+        "other runs sharing the two cores: read times as upper bounds). Model "
+        f"`{model}` (its instance head when it has one, else segment-everything). Ours: "
+        "detections, then one global LAP (laptrack) with gap closing and divisions; the "
+        "SAM 2 cue carries the detections whose link is ambiguous one frame on and lowers "
+        "the cost of the links it supports. "
         "A row missing from a sequence did not finish in the session's time.",
         "",
         "| sequence | divisions | method | DET | SEG | TRA | LNK | BC(1) | s / frame |",
