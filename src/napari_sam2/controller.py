@@ -34,7 +34,7 @@ from napari_sam2.core.autosave import LabelsAutosave
 from napari_sam2.core.embeddings import Embeddings
 from napari_sam2.core.events import ControllerEvents, StatusLine
 from napari_sam2.core.features_cache import FeatureCache
-from napari_sam2.core.image_context import ImageContext
+from napari_sam2.core.image_context import ImageContext, ImageOptions
 from napari_sam2.core.job_board import JobBoard
 from napari_sam2.core.jobs import JobHandle, Runner, SyncRunner
 from napari_sam2.core.label_target import LabelTarget
@@ -273,13 +273,8 @@ class Sam2Controller:
         ValueError
             The layer cannot be segmented (1D, empty, bad axes, non-numeric data).
         """
-        layout = self.ws.image.set(
-            layer,
-            stack_axis=stack_axis,
-            channel_axis=channel_axis,
-            stack_kind=stack_kind,
-            normalization=normalization,
-        )  # raises before anything changes
+        options = ImageOptions(stack_axis, channel_axis, stack_kind, normalization)
+        layout = self.ws.image.set(layer, options)  # raises before anything changes
         self._image_changed()
         if layout is None:
             self.events.image_changed.emit()

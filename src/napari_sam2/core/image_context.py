@@ -10,7 +10,7 @@ of this changes, so that results computed for an earlier image are recognised an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,29 @@ from napari_sam2.core.stack_kind import guess_stack_kind
 from napari_sam2.core.state import PlaneKey, StackKind
 
 NORMALIZATIONS = ("auto", "contrast_limits")
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """How an Image layer is read (each option as in
+    :meth:`napari_sam2.controller.Sam2Controller.set_image`).
+
+    Attributes
+    ----------
+    stack_axis
+        Tracked axis (time or z), None, or "auto" (the first leading axis).
+    channel_axis
+        Layer axis holding channels of multichannel data, or None.
+    stack_kind
+        "time", "z" or "auto" (guessed from the layer).
+    normalization
+        "auto" or "contrast_limits".
+    """
+
+    stack_axis: int | str | None = "auto"
+    channel_axis: int | None = None
+    stack_kind: StackKind | str = "auto"
+    normalization: str = "auto"
 
 
 def check_numeric(data: Any, what: str) -> None:
@@ -56,21 +79,13 @@ class ImageContext:
         self.plane = PlaneKey()
         self._sources: dict[tuple, Any] = {}
 
-    def set(
-        self,
-        layer: Any,
-        *,
-        stack_axis: int | str | None = "auto",
-        channel_axis: int | None = None,
-        stack_kind: StackKind | str = "auto",
-        normalization: str = "auto",
-    ) -> ImageLayout | None:
+    def set(self, layer: Any, options: ImageOptions | None = None) -> ImageLayout | None:
         """Work on ``layer`` (None: no image): check it, work out its layout and
         normalisation, then switch to it (new token, first plane).
 
-        ``stack_kind`` "auto" guesses time or z from the layer
-        (:func:`~napari_sam2.core.stack_kind.guess_stack_kind`). See
-        :meth:`napari_sam2.controller.Sam2Controller.set_image` for the options.
+        ``options`` (default: all "auto"): see :class:`ImageOptions`; ``stack_kind``
+        "auto" guesses time or z from the layer
+        (:func:`~napari_sam2.core.stack_kind.guess_stack_kind`).
 
         Returns
         -------
@@ -85,7 +100,7 @@ class ImageContext:
         """
         layout, norm = None, None
         if layer is not None:
-            layout, norm = _derive(layer, stack_axis, channel_axis, stack_kind, normalization)
+            layout, norm = _derive(layer, options or ImageOptions())
         self.layer, self.layout, self.normalization = layer, layout, norm
         self.token += 1
         self._sources.clear()
@@ -145,22 +160,17 @@ class ImageContext:
         return f"{self.layout.stack_kind.value} {plane.frame}"
 
 
-def _derive(
-    layer: Any,
-    stack_axis: int | str | None,
-    channel_axis: int | None,
-    stack_kind: StackKind | str,
-    normalization: str,
-) -> tuple[ImageLayout, Any]:
+def _derive(layer: Any, options: ImageOptions) -> tuple[ImageLayout, Any]:
     """Check a layer and work out its layout and normalisation (nothing changes)."""
     import sam2_engine as se
 
+    stack_kind, normalization = options.stack_kind, options.normalization
     check_numeric(layer_data(layer), f"layer {layer.name!r}")
     auto = isinstance(stack_kind, str) and stack_kind == "auto"
     layout = ImageLayout.from_layer(
         layer,
-        stack_axis=stack_axis,
-        channel_axis=channel_axis,
+        stack_axis=options.stack_axis,
+        channel_axis=options.channel_axis,
         stack_kind=StackKind.TIME if auto else stack_kind,
     )
     if auto:
