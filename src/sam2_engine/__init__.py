@@ -64,6 +64,7 @@ _LAZY = {
     "TilingSettings": "sam2_engine.tiled.grid",
     "TileGrid": "sam2_engine.tiled.grid",
     "generate_tiled": "sam2_engine.tiled.automatic",
+    "generator_tile_masks": "sam2_engine.tiled.automatic",
     "EmbeddingCache": "sam2_engine.embedding_cache",
     "VideoPredictor": "sam2_engine.video.predictor",
     "TrackingSession": "sam2_engine.video.session",

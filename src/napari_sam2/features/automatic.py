@@ -4,6 +4,11 @@ The generator runs in a worker with progress and cancel; its label image is merg
 the target Labels layer with fresh labels, under the overlap policy, as one undo step.
 Its settings are the engine's :class:`sam2_engine.MaskGeneratorSettings`, starting from
 what the model in use recommends; the user's changes are kept until the model changes.
+
+A plane that the image predictor's ``TilingSettings`` would tile (the Segment tab's rule:
+much larger than the model input) is segmented tile by tile and merged across tile
+borders (:func:`segment_in_tiles`), not squashed into the model input. Progress counts
+tiles; Cancel keeps the objects of the tiles (or batches of points) done.
 """
 
 from __future__ import annotations
@@ -130,6 +135,7 @@ class AutomaticSegmentation:
         source = ws.image.source(plane)
 
         size = self.diameter
+        kept: list[tuple[np.ndarray, Any]] = []  # the work's result, also when cancelled
 
         def work(ctx: JobContext) -> tuple[np.ndarray, Any]:
             import sam2_engine as se
@@ -137,31 +143,39 @@ class AutomaticSegmentation:
             if method == "instances":
                 seg = se.InstanceSegmenter(model, diameter=size)
                 labels = seg.segment(source.normalized(plane.frame), progress=ctx.report)
-                return labels, ("instances", seg.last_diameter)
+                kept.append((labels, ("instances", seg.last_diameter)))
+                return kept[-1]
             gen = se.AutomaticMaskGenerator(model, settings)
+            lazy = source.lazy(plane.frame)
+            hw = (int(lazy.shape[0]), int(lazy.shape[1]))
+            # the Segment tab's rule (the image predictor's TilingSettings): a plane much
+            # larger than the model input is segmented tile by tile, not squashed
+            if gen.predictor.tiling.should_tile(hw, model.image_size):
+                kept.append(segment_in_tiles(gen, lazy, ctx, settings.min_mask_region_area))
+                return kept[-1]
             labels = gen.generate_labels(
                 source.normalized(plane.frame),
                 progress=ctx.report,
                 cancel=lambda: ctx.cancelled,
                 min_area=settings.min_mask_region_area,
             )
-            return labels, gen.report
+            kept.append((labels, gen.report))
+            return kept[-1]
+
+        def current() -> bool:
+            return token == ws.image.token and model is ws.models.model
 
         def done(found: tuple[np.ndarray, Any]) -> None:
-            if token != ws.image.token:
-                return
-            labels, outcome = found
-            if isinstance(outcome, tuple):
-                self.last_run, self.report = outcome, None
-            else:
-                self.last_run, self.report = ("grid", None), outcome
-                self.settings = settings
-            n = self._write(plane, np.asarray(labels))
-            text = self.describe(n)
-            ws.status.set(f"Segment everything: {text}")
-            if n == 0:
-                ws.notify("warning", f"Segment everything wrote nothing: {text}")
-            ws.events.automatic_finished.emit(n)
+            kept.clear()  # written here: a late cancel must not write it again
+            if current():
+                self._finished(plane, found, settings)
+
+        def finish(cancelled: bool) -> None:
+            # Cancel keeps finished work: the masks of the batches (tiles) done
+            if cancelled and kept and current():
+                self._finished(plane, kept[-1], settings)
+            elif cancelled and current():
+                ws.status.set("Segment everything cancelled: nothing was written.")
 
         ws.status.set(f"Segmenting everything on {ws.image.plane_name(plane)}…")
         ws.jobs.start(
@@ -169,11 +183,31 @@ class AutomaticSegmentation:
                 "automatic",
                 work,
                 on_done=done,
+                on_finish=finish,
                 on_progress=ws.jobs.progress_fn("automatic"),
                 description="SAM 2 segment everything",
             )
         )
         return True
+
+    def _finished(self, plane: PlaneKey, found: tuple[np.ndarray, Any], settings: Any) -> None:
+        """Write a run's labels (``found``: labels and report, or ("instances",
+        diameter)) and say what it did."""
+        ws = self._ws
+        labels, outcome = found
+        if isinstance(outcome, tuple):
+            self.last_run, self.report = outcome, None
+        else:
+            self.last_run, self.report = ("grid", None), outcome
+            self.settings = settings
+        n = self._write(plane, np.asarray(labels))
+        text = self.describe(n)
+        if self.report is not None and self.report.cancelled:
+            text = f"cancelled; {text}"
+        ws.status.set(f"Segment everything: {text}")
+        if n == 0:
+            ws.notify("warning", f"Segment everything wrote nothing: {text}")
+        ws.events.automatic_finished.emit(n)
 
     def _write(self, plane: PlaneKey, found: np.ndarray) -> int:
         ws = self._ws
@@ -215,3 +249,69 @@ def _hint(report: Any, settings: Any) -> str:
         "another model.",
         "at_crop_edge": "Masks were cut by crop edges: use fewer crop layers.",
     }[worst]
+
+
+def segment_in_tiles(
+    gen: Any, plane: Any, ctx: JobContext, min_area: int = 0
+) -> tuple[np.ndarray, Any]:
+    """Segment everything on a plane much larger than the model input, tile by tile
+    (``sam2_engine.generate_tiled``: objects cut by tile borders are merged).
+
+    Parameters
+    ----------
+    gen
+        The ``sam2_engine.AutomaticMaskGenerator`` run on each tile.
+    plane
+        The plane as a ``sam2_engine.LazyPlane``: only one tile's pixels are read and
+        normalised at a time.
+    ctx
+        The job: progress is reported per tile (done, total tiles); a cancel skips the
+        tiles not started (and the rest of the current one), and the objects of the
+        tiles done are kept.
+    min_area
+        Objects left with fewer pixels in the label image are dropped.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        (H, W) int32 labels 1..N of the plane, (row, col).
+    report : sam2_engine.FilterReport
+        The tiles' reports added up; ``kept`` counts the merged objects, ``duplicates``
+        includes the copies merged across tile borders.
+    """
+    import sam2_engine as se
+
+    side = gen.predictor.tiling.tile_side(gen.model.image_size)
+    halo = gen.predictor.tiling.halo_px(gen.model.image_size)
+    grid = se.TileGrid((int(plane.shape[0]), int(plane.shape[1])), side, halo)
+    total = se.FilterReport()
+    per_tile = se.generator_tile_masks(gen, cancel=lambda: ctx.cancelled)
+
+    def tile_masks(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        found = per_tile(rgb)
+        r = gen.report
+        for name in ("points", "decoded", "no_object", "low_iou", "unstable", "at_crop_edge"):
+            setattr(total, name, getattr(total, name) + getattr(r, name))
+        total.duplicates += r.duplicates
+        total.kept += r.kept
+        return found
+
+    def cancelled() -> bool:
+        return ctx.cancelled
+
+    masks, labels = se.generate_tiled(
+        plane, grid, tile_masks, progress=ctx.report, cancel=cancelled
+    )
+    if min_area > 0 and masks:
+        counts = np.bincount(labels.ravel(), minlength=len(masks) + 1)
+        keep = counts >= min_area
+        keep[0] = False
+        lut = np.zeros(counts.size, dtype=np.int32)
+        lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+        labels = lut[labels]
+    n = int(labels.max(initial=0))
+    total.duplicates += total.kept - len(masks)
+    total.kept = n
+    total.cancelled = ctx.cancelled
+    total.notes.append(f"found tile by tile on {len(grid)} tiles of {side} px")
+    return labels, total
