@@ -313,7 +313,8 @@ def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:
     Parameters
     ----------
     path
-        An autosaved ``.npy`` file; default: the newest one in the autosave folder
+        An autosave (a ``.zarr`` array, or a ``.npy`` file of earlier versions); default:
+        the newest one in the autosave folder
         (:func:`napari_sam2.core.autosave.autosave_dir`, ``~/.cache/napari-sam2/autosave``).
     viewer
         Add the layer to this viewer.
@@ -332,7 +333,7 @@ def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:
 
     from napari.layers import Labels
 
-    from napari_sam2.core.autosave import autosave_dir, autosave_files
+    from napari_sam2.core.autosave import autosave_dir, autosave_files, read_autosave
 
     if path is None:
         files = autosave_files()
@@ -340,9 +341,9 @@ def load_autosave(path: str | Path | None = None, viewer: Any = None) -> Any:
             raise FileNotFoundError(f"no autosaved labels in {autosave_dir()}")
         path = files[0]
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; autosaves are in {autosave_dir()}")
-    data = np.load(path, allow_pickle=False)
+    data = read_autosave(path)
     sidecar = path.with_suffix(".json")
     meta = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
     layer = Labels(

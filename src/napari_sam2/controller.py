@@ -339,10 +339,12 @@ class Sam2Controller:
     def undo(self) -> None:
         """Undo the last edit of the target Labels layer (napari's history); the
         autosave follows."""
+        self.autosave.history_step()
         self.ws.labels.undo()
         self.autosave.request()
 
     def redo(self) -> None:
+        self.autosave.history_step(redo=True)
         self.ws.labels.redo()
         self.autosave.request()
 

@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 from napari.layers import Image
 
-from napari_sam2.core.autosave import autosave_dir, autosave_files, write_atomically
+from napari_sam2.core.autosave import (
+    autosave_dir,
+    autosave_files,
+    read_autosave,
+    write_atomically,
+)
 
 
 def saved(c) -> np.ndarray:
     assert c.autosave.wait()
-    return np.load(c.autosave.last_path)
+    return read_autosave(c.autosave.last_path)
 
 
 def test_commits_propagation_and_undo_are_autosaved(make_controller, present_model, timelapse):
@@ -104,3 +109,86 @@ def test_the_setup_checkbox_turns_autosave_off(make_napari_viewer, nuclei_2d):
     dock.setup.autosave_box.native.click()
     assert not dock.controller.autosave.enabled
     assert str(autosave_dir()) in dock.setup.autosave_box.tooltip
+
+
+def _chunk_files(path):
+    """Chunk files of a zarr store (the metadata left out)."""
+    return {p.relative_to(path) for p in path.rglob("*") if p.is_file() and "zarr" not in p.name}
+
+
+def _stamps(path):
+    return {f: (path / f).stat().st_mtime_ns for f in _chunk_files(path)}
+
+
+def test_a_small_edit_on_a_big_image_saves_only_its_chunks(make_controller, present_model):
+    c = make_controller(present_model)
+    image = np.zeros((3000, 2600), np.uint16)
+    c.set_image(Image(image, name="slide"))
+    labels = c.ensure_labels()
+    assert c.autosave.request() is not None and c.autosave.wait()
+    path = c.autosave.last_path
+    assert c.autosave.last_chunks == 0, "a layer the plugin made is empty: nothing copied"
+    labels.paint((100, 100), 1)  # a brush dab far from the next edit
+    c.autosave.request()  # napari announced the dab before painting it: saved again
+    c.autosave.wait()
+    np.testing.assert_array_equal(read_autosave(path), np.asarray(labels.data))
+    before = _stamps(path)
+
+    # a commit of a small object near a chunk corner (chunks of 512 px)
+    rows, cols = np.nonzero(np.ones((40, 40), bool))
+    from napari_sam2.core.labels_edit import PlaneEdit
+
+    c.ws.labels.write(
+        (slice(None), slice(None)),
+        PlaneEdit(rows + 1010, cols + 1010, np.full(rows.size, 7, np.int32)),
+    )
+    c.events.committed.emit(None)
+    assert c.autosave.wait()
+    assert c.autosave.last_chunks <= 4, "only the chunks under the edit are copied"
+    after = _stamps(path)
+    changed = {f for f in after if before.get(f) != after[f]}
+    assert changed and len(changed) <= 4, changed
+    assert all(before[f] == after[f] for f in before if f not in changed), "others untouched"
+    np.testing.assert_array_equal(read_autosave(path), np.asarray(labels.data))
+
+    c.undo()  # the undo's chunks are found in napari's history
+    assert c.autosave.wait() and c.autosave.last_chunks <= 4
+    np.testing.assert_array_equal(read_autosave(path), np.asarray(labels.data))
+    assert not read_autosave(path)[1010:1050, 1010:1050].any()
+    c.redo()
+    assert c.autosave.wait()
+    np.testing.assert_array_equal(read_autosave(path), np.asarray(labels.data))
+
+
+def test_edit_autosave_and_restore_are_equal_for_stacks_and_chosen_layers(
+    make_controller, present_model, timelapse
+):
+    from napari.layers import Labels
+
+    from napari_sam2 import api
+
+    c = make_controller(present_model)
+    c.set_image(Image(timelapse.movie, name="movie"))
+    mine = np.zeros(timelapse.movie.shape, np.uint16)
+    mine[2, 5:9, 5:9] = 3  # the user's own labels: saved whole once
+    layer = Labels(mine, name="my labels")
+    c.set_labels(layer)
+    c.add_point((0, 20, 20))
+    c.commit()
+    c.autosave.wait()
+    restored = api.load_autosave()
+    np.testing.assert_array_equal(restored.data, np.asarray(layer.data))
+    assert restored.data.dtype == layer.data.dtype
+    layer.data = np.zeros_like(mine)  # a new array: a new store, written whole
+    c.add_point((1, 30, 30))
+    c.commit()
+    c.autosave.wait()
+    np.testing.assert_array_equal(api.load_autosave().data, np.asarray(layer.data))
+
+
+def test_older_npy_autosaves_still_load(tmp_path):
+    from napari_sam2 import api
+
+    path = tmp_path / "2025-01-01_00-00-00_labels.npy"
+    np.save(path, np.arange(12, dtype=np.int32).reshape(3, 4))
+    np.testing.assert_array_equal(api.load_autosave(path).data, np.arange(12).reshape(3, 4))

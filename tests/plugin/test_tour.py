@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
+from napari_sam2.core.autosave import read_autosave
 from tests.plugin.qt_events import PLUGIN, centres, click, drag, key
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, pytest.mark.usefixtures("plugins_discovered")]
@@ -184,4 +185,5 @@ def test_a_users_tour_of_every_tool(
     print("tour stage seconds:", timings)
     assert shown["error"] == [], shown["error"]
     assert c.autosave.wait() and c.autosave.last_path.exists()
-    np.testing.assert_array_equal(np.load(c.autosave.last_path), np.asarray(c.labels_layer.data))
+    saved = read_autosave(c.autosave.last_path)
+    np.testing.assert_array_equal(saved, np.asarray(c.labels_layer.data))
