@@ -12,7 +12,7 @@
 4. **Write**: every frame's detection ids are replaced by track labels; the lineage is
    CTC-valid by construction.
 
-:meth:`CellTracker.frames` yields a :class:`FrameDone` per frame detected (stage
+:meth:`CellTracker.steps` yields a :class:`FrameDone` per frame detected (stage
 ``"detected"``: detection labels, no lineage yet) and then per frame written (stage
 ``"tracked"``); stopping the iteration keeps what is done and its ``state`` resumes it,
 with the same result as an uninterrupted run (detections and evidence depend on their
@@ -67,7 +67,7 @@ class TrackingOutcome:
 
 @dataclass
 class FrameDone:
-    """One frame done by :meth:`CellTracker.frames`.
+    """One frame done by :meth:`CellTracker.steps`.
 
     Attributes
     ----------

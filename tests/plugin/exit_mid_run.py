@@ -32,14 +32,14 @@ def main() -> None:
 
     local_weights.BUNDLED_DIR = Path(tempfile.mkdtemp())  # no bundled model to load
     os.environ["NAPARI_SAM2_AUTOSAVE_DIR"] = tempfile.mkdtemp()
-    frames, step_s = CellTracker.frames, float(os.environ.get("STEP_S", "4"))
+    steps, step_s = CellTracker.steps, float(os.environ.get("STEP_S", "4"))
 
     def slow(self, *args, **kwargs):
-        for done in frames(self, *args, **kwargs):
+        for done in steps(self, *args, **kwargs):
             time.sleep(step_s)
             yield done
 
-    CellTracker.frames = slow
+    CellTracker.steps = slow
 
     def wait(cond, timeout: float = 120.0) -> None:
         end = time.monotonic() + timeout

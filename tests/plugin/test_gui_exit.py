@@ -40,14 +40,14 @@ def test_a_napari_process_closed_mid_step_exits_without_qt_errors():
 def test_closing_the_viewer_during_a_run_stops_its_worker(
     make_napari_viewer, qtbot, movie, tiny_model, monkeypatch, shown  # noqa: F811
 ):
-    frames = CellTracker.frames
+    steps = CellTracker.steps
 
     def slow(self, *args, **kwargs):
-        for done in frames(self, *args, **kwargs):
+        for done in steps(self, *args, **kwargs):
             time.sleep(0.3)
             yield done
 
-    monkeypatch.setattr(CellTracker, "frames", slow)
+    monkeypatch.setattr(CellTracker, "steps", slow)
     viewer = make_napari_viewer(show=True)
     viewer.add_image(movie.movie, name="cells")
     dock = open_dock(viewer, "track")
