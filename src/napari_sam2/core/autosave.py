@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import shutil
 import threading
@@ -43,6 +42,15 @@ from typing import Any
 
 import numpy as np
 
+from napari_sam2.core.autosave_files import (
+    AUTOSAVE_ENV,
+    KEEP,
+    autosave_dir,
+    autosave_files,
+    prune,
+    read_autosave,
+    write_atomically,
+)
 from napari_sam2.core.dirty_chunks import (
     ChunkKey,
     all_chunks,
@@ -52,71 +60,18 @@ from napari_sam2.core.dirty_chunks import (
 )
 from napari_sam2.core.events import ControllerEvents
 from napari_sam2.core.label_target import LabelTarget
-from sam2_engine import atomic_file
 
 log = logging.getLogger(__name__)
 
-AUTOSAVE_ENV = "NAPARI_SAM2_AUTOSAVE_DIR"
-KEEP = 20  # newest autosave files kept in the folder
-
-
-def autosave_dir() -> Path:
-    """The autosave folder (see the module docstring); not created here."""
-    if os.environ.get(AUTOSAVE_ENV):
-        return Path(os.environ[AUTOSAVE_ENV]).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "napari-sam2" / "autosave"
-
-
-def autosave_files(folder: Path | None = None) -> list[Path]:
-    """Autosaved labels in ``folder`` (default: :func:`autosave_dir`), newest first:
-    ``.zarr`` arrays (and ``.npy`` files of earlier versions)."""
-    folder = autosave_dir() if folder is None else Path(folder)
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.glob("*.npy") if p.is_file()]
-    found += [p for p in folder.glob("*.zarr") if p.is_dir()]
-    return sorted(found, key=_saved_time, reverse=True)
-
-
-def read_autosave(path: str | Path) -> np.ndarray:
-    """The labels of one autosave (a ``.zarr`` array or an older ``.npy`` file).
-
-    Returns
-    -------
-    numpy.ndarray
-        The array as last saved, same shape and dtype as the layer (leading axes, then
-        rows and columns).
-    """
-    import zarr
-
-    path = Path(path)
-    if path.is_dir():
-        return np.asarray(zarr.open_array(str(path), mode="r")[...])
-    return np.load(path, allow_pickle=False)
-
-
-def _saved_time(path: Path) -> float:
-    """When a save was last written: its ``.json`` is rewritten after every save (a zarr
-    folder's own time changes only when chunk folders are added)."""
-    sidecar = path.with_suffix(".json")
-    return (sidecar if sidecar.is_file() else path).stat().st_mtime
-
-
-def write_atomically(path: Path, write: Callable[[Any], None]) -> None:
-    """Write ``path`` through ``write(file)`` into a temporary file that replaces it at
-    the end (:func:`sam2_engine.atomic_file`, flushed to disk): readers (and a crash)
-    see the old or the new content, never a part.
-
-    Parameters
-    ----------
-    path
-        The file to write.
-    write
-        Called with the open binary file handle of the temporary.
-    """
-    with atomic_file(path, fsync=True) as tmp, open(tmp, "wb") as handle:
-        write(handle)
+__all__ = [
+    "AUTOSAVE_ENV",
+    "KEEP",
+    "LabelsAutosave",
+    "autosave_dir",
+    "autosave_files",
+    "read_autosave",
+    "write_atomically",
+]
 
 
 @dataclass
@@ -401,7 +356,7 @@ class LabelsAutosave:
                 array[chunk_slices(key, save.shape, save.chunks)] = block  # one chunk each
             text = json.dumps(save.meta, indent=1).encode()
             write_atomically(path.with_suffix(".json"), lambda f: f.write(text))
-            _prune(path.parent, keep=KEEP)
+            prune(path.parent, keep=KEEP)
         except (OSError, ValueError) as err:
             log.warning("autosave to %s failed: %s", path, err)
             self._error = f"{path.parent}: {err}"
@@ -415,14 +370,3 @@ class LabelsAutosave:
                 f"set ${AUTOSAVE_ENV} to a writable folder; save the layer yourself meanwhile "
                 "(File > Save Selected Layers).",
             )
-
-
-def _prune(folder: Path, keep: int) -> None:
-    """Delete all but the newest ``keep`` autosaves (and their ``.json``)."""
-    for old in autosave_files(folder)[keep:]:
-        with contextlib.suppress(OSError):
-            if old.is_dir():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-            old.with_suffix(".json").unlink()
