@@ -71,8 +71,12 @@ def index_chunks(indices: tuple[np.ndarray, ...], chunks: tuple[int, ...]) -> se
     if n > EXACT_LIMIT:
         box = [(int(a.min()), int(a.max()) + 1) for a in arrays]
         return box_chunks(box, chunks)
-    keys = np.stack([a.astype(np.int64) // c for a, c in zip(arrays, chunks, strict=True)], 1)
-    return {tuple(int(v) for v in row) for row in np.unique(keys, axis=0)}
+    grid = [a.astype(np.int64) // c for a, c in zip(arrays, chunks, strict=True)]
+    dims = tuple(int(g.max()) + 1 for g in grid)
+    flat = np.ravel_multi_index(grid, dims)  # one int per pixel: its chunk
+    found = np.flatnonzero(np.bincount(flat)) if np.prod(dims) <= 4 * n else np.unique(flat)
+    keys = np.stack(np.unravel_index(found, dims), axis=1)
+    return {tuple(int(v) for v in key) for key in keys}
 
 
 def atom_chunks(atom: Any, chunks: tuple[int, ...]) -> set[ChunkKey] | None:
