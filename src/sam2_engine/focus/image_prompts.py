@@ -1,10 +1,13 @@
 """Clicks and boxes decoded in prompt-centred windows (the image predictor's window mode).
 
 A box sets its window directly (the box fills ``object_fraction`` of it). A click does
-not say how large its object is, so it is decoded first in a few *probe* windows of
-different sides around the click (encoded together in one batch); the most plausible
-mask (well scored, not cut by the window, of a sensible size for its window) gives the
-object's extent, and the click is decoded again in the window of that extent. Window
+not say how large its object is, so it is looked at first in a few *probe* windows of
+different sides around the click (encoded together in one batch). A model with an
+instance head measures the object under the click in them
+(:mod:`sam2_engine.focus.instance_probe`); otherwise (or where the head finds nothing
+there) the click is decoded in each probe and the most plausible mask (well scored, not
+cut by the window, of a sensible size for its window) gives the object's extent. The
+click is then decoded in the window of that extent. Window
 features are kept in a small LRU cache, so more clicks on the same object cost decoder
 passes only.
 """
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 
 from sam2_engine.device import inference_context
+from sam2_engine.focus.instance_probe import object_box_from_instance_head
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.focus.window import Window
 from sam2_engine.focus.window_cache import WindowFeatureCache
@@ -157,8 +161,14 @@ class WindowedPrompts:
         sides = sorted({min(s, limit) for s in self.policy.probe_sides if s >= spread / 0.8})
         sides = sides or [self.policy.side_for(spread)]
         probes = [Window.centred(cy, cx, s, hw) for s in sides]
-        found = self.decode(index, probes, points, labels, None, None, multimask=True)
-        best = _most_plausible(found, hw, self.model.image_size)
+        best = None
+        if self.model.instance_head is not None and len(positive):
+            best = object_box_from_instance_head(
+                self.model, self._images[index], probes, (float(cx), float(cy)), hw
+            )
+        if best is None:
+            found = self.decode(index, probes, points, labels, None, None, multimask=True)
+            best = _most_plausible(found, hw, self.model.image_size)
         if best is None:
             return probes[-1]
         x0, y0, x1, y1 = best
@@ -271,7 +281,7 @@ def _most_plausible(
         scale = d.window.side / mask.shape[0]
         c0, r0, c1, r1 = masks_to_boxes(mask, inclusive=False).tolist()
         frac = max(r1 - r0, c1 - c0) / mask.shape[0]
-        cut = _cut_by_window(d.window, (r0, r1, c0, c1), mask.shape[0], hw)
+        cut = d.window.cuts((r0, r1, c0, c1), mask.shape[0], hw)
         plausible = lo <= frac <= hi and not cut
         score = float(d.iou[d.best]) + (1.0 if plausible else 0.0)
         box = (
@@ -284,17 +294,3 @@ def _most_plausible(
     if not scored:
         return None
     return max(scored, key=lambda item: item[0])[1]
-
-
-def _cut_by_window(
-    window: Window, bounds: tuple[int, int, int, int], n: int, hw: tuple[int, int]
-) -> bool:
-    """Whether a mask touches a window edge that is not also the frame's edge."""
-    r0, r1, c0, c1 = bounds
-    h, w = hw
-    return (
-        (r0 == 0 and window.top > 0)
-        or (c0 == 0 and window.left > 0)
-        or (r1 == n and window.top + window.side < h)
-        or (c1 == n and window.left + window.side < w)
-    )

@@ -110,6 +110,19 @@ class Window:
         xy = np.asarray(xy, dtype=np.float64)
         return (xy - np.array([self.left, self.top])) * (size / self.side)
 
+    def cuts(self, bounds: tuple[int, int, int, int], n: int, frame_hw: tuple[int, int]) -> bool:
+        """Whether a mask of this window, with bounds ``(r0, r1, c0, c1)`` (exclusive
+        ends) in an (n, n) grid over the window, touches a window edge that is not also
+        the frame's edge (the object may go on outside the window)."""
+        r0, r1, c0, c1 = bounds
+        h, w = frame_hw
+        return bool(
+            (r0 == 0 and self.top > 0)
+            or (c0 == 0 and self.left > 0)
+            or (r1 == n and self.top + self.side < h)
+            or (c1 == n and self.left + self.side < w)
+        )
+
     def contains(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
         """(...,) whether frame points (x, y) lie inside the window (shrunk by ``margin``)."""
         xy = np.asarray(xy, dtype=np.float64)
