@@ -82,6 +82,24 @@ def typical_area(areas: Sequence[np.ndarray]) -> float:
     return float(every[min(int(np.searchsorted(share, 0.5)), every.size - 1)])
 
 
+def _mothers(graph: object) -> list[tuple[int, int]]:
+    """The nodes of a LAP graph with two successors (a mother's last frame), in order."""
+    return sorted(n for n in graph.nodes if graph.out_degree(n) == 2)  # type: ignore[attr-defined]
+
+
+def _chain_back(graph: object, node: tuple[int, int], frames: int) -> list[tuple[int, int]]:
+    """``node`` and up to ``frames`` nodes of its own unbranched chain before it, one per
+    frame back (newest first); stops at a gap, a branch or the chain's start."""
+    g = graph
+    chain = [node]
+    while len(chain) <= frames and g.in_degree(chain[-1]) == 1:  # type: ignore[attr-defined]
+        before = next(iter(g.predecessors(chain[-1])))  # type: ignore[attr-defined]
+        if g.out_degree(before) != 1 or before[0] != chain[-1][0] - 1:  # type: ignore[attr-defined]
+            break
+        chain.append(before)
+    return chain
+
+
 def undo_uneven_divisions(graph: object, areas: Sequence[np.ndarray], min_ratio: float) -> int:
     """Undo the divisions whose daughters' first areas differ more than ``1 / min_ratio``
     times: the larger daughter goes on as the mother, the smaller one starts a track of
@@ -97,7 +115,7 @@ def undo_uneven_divisions(graph: object, areas: Sequence[np.ndarray], min_ratio:
 
     g: nx.DiGraph = graph  # type: ignore[assignment]
     undone = 0
-    for mother in sorted(n for n in g.nodes if g.out_degree(n) == 2):
+    for mother in _mothers(g):
         a, b = sorted(g.successors(mother), key=lambda n: int(areas[n[0]][n[1]]))
         if areas[a[0]][a[1]] < min_ratio * areas[b[0]][b[1]]:
             g.remove_edge(mother, a)
@@ -142,13 +160,8 @@ def undo_static_mothers(
 
     g: nx.DiGraph = graph  # type: ignore[assignment]
     undone = 0
-    for mother in sorted(n for n in g.nodes if g.out_degree(n) == 2):
-        chain = [mother]  # the mother's own frames, newest first
-        while len(chain) <= history and g.in_degree(chain[-1]) == 1:
-            before = next(iter(g.predecessors(chain[-1])))
-            if g.out_degree(before) != 1 or before[0] != chain[-1][0] - 1:
-                break
-            chain.append(before)
+    for mother in _mothers(g):
+        chain = _chain_back(g, mother, history)
         earlier = max((float(areas[t][i]) for t, i in chain[1:]), default=0.0)
         if earlier > 0 and float(areas[mother[0]][mother[1]]) <= max_ratio * earlier:
             continue
@@ -197,14 +210,8 @@ def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: in
         return centroids[n[0]][n[1]]
 
     undone = 0
-    for mother in sorted(n for n in g.nodes if g.out_degree(n) == 2):
-        chain = {mother[0]: mother}  # the mother's own chain, back ``window`` frames
-        node = mother
-        while len(chain) <= window and g.in_degree(node) == 1:
-            node = next(iter(g.predecessors(node)))
-            if g.out_degree(node) != 1 or node[0] != min(chain) - 1:
-                break
-            chain[node[0]] = node
+    for mother in _mothers(g):
+        chain = {n[0]: n for n in _chain_back(g, mother, window)}  # back ``window`` frames
         best: tuple[float, tuple[int, int]] | None = None
         for t in range(mother[0] - window, mother[0] + 1):
             blob = chain.get(min(t + 1, mother[0]))
