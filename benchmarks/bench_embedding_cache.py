@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import RESULTS, propagation_seconds  # noqa: E402
 
 
 def _fresh(model: torch.nn.Module) -> None:
@@ -44,13 +48,7 @@ def _session_run(se, model, stack, folder: str, frames: int) -> dict[str, float]
     session = se.VideoPredictor(model, embedding_cache=cache).start(stack)
     session.add_points(0, 1, [[256, 256]], [1])
     first = time.perf_counter() - t0
-    per_frame = []
-    t = time.perf_counter()
-    for out in session.propagate(start=0, max_frames=frames + 1):
-        now = time.perf_counter()
-        if out.frame > 0:
-            per_frame.append(now - t)
-        t = now
+    per_frame = propagation_seconds(session, frames)
     return {
         "first_s": first,
         "median_frame_s": float(np.median(per_frame)),

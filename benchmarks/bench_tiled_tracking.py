@@ -14,13 +14,18 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import RESULTS, propagation_seconds  # noqa: E402
+
 SIDE = 4096
 
 
@@ -44,14 +49,7 @@ def _run(se, model, stack, centres, mode: str, objects: int, frames: int) -> dic
     for k, (cy, cx) in enumerate(centres[:objects]):
         res = session.add_points(0, k + 1, [[cx, cy]], [1])
     first = time.perf_counter() - t0
-    per_frame = []
-    t = time.perf_counter()
-    for out in session.propagate(start=0, max_frames=frames + 1):
-        now = time.perf_counter()
-        if out.frame > 0:
-            per_frame.append(now - t)
-            _ = out.label_image()
-        t = now
+    per_frame = propagation_seconds(session, frames, on_frame=lambda out: out.label_image())
     return {"mode": mode, "objects": objects, "tiled": session.tiled,
             "first_click_s": round(first, 2),
             "median_frame_s": round(float(np.median(per_frame)), 2),

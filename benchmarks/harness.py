@@ -55,6 +55,22 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> floa
     return statistics.median(times)
 
 
+def propagation_seconds(
+    session: object, frames: int, on_frame: Callable[[object], object] | None = None
+) -> list[float]:
+    """Seconds each frame after the prompted frame 0 took in ``session.propagate`` over
+    ``frames`` frames (``on_frame(result)`` runs inside each frame's time)."""
+    per_frame: list[float] = []
+    t = time.perf_counter()
+    for out in session.propagate(start=0, max_frames=frames + 1):  # type: ignore[attr-defined]
+        if out.frame > 0:
+            if on_frame is not None:
+                on_frame(out)
+            per_frame.append(time.perf_counter() - t)
+        t = time.perf_counter()
+    return per_frame
+
+
 def _child(fn, args, queue):  # pragma: no cover - runs in a subprocess
     import torch
 
