@@ -145,10 +145,10 @@ def _background_level(img: np.ndarray, rounds: int = 5) -> tuple[float, float]:
     A first guess that does not assume most pixels are background: the histogram mode
     of the frame and the robust spread of the pixels below it (the side no nucleus
     reaches). The guess is then refined on the pixels within 3 noise deviations of the
-    level (their median and robust spread, a few rounds): the mode of a coarse histogram
-    and the spread of one side alone are biased when the background noise is small
-    against the nuclei's brightness (a clean 16-bit image), which would let a third of
-    the background through the threshold."""
+    level (their median and robust spread, until they settle, at most ``rounds`` times):
+    the mode of a coarse histogram and the spread of one side alone are biased when the
+    background noise is small against the nuclei's brightness (a clean 16-bit image),
+    which would let a third of the background through the threshold."""
     level = histogram_mode(img)
     low = level - img[img <= level]
     sigma = max(1.4826 * float(np.median(low)) if low.size else 0.0, 1e-6)
@@ -156,8 +156,12 @@ def _background_level(img: np.ndarray, rounds: int = 5) -> tuple[float, float]:
         near = img[np.abs(img - level) <= 3.0 * sigma]
         if near.size < 64:
             break
-        level = float(np.median(near))
-        sigma = max(1.4826 * float(np.median(np.abs(near - level))), 1e-6)
+        new_level = float(np.median(near))
+        new_sigma = max(1.4826 * float(np.median(np.abs(near - new_level))), 1e-6)
+        settled = abs(new_level - level) < 0.01 * sigma and abs(new_sigma - sigma) < 0.01 * sigma
+        level, sigma = new_level, new_sigma
+        if settled:
+            break
     return level, sigma
 
 
