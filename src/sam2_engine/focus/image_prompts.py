@@ -70,9 +70,9 @@ class WindowedPrompts:
     Parameters
     ----------
     model
-        The SAM 2 model.
+        The SAM 2 model that encodes each window and decodes its prompts.
     policy
-        Window sizes.
+        How large a prompt's window is, from the prompt and the object under it.
     cache_size
         Windows whose features are kept.
     """

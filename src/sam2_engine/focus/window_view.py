@@ -34,9 +34,9 @@ class ObjectWindowView(LatticeView):
     Parameters
     ----------
     model
-        The SAM 2 model.
+        The SAM 2 model that tracks the objects.
     policy
-        Window sizes.
+        How large each object's window is, from its last mask.
     frame_hw
         (H, W) of the frames.
     load

@@ -172,25 +172,10 @@ def remove_small_islands(
 ) -> ArrayT:
     """Turn small foreground regions ("sprinkles") of mask logits into background.
 
-    A foreground region is an 8-connected component of pixels with ``logits > threshold``
-    in one (H, W) plane; every one whose area is ``<= max_area`` pixels is set to
-    ``fill_value``.
-
-    Parameters
-    ----------
-    logits : numpy.ndarray or torch.Tensor, shape (..., H, W)
-        Mask logits, axes (..., row, col). Each (H, W) plane is processed on its own.
-    max_area : float
-        Largest island area, in pixels, that is removed. ``max_area <= 0`` disables removal.
-    threshold : float
-        Logit threshold separating background (``<= threshold``) from foreground.
-    fill_value : float, optional
-        Value written into removed islands; defaults to ``threshold - 10.0``.
-
-    Returns
-    -------
-    numpy.ndarray or torch.Tensor, shape (..., H, W)
-        A new array of the input's type, dtype and device.
+    The mirror image of :func:`fill_small_holes`, with the same parameters and result: a
+    foreground region is an 8-connected component of pixels with ``logits > threshold`` in
+    one (H, W) plane; every one whose area is ``<= max_area`` pixels (``max_area <= 0``
+    removes none) is set to ``fill_value``, by default ``threshold - 10.0``.
     """
     logits = _check_logits(logits, "remove_small_islands")
     if max_area <= 0 or _is_empty(logits):
