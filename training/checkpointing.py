@@ -29,12 +29,30 @@ from torch import nn
 from sam2_engine import atomic_file, atomic_torch_save, is_writable, save_checkpoint
 
 
+class _InRun:
+    """A file of the run folder, by name: a read-only attribute of :class:`RunPaths`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, paths: RunPaths, owner: type | None = None) -> Path:
+        return paths.folder / self.name
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Files of a run. ``final`` is the extra .pt path asked for, if any."""
 
     folder: Path
     final: Path | None = None
+
+    # the files in the folder (see the module docstring)
+    last = _InRun("last.pt")
+    best = _InRun("best.pt")
+    state = _InRun("training_state.pt")
+    config = _InRun("config.yaml")
+    metrics = _InRun("metrics.csv")
+    tensorboard = _InRun("tensorboard")
 
     @classmethod
     def from_output(cls, output: str | Path) -> RunPaths:
@@ -43,30 +61,6 @@ class RunPaths:
         if path.suffix == ".pt":
             return cls(path.parent / f"{path.stem}_run", path)
         return cls(path)
-
-    @property
-    def last(self) -> Path:
-        return self.folder / "last.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.folder / "best.pt"
-
-    @property
-    def state(self) -> Path:
-        return self.folder / "training_state.pt"
-
-    @property
-    def config(self) -> Path:
-        return self.folder / "config.yaml"
-
-    @property
-    def metrics(self) -> Path:
-        return self.folder / "metrics.csv"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.folder / "tensorboard"
 
     @property
     def result(self) -> Path:
