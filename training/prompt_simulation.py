@@ -22,10 +22,12 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from sam2_engine import PromptLabel, masks_to_boxes
+from sam2_engine import masks_to_boxes
+from sam2_engine.training_hooks import PromptLabel
 from sam2_training.config import PromptConfig
 
 PromptKind = Literal["point", "box", "mask"]
+
 
 def _check_masks(masks: torch.Tensor, name: str) -> None:
     if masks.ndim != 4 or masks.shape[1] != 1 or masks.dtype != torch.bool:

@@ -23,17 +23,17 @@ takes a list of samples, so that DistributedDataParallel sees one forward per st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from sam2_engine import (
+from sam2_engine import ImageFeatures, SAM2Model
+from sam2_engine.training_hooks import (
     FrameOutput,
-    ImageFeatures,
     ObjectMemory,
-    SAM2Model,
     select_memory,
     step_memory,
     track_step,
@@ -220,15 +220,13 @@ def run_clip(
         mask_prompt = initial and plan.kind == "mask"
         if initial and not mask_prompt:
             points, labels = _initial_prompt(plan, gt, prompts, generator, not training, background)
-        step = track_step(
-            model,
-            frame_feats,
-            memories,
+        # this frame's decoding; its memory is encoded once, after the corrections
+        decode = partial(track_step, model, frame_feats, memories, encode_memory=False)
+        step = decode(
             points=points,
             labels=labels,
             mask=gt.to(frame_feats.embed.dtype) if mask_prompt else None,
             max_ptr_offset=max_offset,
-            encode_memory=False,
         )
         head = step.head
         steps = [StepPrediction(head.ungated_logits, head.multi_iou, head.object_score)]
@@ -240,15 +238,8 @@ def run_clip(
                 new_pts, new_lbl = points_from_errors(gt, pred, generator)
                 points = new_pts if points is None else torch.cat([points, new_pts], dim=1)
                 labels = new_lbl if labels is None else torch.cat([labels, new_lbl], dim=1)
-                step = track_step(
-                    model,
-                    frame_feats,
-                    memories,
-                    points=points,
-                    labels=labels,
-                    prev_logits=head.logits,
-                    embed=step.embed,
-                    encode_memory=False,
+                step = decode(
+                    points=points, labels=labels, prev_logits=head.logits, embed=step.embed
                 )
                 head = step.head
                 steps.append(StepPrediction(head.ungated_logits, head.multi_iou, head.object_score))

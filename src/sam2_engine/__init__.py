@@ -91,18 +91,10 @@ _LAZY = {
     # progress and cancel callbacks (one protocol for the engine, cells and training)
     "ProgressCallback": "sam2_engine.progress",
     "CancelCallback": "sam2_engine.progress",
-    # the model and its one track step (for training code)
+    # the model and an image's encoding (the track step for training code is in
+    # sam2_engine.training_hooks)
     "SAM2Model": "sam2_engine.model.sam2",
     "ImageFeatures": "sam2_engine.model.image_encoder",
-    "HeadOutput": "sam2_engine.model.sam2",
-    "LOGIT_CLAMP": "sam2_engine.model.sam2",
-    "PromptLabel": "sam2_engine.model.prompt_encoder",
-    "track_step": "sam2_engine.model.track_step",
-    "step_memory": "sam2_engine.model.track_step",
-    "ObjectMemory": "sam2_engine.model.track_step",
-    "StepOutput": "sam2_engine.model.track_step",
-    "select_memory": "sam2_engine.video.memory_bank",
-    "FrameOutput": "sam2_engine.video.memory_bank",
 }
 
 __all__ = sorted(_LAZY)
@@ -147,12 +139,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from sam2_engine.masks.label_image import masks_to_label_image
     from sam2_engine.masks.postprocess import masks_to_boxes
     from sam2_engine.model.image_encoder import ImageFeatures
-    from sam2_engine.model.prompt_encoder import PromptLabel
-    from sam2_engine.model.sam2 import LOGIT_CLAMP, HeadOutput, SAM2Model
-    from sam2_engine.model.track_step import ObjectMemory, StepOutput, step_memory, track_step
+    from sam2_engine.model.sam2 import SAM2Model
     from sam2_engine.progress import CancelCallback, ProgressCallback
     from sam2_engine.video.frame_result import FrameResult
-    from sam2_engine.video.memory_bank import FrameOutput, select_memory
     from sam2_engine.video.order import DIRECTIONS, propagation_order
     from sam2_engine.video.predictor import VideoPredictor
     from sam2_engine.video.session import TrackingSession
