@@ -17,6 +17,16 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButto
 
 from napari_sam2._widgets.tools import ToolContext
 
+#: what the tool's choices decide (their tooltips)
+TIPS = {
+    "method": "instance head: one pass of the model's instance head and a watershed "
+    "(fast; models that have one); grid prompts: a grid of single clicks (any model)",
+    "diameter": "typical object diameter in image pixels for the instance head; "
+    "0 estimates it from the image",
+    "points_per_side": "grid of single-click prompts (points_per_side² in all): more finds "
+    "smaller objects, costs more decoder passes",
+}
+
 
 class AutomaticTool(Container):
     """Segment every object of the current frame / plane."""
@@ -25,26 +35,12 @@ class AutomaticTool(Container):
         c = self.controller = context.controller
         super().__init__(labels=False)
         self.margins = (2, 2, 2, 2)
-        self.method = ComboBox(
-            label="Method",
-            choices=self._method_choices,
-            tooltip="instance head: one pass of the model's instance head and a watershed "
-            "(fast; models that have one); grid prompts: a grid of single clicks (any model)",
-        )
+        self.method = ComboBox(label="Method", choices=self._method_choices, tooltip=TIPS["method"])
         self.diameter = FloatSpinBox(
-            label="Diameter (px)",
-            min=0.0,
-            max=2000.0,
-            step=1.0,
-            tooltip="typical object diameter in image pixels for the instance head; "
-            "0 estimates it from the image",
+            label="Diameter (px)", min=0.0, max=2000.0, step=1.0, tooltip=TIPS["diameter"]
         )
         self.points_per_side = SpinBox(
-            label="Points per side",
-            min=1,
-            max=256,
-            tooltip="grid of single-click prompts (points_per_side² in all): more finds "
-            "smaller objects, costs more decoder passes",
+            label="Points per side", min=1, max=256, tooltip=TIPS["points_per_side"]
         )
         self.pred_iou = _fraction_box(
             "Predicted IoU ≥", "keep masks the model rates at least this good (0 keeps all)"

@@ -35,6 +35,23 @@ from napari_sam2.viewer.registry import unwrap_viewer
 STACK_KINDS = [("time", "time"), ("z (slices)", "z")]
 INTENSITIES = [("auto (stack percentiles)", "auto"), ("layer contrast limits", "contrast_limits")]
 
+#: what each choice of the panel decides (the widgets' tooltips)
+TIPS = {
+    "image": "the Image layer to segment (numpy, dask or zarr; 2D, stack, 3D+t)",
+    "stack_axis": "the time or z axis that propagation follows; other leading axes stay "
+    "at the slider position (e.g. z of a 3D+t movie tracked over time)",
+    "stack_kind": "time: propagate forward by default; z: both ways from the prompted "
+    "slice (guessed from the layer's axis labels, name and scale)",
+    "channel_axis": "axis holding channels of multichannel data (up to 3 are shown to the model)",
+    "intensity": "how intensities are scaled for the model: robust percentiles over the "
+    "stack, or the layer's contrast limits (what you see is what the model sees)",
+    "model": "official SAM 2 sizes (downloaded once), fine-tuned and bundled models, "
+    "random-weight test models; the fine-tuning tool starts from this model",
+    "device": "where the model runs (and where fine-tuning trains)",
+    "labels": "where objects are written; empty: a new 'SAM 2 labels' layer at the "
+    "first commit (zarr on disk for very large stacks)",
+}
+
 
 class SetupPanel(Container):
     """Image layer, its axes, normalisation, model, device, target Labels, autosave."""
@@ -58,49 +75,26 @@ class SetupPanel(Container):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.image_combo = ComboBox(
-            choices=self._image_choices,
-            tooltip="the Image layer to segment (numpy, dask or zarr; 2D, stack, 3D+t)",
-        )
-        self.stack_axis_combo = ComboBox(
-            choices=self._stack_choices,
-            tooltip="the time or z axis that propagation follows; other leading axes stay "
-            "at the slider position (e.g. z of a 3D+t movie tracked over time)",
-        )
+        self.image_combo = ComboBox(choices=self._image_choices, tooltip=TIPS["image"])
+        self.stack_axis_combo = ComboBox(choices=self._stack_choices, tooltip=TIPS["stack_axis"])
         self.stack_kind_combo = ComboBox(
-            choices=STACK_KINDS,
-            value="time",
-            tooltip="time: propagate forward by default; z: both ways from the prompted "
-            "slice (guessed from the layer's axis labels, name and scale)",
+            choices=STACK_KINDS, value="time", tooltip=TIPS["stack_kind"]
         )
         self.channel_axis_combo = ComboBox(
-            choices=self._channel_choices,
-            tooltip="axis holding channels of multichannel data (up to 3 are shown to the model)",
+            choices=self._channel_choices, tooltip=TIPS["channel_axis"]
         )
         self.intensity_combo = ComboBox(
-            choices=INTENSITIES,
-            value="auto",
-            tooltip="how intensities are scaled for the model: robust percentiles over the "
-            "stack, or the layer's contrast limits (what you see is what the model sees)",
+            choices=INTENSITIES, value="auto", tooltip=TIPS["intensity"]
         )
-        self.model_combo = ComboBox(
-            choices=self._model_choices,
-            tooltip="official SAM 2 sizes (downloaded once), fine-tuned and bundled models, "
-            "random-weight test models; the fine-tuning tool starts from this model",
-        )
+        self.model_combo = ComboBox(choices=self._model_choices, tooltip=TIPS["model"])
         self.refresh_btn = PushButton(text="⟳", tooltip="refresh the model list")
         self.file_btn = PushButton(text="File…", tooltip="use a checkpoint file (.pt)")
         self.load_btn = PushButton(text="Load", tooltip="build / download the chosen model")
         self.device_combo = ComboBox(
-            choices=available_devices(),
-            value="auto",
-            tooltip="where the model runs (and where fine-tuning trains)",
+            choices=available_devices(), value="auto", tooltip=TIPS["device"]
         )
         self.labels_combo = ComboBox(
-            choices=self._labels_choices,
-            nullable=True,
-            tooltip="where objects are written; empty: a new 'SAM 2 labels' layer at the "
-            "first commit (zarr on disk for very large stacks)",
+            choices=self._labels_choices, nullable=True, tooltip=TIPS["labels"]
         )
         self.autosave_box = CheckBox(
             text="Autosave labels",
@@ -329,9 +323,7 @@ class SetupPanel(Container):
                 self.stack_axis_combo.reset_choices()
                 self.channel_axis_combo.reset_choices()
                 lay = c.layout
-                self.stack_axis_combo.value = (
-                    NO_AXIS if lay.stack_axis is None else lay.stack_axis
-                )
+                self.stack_axis_combo.value = NO_AXIS if lay.stack_axis is None else lay.stack_axis
                 self.channel_axis_combo.value = (
                     NO_AXIS if lay.channel_axis is None else lay.channel_axis
                 )

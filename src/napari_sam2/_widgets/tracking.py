@@ -29,6 +29,16 @@ DETECTORS = (
     ("classical (fluorescent nuclei)", "classical"),
 )
 COLUMNS = ("Track", "First", "Last", "Mother")
+#: what the tool's longer choices decide (their tooltips)
+TIPS = {
+    "seeds": "which cells to track: found automatically, the labels of a Labels "
+    "layer on the current frame, or one click per cell in a Points layer",
+    "detector": "where each frame's cells come from: the SAM 2 model, the classical "
+    "nuclei detector (threshold + watershed), or a (time, row, col) Labels layer "
+    "of your own segmentation (Cellpose, StarDist, ...), which is only linked",
+    "merge": "another piece of the selected cell's track (one the tracker broke "
+    "off): the later piece takes the earlier's label",
+}
 
 
 class TrackingTool(Container):
@@ -50,17 +60,10 @@ class TrackingTool(Container):
 
         s = self.feature.settings
         self.seeds_combo = ComboBox(
-            label="Seeds",
-            choices=self._seed_choices,
-            tooltip="which cells to track: found automatically, the labels of a Labels "
-            "layer on the current frame, or one click per cell in a Points layer",
+            label="Seeds", choices=self._seed_choices, tooltip=TIPS["seeds"]
         )
         self.detector_combo = ComboBox(
-            label="Detect with",
-            choices=self._detector_choices,
-            tooltip="where each frame's cells come from: the SAM 2 model, the classical "
-            "nuclei detector (threshold + watershed), or a (time, row, col) Labels layer "
-            "of your own segmentation (Cellpose, StarDist, ...), which is only linked",
+            label="Detect with", choices=self._detector_choices, tooltip=TIPS["detector"]
         )
         self.diameter_spin = SpinBox(
             label="Cell diameter (px)",
@@ -102,13 +105,7 @@ class TrackingTool(Container):
             label="Mother", min=0, max=2**31 - 1, tooltip="0: the selected track has none"
         )
         self.mother_btn = PushButton(text="Set mother")
-        self.merge_spin = SpinBox(
-            label="Merge with",
-            min=0,
-            max=2**31 - 1,
-            tooltip="another piece of the selected cell's track (one the tracker broke "
-            "off): the later piece takes the earlier's label",
-        )
+        self.merge_spin = SpinBox(label="Merge with", min=0, max=2**31 - 1, tooltip=TIPS["merge"])
         self.merge_btn = PushButton(text="Merge")
         self.save_ctc_btn = PushButton(text="Save CTC…", tooltip="Cell Tracking Challenge folder")
         self.save_geff_btn = PushButton(text="Save GEFF…", tooltip="GEFF graph store (zarr)")
@@ -117,9 +114,7 @@ class TrackingTool(Container):
         )
         self.extend(
             [
-                form(
-                    self.detector_combo, self.diameter_spin, self.seeds_combo, self.min_area_spin
-                ),
+                form(self.detector_combo, self.diameter_spin, self.seeds_combo, self.min_area_spin),
                 hbox(self.track_btn, self.continue_btn),
                 self.summary,
                 hbox(self.daughters_edit, self.divide_btn, labels=True),
