@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+import sam2_engine as se
 from napari_sam2.core.state import Preview
 
 #: ``(row0, row1, col0, col1)`` of a plane, ends excluded
@@ -24,22 +25,19 @@ def mask_box(mask: np.ndarray, top: int = 0, left: int = 0) -> Box | None:
     """Bounding box of the True pixels of an (h, w) mask whose first pixel is plane pixel
     (``top``, ``left``); None when the mask is empty.
 
+    The engine's mask-to-box rule (:func:`sam2_engine.masks_to_boxes`, pixel edges), in
+    this module's (row, col) order.
+
     Examples
     --------
     >>> m = np.zeros((4, 5), bool); m[1:3, 2] = True
     >>> mask_box(m, top=10, left=20)
     (11, 13, 22, 23)
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return (
-        top + int(rows[0]),
-        top + int(rows[-1]) + 1,
-        left + int(cols[0]),
-        left + int(cols[-1]) + 1,
-    )
+    x0, y0, x1, y1 = (int(v) for v in se.masks_to_boxes(mask, inclusive=False))
+    if x1 == x0:
+        return None  # an empty mask: no box
+    return (top + y0, top + y1, left + x0, left + x1)
 
 
 def union(a: Box | None, b: Box | None) -> Box | None:
