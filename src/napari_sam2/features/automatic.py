@@ -142,7 +142,12 @@ class AutomaticSegmentation:
 
             if method == "instances":
                 seg = se.InstanceSegmenter(model, diameter=size)
-                labels = seg.segment(source.normalized(plane.frame), progress=ctx.report)
+                # read lazily: a big plane is segmented in tiles, one tile read at a time
+                labels = seg.segment(
+                    source.lazy(plane.frame),
+                    progress=ctx.report,
+                    cancel=lambda: ctx.cancelled,
+                )
                 kept.append((labels, ("instances", seg.last_diameter)))
                 return kept[-1]
             gen = se.AutomaticMaskGenerator(model, settings)

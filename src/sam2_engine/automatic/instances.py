@@ -4,9 +4,12 @@ For models that have an instance head (``model.instance_head``; the bundled
 ``microscopy`` model does, the official ones do not). The image is rescaled so that its
 objects are about the head's training diameter across (``cfg.instance_head.diameter``
 model pixels), padded to a multiple of 32 and run through the trunk, neck and head at
-once (all convolutional: no tiles, no grid of prompts). The two maps come back at the
-image's resolution; the cores of the distance map (pixels above a share of their local
-peak) seed a watershed of the foreground.
+once (all convolutional: no grid of prompts). The two maps come back at the image's
+resolution; the cores of the distance map (pixels above a share of their local peak) seed
+a watershed of the foreground. An image larger than ``InstanceSettings.max_pixels`` at
+the model's scale is segmented in overlapping tiles and merged
+(:mod:`sam2_engine.automatic.instance_tiles`): memory bounded by one tile, objects cut
+by tile borders whole and once.
 
 The object size follows Cellpose's convention: ``diameter`` in image pixels, given by the
 user or, when None, estimated from the image by running the head at a few scales on a
@@ -16,6 +19,7 @@ central crop and keeping the scale whose objects come out at the size it assumed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,9 +27,9 @@ import torch.nn.functional as F
 from scipy import ndimage as ndi
 
 from sam2_engine.imaging.frames import imagenet_normalize
-from sam2_engine.imaging.intensity import to_rgb
+from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.sam2 import SAM2Model
-from sam2_engine.progress import ProgressCallback
+from sam2_engine.progress import CancelCallback, ProgressCallback
 
 __all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head"]
 
@@ -56,8 +60,16 @@ class InstanceSettings:
     min_area_fraction : float
         Objects smaller than this share of a disc of the diameter are dropped.
     max_pixels : int
-        Largest rescaled image run in one pass; larger ones are rejected with a message
-        (give a larger diameter, or tile the image).
+        Largest image (pixels at the model's scale, i.e. rescaled so that objects are the
+        head's diameter across) run in one pass; beyond this, the image is tiled. One
+        pass of 2,048² model pixels takes about 0.7 GB on a CPU.
+    tile : int
+        Tile side at the model's scale (model pixels) when tiling: ``tile * diameter /
+        head diameter`` image pixels.
+    tile_halo : float
+        Pixels a tile shares with each neighbour, in object diameters (neighbours overlap
+        by twice this). An object up to about ``2 * tile_halo - 1`` diameters across is
+        whole in the tile that keeps it.
     refine_with_boxes : bool
         Prompt the mask decoder with each object's box and keep its mask where it agrees
         with the head's (micro-sam's "AIS + box prompts" idea): sharper outlines, one
@@ -71,7 +83,9 @@ class InstanceSettings:
     seed_threshold: float = 0.5
     min_seed: float = 0.05
     min_area_fraction: float = 0.12
-    max_pixels: int = 4096 * 4096
+    max_pixels: int = 2048 * 2048
+    tile: int = 1024
+    tile_halo: float = 3.0
     refine_with_boxes: bool = False
     refine_min_iou: float = 0.5
 
@@ -82,6 +96,13 @@ class InstanceSettings:
                 raise ValueError(f"{name}={value} must be between 0 and 1 (exclusive)")
         if self.min_area_fraction < 0:
             raise ValueError(f"min_area_fraction={self.min_area_fraction} must be >= 0")
+        if self.tile < 64 or self.max_pixels < 1:
+            raise ValueError(
+                f"tile={self.tile} and max_pixels={self.max_pixels} must be at least 64 "
+                "and 1 pixels"
+            )
+        if not self.tile_halo > 0:
+            raise ValueError(f"tile_halo={self.tile_halo} must be a positive number of diameters")
 
 
 class InstanceSegmenter:
@@ -100,6 +121,8 @@ class InstanceSegmenter:
     ----------
     last_diameter : float or None
         The diameter used by the last :meth:`segment` call (given or estimated).
+    last_cancelled : bool
+        Whether the last :meth:`segment` call was cancelled.
 
     Examples
     --------
@@ -128,6 +151,7 @@ class InstanceSegmenter:
         self.diameter = None if diameter is None else float(diameter)
         self.settings = settings or InstanceSettings()
         self.last_diameter: float | None = None
+        self.last_cancelled = False
 
     @property
     def head_diameter(self) -> float:
@@ -137,43 +161,81 @@ class InstanceSegmenter:
     # ------------------------------------------------------------------ public
     def segment(
         self,
-        image: np.ndarray,
+        image: Any,
         *,
         channel_axis: int | None = None,
         progress: ProgressCallback | None = None,
+        cancel: CancelCallback | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Label image of every object.
 
         Parameters
         ----------
-        image : array_like, shape (H, W) or (H, W, C)
-            Axes (row, col[, channel]); any dtype; not modified.
+        image : array_like, shape (H, W) or (H, W, C), or a LazyPlane
+            Axes (row, col[, channel]); any dtype (numpy, memmap, zarr, dask); not
+            modified. Only the pixels a pass needs are read and normalised at a time.
         channel_axis : int, optional
             Channel axis if not last (see :func:`sam2_engine.to_rgb`).
         progress : callable, optional
-            Called with (done, total) passes of the head.
+            Called with (done, total): the diameter probes (when estimated), then the
+            passes of the head (one, or one per tile).
+        cancel : callable, optional
+            Polled before each pass; once True, the objects of the tiles done are kept
+            (none for a one-pass image) and :attr:`last_cancelled` is True.
+        out : ndarray of int32, shape (H, W), optional
+            Array of zeros to write the labels into (e.g. a ``numpy.memmap`` for a
+            slide whose label image should not live in memory); returned.
 
         Returns
         -------
         labels : ndarray of int32, shape (H, W)
-            0 for background, 1..N for objects (ordered by position).
+            0 for background, 1..N for objects (ordered by first pixel, row-major).
         """
-        rgb = to_rgb(image, channel_axis=channel_axis)
+        from sam2_engine.automatic.instance_tiles import segment_tiles
+
+        plane = _as_plane(image, channel_axis)
+        h, w = plane.shape[:2]
+        if out is None:
+            out = np.zeros((h, w), np.int32)
+        elif out.shape != (h, w) or out.dtype != np.int32:
+            raise ValueError(f"out is {out.shape} {out.dtype}; give an ({h}, {w}) int32 array")
+        self.last_cancelled = False
         diameter = self.diameter
-        total = 1 if diameter is not None else len(PROBE_DIAMETERS) + 1
+        probes = 0 if diameter is not None else len(PROBE_DIAMETERS)
+        if cancel is not None and cancel():
+            self.last_cancelled = True
+            return out
         if diameter is None:
-            diameter = self.estimate_diameter(rgb, progress=progress)
+            diameter = self.estimate_diameter(plane, progress=progress)
         self.last_diameter = diameter
+        scale = self.head_diameter / diameter
+        if max(round(h * scale), 1) * max(round(w * scale), 1) > self.settings.max_pixels:
+            self.last_cancelled = segment_tiles(
+                self, plane, diameter, out, progress=progress, cancel=cancel, done=probes
+            )
+            return out
+        if cancel is not None and cancel():
+            self.last_cancelled = True
+            return out
+        out[...] = self.segment_rgb(plane.full(), diameter)
+        if progress is not None:
+            progress(probes + 1, probes + 1)
+        return out
+
+    def segment_rgb(self, rgb: np.ndarray, diameter: float) -> np.ndarray:
+        """One pass: int32 labels of an (H, W, 3) image in [0, 1] whose objects are
+        ``diameter`` pixels across (maps, watershed, and box refinement when set)."""
         fg, dist = self.maps(rgb, diameter)
         labels = self.labels_from_maps(fg, dist, diameter)
+        del fg, dist
         if self.settings.refine_with_boxes and labels.any():
             labels = self.refine(rgb, labels)
-        if progress is not None:
-            progress(total, total)
         return labels
 
-    def estimate_diameter(self, rgb: np.ndarray, progress: ProgressCallback | None = None) -> float:
-        """Typical object diameter (image pixels) of an (H, W, 3) image in [0, 1].
+    def estimate_diameter(self, rgb: Any, progress: ProgressCallback | None = None) -> float:
+        """Typical object diameter (image pixels) of an (H, W, 3) image in [0, 1] (an
+        array, or a LazyPlane: only the central crops are read).
 
         Each probe diameter d rescales a central crop so that objects of size d would
         match the head; the probe whose objects come out closest to d wins, and their
@@ -200,16 +262,11 @@ class InstanceSegmenter:
     @torch.inference_mode()
     def maps(self, rgb: np.ndarray, diameter: float) -> tuple[np.ndarray, np.ndarray]:
         """Foreground probability and normalised distance, (H, W) float32 each, of an
-        (H, W, 3) image in [0, 1] whose objects are ``diameter`` pixels across."""
+        (H, W, 3) image in [0, 1] whose objects are ``diameter`` pixels across, in one
+        pass whatever its size (:meth:`segment` tiles big images)."""
         h, w = rgb.shape[:2]
         scale = self.head_diameter / float(diameter)
         sh, sw = max(round(h * scale), 1), max(round(w * scale), 1)
-        if sh * sw > self.settings.max_pixels:
-            raise ValueError(
-                f"an image of {h} x {w} pixels with objects {diameter:.0f} px across is "
-                f"{sh} x {sw} at the model's scale, more than one pass allows; give a larger "
-                "diameter or process the image in tiles"
-            )
         device = self.model.device
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).to(device)
         x = x.permute(2, 0, 1)[None]
@@ -292,10 +349,21 @@ class InstanceSegmenter:
         return _relabel(labels)
 
 
-def _central_crop(rgb: np.ndarray, side: int) -> np.ndarray:
+def _as_plane(image: Any, channel_axis: int | None) -> LazyPlane:
+    """The image as a LazyPlane (no copy; channels moved last as a view)."""
+    if isinstance(image, LazyPlane):
+        return image
+    ndim = len(getattr(image, "shape", np.shape(image)))
+    if channel_axis is not None and ndim == 3 and channel_axis % 3 != 2:
+        image, channel_axis = np.moveaxis(image, channel_axis, -1), -1
+    return LazyPlane(image, channel_axis=channel_axis)
+
+
+def _central_crop(rgb: Any, side: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     top, left = max((h - side) // 2, 0), max((w - side) // 2, 0)
-    return rgb[top : top + side, left : left + side]
+    rows, cols = slice(top, top + side), slice(left, left + side)
+    return rgb.region(rows, cols) if isinstance(rgb, LazyPlane) else rgb[rows, cols]
 
 
 def _median_diameter(labels: np.ndarray) -> float | None:
