@@ -45,7 +45,7 @@ def oracle_model(monkeypatch):
     """test_tiny whose masks are the bright pixels of the tile it looks at."""
     torch.manual_seed(0)
     model = se.build_model("test_tiny", checkpoint=False, device="cpu")
-    encode, heads = model.encode_image, model.heads
+    encode, decode = model.encode_image, model.decode
 
     def bright_encode(x: torch.Tensor) -> ImageFeatures:
         f = encode(x)
@@ -53,18 +53,17 @@ def oracle_model(monkeypatch):
         hr0[:, :1] = F.avg_pool2d(x[:, :1], 4)  # brightness at the logits' resolution
         return ImageFeatures(f.embed, (hr0, f.high_res[1]), f.pos)
 
-    def bright_heads(embed, high_res, points, labels, mask_logits, multimask):
-        out = heads(embed, high_res, points, labels, mask_logits, multimask)
+    def bright_decode(embed, high_res, points, labels, mask_logits, multimask):
+        out = decode(embed, high_res, points, labels, mask_logits, multimask)
         logits = torch.where(high_res[0][:, :1] > 0, 10.0, -10.0)
         return dataclasses.replace(
             out,
-            logits=logits,
-            multi_logits=logits.expand(-1, out.multi_logits.shape[1], -1, -1),
+            masks=logits.expand(out.masks.shape[0], out.masks.shape[1], -1, -1),
             object_score=torch.full_like(out.object_score, 5.0),
         )
 
     monkeypatch.setattr(model, "encode_image", bright_encode)
-    monkeypatch.setattr(model, "heads", bright_heads)
+    monkeypatch.setattr(model, "decode", bright_decode)
     return model
 
 

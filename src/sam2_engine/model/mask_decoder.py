@@ -91,15 +91,16 @@ class MaskDecoder(nn.Module):
         up = act1(norm1(deconv1(src) + feat_s1))
         return act2(deconv2(up) + feat_s0)
 
-    def predict_all(
+    def forward(
         self,
         image_embed: torch.Tensor,
         image_pe: torch.Tensor,
         sparse: torch.Tensor,
         dense: torch.Tensor,
         high_res: tuple[torch.Tensor, torch.Tensor],
+        multimask: bool,
     ) -> DecoderOutput:
-        """Logits and scores of all four mask tokens (before choosing single/multi).
+        """Decode B prompts; see :class:`DecoderOutput` for the shapes.
 
         ``image_embed`` and ``high_res`` may have batch 1 (broadcast to the B prompts).
         """
@@ -122,19 +123,11 @@ class MaskDecoder(nn.Module):
         bu, cu, hu, wu = up.shape
         masks = (hyper @ up.reshape(bu, cu, hu * wu)).reshape(b, -1, hu, wu)
         iou = self.iou_prediction_head(hs[:, 1])
-        return DecoderOutput(masks, iou, mask_token_out, self.pred_obj_score_head(hs[:, 0]))
+        score = self.pred_obj_score_head(hs[:, 0])
+        return self._choose(DecoderOutput(masks, iou, mask_token_out, score), multimask)
 
-    def forward(
-        self,
-        image_embed: torch.Tensor,
-        image_pe: torch.Tensor,
-        sparse: torch.Tensor,
-        dense: torch.Tensor,
-        high_res: tuple[torch.Tensor, torch.Tensor],
-        multimask: bool,
-    ) -> DecoderOutput:
-        """Decode B prompts; see :class:`DecoderOutput` for the shapes."""
-        out = self.predict_all(image_embed, image_pe, sparse, dense, high_res)
+    def _choose(self, out: DecoderOutput, multimask: bool) -> DecoderOutput:
+        """The three multimask outputs, or the single-mask one (all four tokens in ``out``)."""
         if multimask:
             return DecoderOutput(
                 out.masks[:, 1:], out.iou[:, 1:], out.tokens[:, 1:], out.object_score

@@ -249,21 +249,16 @@ class SAM2Model(nn.Module):
             dense = dense + self.prompt_maps(points, labels)
         return self.sam_mask_decoder(embed, pe.dense_pe(), sparse, dense, high_res, multimask)
 
-    def heads(
-        self,
-        embed: torch.Tensor,
-        high_res: tuple[torch.Tensor, torch.Tensor],
-        points: torch.Tensor | None,
-        labels: torch.Tensor | None,
-        mask_logits: torch.Tensor | None,
-        multimask: bool,
-    ) -> HeadOutput:
-        """:meth:`decode`, then object-presence gating, best-mask choice and pointer."""
-        out = self.decode(embed, high_res, points, labels, mask_logits, multimask)
+    def heads(self, out: DecoderOutput) -> HeadOutput:
+        """Object-presence gating, best-mask choice and pointer of one :meth:`decode`.
+
+        The best mask is the one of highest predicted IoU (the only one of a single-mask
+        decoding).
+        """
         present = out.object_score > 0  # (B, 1)
         multi = torch.where(present[:, :, None, None], out.masks, NO_OBJECT_LOGIT).float()
         rows = torch.arange(multi.shape[0], device=multi.device)
-        best = out.iou.argmax(dim=-1) if multimask else torch.zeros_like(rows)
+        best = out.iou.argmax(dim=-1)
         logits = multi[rows, best].unsqueeze(1)
         iou = out.iou[rows, best].unsqueeze(1)
         token = out.tokens[rows, best] if out.tokens.shape[1] > 1 else out.tokens[:, 0]
@@ -289,12 +284,14 @@ class SAM2Model(nn.Module):
         size = (hi.shape[-2] // 4, hi.shape[-1] // 4)
         low = F.interpolate(hi, size=size, mode="bilinear", align_corners=False, antialias=True)
         ptr_out = self.heads(
-            features.embed,
-            features.high_res,
-            None,
-            None,
-            self.mask_downsample(mask.float()),
-            multimask=False,
+            self.decode(
+                features.embed,
+                features.high_res,
+                None,
+                None,
+                self.mask_downsample(mask.float()),
+                multimask=False,
+            )
         )
         present = (mask.flatten(1) > 0).any(dim=1, keepdim=True).float()
         score = MASK_PROMPT_SCALE * present + MASK_PROMPT_BIAS

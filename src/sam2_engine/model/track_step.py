@@ -210,7 +210,9 @@ def track_step(
             embed = condition_frame(model, feats, memories, max_ptr_offset)
         n_points = 0 if labels is None else labels.shape[1]
         multimask = model.use_multimask(memories is None, n_points)
-        head = model.heads(embed, feats.high_res, points, labels, prev_logits, multimask)
+        head = model.heads(
+            model.decode(embed, feats.high_res, points, labels, prev_logits, multimask)
+        )
     out = StepOutput(head, embed)
     if encode_memory:
         out.memory, out.memory_pos = step_memory(model, feats, head, binarize_memory)

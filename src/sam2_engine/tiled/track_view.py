@@ -182,7 +182,7 @@ class TiledTrackView(LatticeView):
         multimask = self.model.use_multimask(True, len(labels))
         with inference_context(dev, self.model.precision):
             feats = self.features(frame, [window])
-            head = self.model.heads(
+            out = self.model.decode(
                 self.model.embed_without_memory(feats),
                 feats.high_res,
                 xy[None],
@@ -190,6 +190,7 @@ class TiledTrackView(LatticeView):
                 None,
                 multimask,
             )
+            head = self.model.heads(out)
         if float(head.object_score[0, 0]) <= 0:
             return fallback
         found = self._mask_box(head.logits[0], window)
