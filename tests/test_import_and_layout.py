@@ -47,3 +47,13 @@ def test_engine_lazy_exports_resolve():
 
     for name in sam2_engine.__all__:
         assert getattr(sam2_engine, name) is not None, name
+
+
+def test_training_hooks_are_kept_off_the_users_surface():
+    """The track step and its types are for the training loop, not the top level."""
+    import sam2_engine
+    from sam2_engine import training_hooks
+
+    for name in training_hooks.__all__:
+        assert getattr(training_hooks, name) is not None, name
+        assert name not in sam2_engine.__all__, name
