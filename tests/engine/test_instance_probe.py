@@ -57,6 +57,33 @@ def test_the_box_is_the_object_under_the_click_whichever_probe_sees_it_best(mode
     assert x1 - x0 > 30  # not the 24 px probe, which cuts the disc
 
 
+def _merging_head(images: torch.Tensor) -> torch.Tensor:
+    """A head that, like a real one below its training scale, joins objects closer than
+    a few model pixels: the seeing head after a closing of radius 4 (model pixels)."""
+    closed = []
+    for image in images:
+        fg = ndi.binary_closing(image.mean(0).numpy() > 0, np.ones((9, 9)))
+        closed.append(torch.from_numpy(np.where(fg, 1.0, -1.0)).float().expand(3, -1, -1))
+    return _seeing_head(torch.stack(closed))
+
+
+def test_neighbours_merged_at_low_magnification_do_not_set_the_window():
+    torch.manual_seed(0)
+    m = se.build_model("conv_micro", checkpoint=False, device="cpu")
+    m.instance_maps = _merging_head  # type: ignore[method-assign]
+    yy, xx = np.mgrid[:256, :256]
+    # two discs of radius 8 with a 3 px gap: joined at 1x (the 256 probe), apart at 2.3x
+    discs = ((yy - 128) ** 2 + (xx - 110) ** 2 <= 64) | ((yy - 128) ** 2 + (xx - 129) ** 2 <= 64)
+    rgb = np.repeat(np.where(discs, 0.9, 0.05)[..., None], 3, axis=-1).astype(np.float32)
+    probes = [Window.centred(128, 110, s, (256, 256)) for s in (48, 112, 256)]
+    box = object_box_from_instance_head(
+        m, torch.from_numpy(rgb), probes, (110.0, 128.0), (256, 256)
+    )
+    assert box is not None
+    x0, y0, x1, y1 = box
+    assert abs((x1 - x0) - 17) <= 3 and abs((y1 - y0) - 17) <= 3, box  # one disc, not two
+
+
 def test_nothing_under_the_click_gives_no_box(model):
     probes = [Window.centred(30, 30, s, (256, 256)) for s in (48, 112)]
     assert object_box_from_instance_head(model, _frame(), probes, (30.0, 30.0), (256, 256)) is None
