@@ -9,64 +9,18 @@ decides which label a new object gets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from napari_sam2.core.events import ControllerEvents
 from napari_sam2.core.label_colours import contrast_colormap
-from napari_sam2.core.labels_edit import (
-    EditGroup,
-    PlaneEdit,
-    max_label,
-    new_labels_data,
-    write_plane,
-)
+from napari_sam2.core.label_ids import LabelIds
+from napari_sam2.core.labels_edit import EditGroup, PlaneEdit, new_labels_data, write_plane
 from napari_sam2.core.layout import ImageLayout, labels_transform
 
 HELPER_KEY = "napari_sam2"  # layer.metadata key marking the plugin's own layers
 LABELS_NAME = "SAM 2 labels"
-
-
-class LabelIds:
-    """The next free label: above every label in the layer and every tracked id.
-
-    numpy labels are scanned each time (ids freed by an undo are reused); lazy (zarr)
-    labels are scanned once, then followed through the plugin's own writes.
-    """
-
-    def __init__(self) -> None:
-        self._max = 0
-        self._scanned = False
-        self._peek: int | None = None
-
-    def reset(self) -> None:
-        """Forget what is known of the layer (another layer became the target)."""
-        self._max, self._scanned, self._peek = 0, False, None
-
-    def written(self, label: int) -> None:
-        """The plugin wrote ``label`` (or labels up to it)."""
-        self._max, self._peek = max(self._max, int(label)), None
-
-    def next(self, layer: Any, taken: Iterable[int] = ()) -> int:
-        """The smallest label above the layer's labels and the ``taken`` ids."""
-        used = 0
-        if layer is not None:
-            if isinstance(layer.data, np.ndarray):
-                used = max_label(layer.data)
-            else:
-                if not self._scanned:
-                    self._max = max(self._max, max_label(layer.data))
-                    self._scanned = True
-                used = self._max
-        return max(used, max(taken, default=0)) + 1
-
-    def peek(self, layer: Any, taken: Iterable[int] = ()) -> int:
-        """:meth:`next`, remembered until the next write (cheap to ask again)."""
-        if self._peek is None:
-            self._peek = self.next(layer, taken)
-        return self._peek
 
 
 class LabelTarget:
@@ -91,7 +45,7 @@ class LabelTarget:
         if layer is self.layer:
             return False
         self.layer = layer
-        self.ids.reset()
+        self.ids.reset(layer)
         self._events.labels_changed.emit()
         return True
 
@@ -126,7 +80,7 @@ class LabelTarget:
             **labels_transform(layout, image_layer, len(shape)),
         )
         self.layer = layer
-        self.ids.reset()
+        self.ids.reset(layer)
         self._events.labels_created.emit(layer)
         self._events.labels_changed.emit()
         return layer
@@ -152,8 +106,8 @@ class LabelTarget:
     def undo(self) -> None:
         """Undo the last edit of the target Labels layer (napari's history)."""
         if self.layer is not None:
-            self.layer.undo()
+            self.ids.history_step(self.layer)
 
     def redo(self) -> None:
         if self.layer is not None:
-            self.layer.redo()
+            self.ids.history_step(self.layer, redo=True)
