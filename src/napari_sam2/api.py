@@ -243,6 +243,7 @@ def track_cells(
     settings: Any = None,
     resume: Any = None,
     detections: Any = None,
+    cache: str | Path | bool | None = None,
 ) -> Any:
     """Segment and track every cell of a time-lapse, with divisions (the Track cells tab).
 
@@ -268,6 +269,11 @@ def track_cells(
         ``"auto"``: the model's instance head if it recommends it, else classical), ``"model"``,
         ``"classical"``, or your own segmentation as a (T, H, W) Labels layer or integer
         array (Cellpose, StarDist, ...), which is then only linked.
+    cache
+        The on-disk embedding cache (``sam2_engine.EmbeddingCache``) for the SAM 2
+        sessions (the SAM 2 cue, point seeds): a folder, True for the default one
+        (``$NAPARI_SAM2_EMBEDDINGS`` or ``~/.cache/napari-sam2/embeddings``), None or False
+        for none. Tracking the same movie again then skips the encoder.
 
     Returns
     -------
@@ -285,6 +291,8 @@ def track_cells(
 
     layer, viewer = image_layer(image)
     c = inline_controller(layer, None, model, device, "keep", channel_axis, time_axis, "time")
+    if cache:
+        c.ws.embeddings.use_disk(True, None if cache is True else str(cache))
     feature = c.cell_tracking
     if settings is not None:
         feature.settings = settings

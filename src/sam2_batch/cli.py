@@ -129,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         help="labels: single-movie form only (with --labels)",
     )
     track.add_argument("--sam2-cue", action="store_true", help="SAM 2 propagation as link cue")
+    track.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="keep the SAM 2 sessions' frame embeddings in DIR (an on-disk cache the "
+        "workers share): tracking the same movie again skips the encoder",
+    )
     track.add_argument("--seeds", "-s", default=None, help="single-movie form only")
     track.add_argument("--labels", "-l", default=None, help="single-movie form only")
     return parser
@@ -159,7 +166,7 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
     extra = (
         {"points_per_side": args.points_per_side, "cache": args.cache}
         if args.command == "segment"
-        else {"detector": args.detector, "sam2_cue": args.sam2_cue}
+        else {"detector": args.detector, "sam2_cue": args.sam2_cue, "cache": args.cache}
     )
     return BatchSettings(
         command=args.command,

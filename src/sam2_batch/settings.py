@@ -59,9 +59,10 @@ class BatchSettings:
     points_per_side : int
         ``segment`` with a model without an instance head: the prompt grid.
     cache : str or None
-        ``segment``: folder of an on-disk ``sam2_engine.EmbeddingCache`` shared by the
-        workers (models without an instance head: a rerun with other generator settings
-        skips the encoder); None: no cache.
+        Folder of an on-disk ``sam2_engine.EmbeddingCache`` shared by the workers.
+        ``segment`` (models without an instance head): a rerun with other generator
+        settings skips the encoder; ``track``: the SAM 2 sessions (the cue) read the
+        frames' embeddings when a movie is tracked again. None: no cache.
     """
 
     command: Literal["segment", "track"]

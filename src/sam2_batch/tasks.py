@@ -104,6 +104,7 @@ def _segment(item: BatchItem, stack: ItemStack, settings: BatchSettings) -> tupl
 
 def _track(item: BatchItem, stack: ItemStack, settings: BatchSettings) -> tuple[list[str], str]:
     import sam2_cells
+    import sam2_engine as se
 
     needs_model = settings.detector in ("auto", "model") or settings.sam2_cue
     model = worker_model(settings.model) if needs_model else None
@@ -111,9 +112,9 @@ def _track(item: BatchItem, stack: ItemStack, settings: BatchSettings) -> tuple[
     tracker_settings = sam2_cells.TrackerSettings(
         detection=settings.detector, diameter=diameter, sam2_cue=settings.sam2_cue
     )
-    outcome = sam2_cells.CellTracker(model, tracker_settings).track(
-        stack.planes, sam2_cells.Seeds("auto")
-    )
+    disk = None if settings.cache is None or model is None else se.EmbeddingCache(settings.cache)
+    tracker = sam2_cells.CellTracker(model, tracker_settings, embedding_cache=disk)
+    outcome = tracker.track(stack.planes, sam2_cells.Seeds("auto"))
     tracks = list(outcome.tracks)
     if not tracks:
         raise ValueError(f"no cell was found in any frame of {item.path}: nothing was written")

@@ -3,7 +3,8 @@
 ::
 
     napari-sam2 track STACK --out RES_DIR [--detector auto|model|classical|labels]
-                      [--labels LABELS] [--diameter PX] [--sam2-cue] [--model NAME]
+                      [--labels LABELS] [--diameter PX] [--sam2-cue] [--cache DIR]
+                      [--model NAME]
                       [--seeds auto|LABELS.tif|POINTS.csv] [--device auto|cpu|cuda|cuda:N|mps]
     napari-sam2 score RES_DIR GT_DIR [--json] [--all]
 
@@ -68,6 +69,8 @@ class RunTracking(Protocol):
         Typical cell diameter in pixels.
     sam2_cue : bool
         Use SAM 2's propagation as a linking cue.
+    cache : str or None
+        Folder of the on-disk embedding cache for the SAM 2 sessions (None: none).
 
     Returns
     -------
@@ -90,6 +93,7 @@ class RunTracking(Protocol):
         labels: Any,
         diameter: float | None,
         sam2_cue: bool,
+        cache: str | None = None,
     ) -> tuple[Any, list[TrackRecord]]: ...
 
 
@@ -189,6 +193,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also carry every detection one frame on with SAM 2 and favour the links it "
         "supports (slower; see docs/tracking.md for what it adds)",
+    )
+    track.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="keep the SAM 2 sessions' frame embeddings in DIR (an on-disk cache): tracking "
+        "the same movie again skips the encoder (default: no cache)",
     )
     track.add_argument(
         "--device", "-d", default="auto", help="auto (default), cpu, cuda, cuda:N or mps"
@@ -325,6 +336,7 @@ def _track(args: argparse.Namespace) -> int:
             labels=labels,
             diameter=args.diameter,
             sam2_cue=args.sam2_cue,
+            cache=args.cache,
         )
     if tuple(getattr(labels_out, "shape", ())) != shape:
         raise CliError(

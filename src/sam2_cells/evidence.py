@@ -9,7 +9,9 @@ propagated masks are compared with the detections of ``t``: the IoU with each, a
 share of each they cover (a mother's propagated mask covers both daughters). The
 session is cleared after every pair, so each pair's evidence depends on those two frames
 only (a resumed run equals an uninterrupted one). :class:`Sam2Cue` hides the engine; a
-test can stand in for it with the same method.
+test can stand in for it with the same method. Given a ``sam2_engine.EmbeddingCache``,
+the session reads the frames' embeddings from disk when the same movie is tracked again
+(whole-frame and tiled models; window models encode per object and cache nothing).
 """
 
 from __future__ import annotations
@@ -83,12 +85,21 @@ class Sam2Cue:
         cost follows the number of ambiguous cells, not of all cells (for window models
         every object costs one window). The others get no evidence and are linked by
         distance alone.
+    embedding_cache
+        A ``sam2_engine.EmbeddingCache`` for the session's frames (None: none).
     """
 
-    def __init__(self, model: Any, reach: float = 1.0, ambiguous_only: bool = True) -> None:
+    def __init__(
+        self,
+        model: Any,
+        reach: float = 1.0,
+        ambiguous_only: bool = True,
+        embedding_cache: Any = None,
+    ) -> None:
         self.model = model
         self.reach = reach
         self.ambiguous_only = ambiguous_only
+        self.embedding_cache = embedding_cache
         self.carried = 0  # objects propagated so far (for reports)
         self._session: tuple[int, Any] | None = None
 
@@ -96,9 +107,10 @@ class Sam2Cue:
         import sam2_engine as se
 
         if self._session is None or self._session[0] != id(movie):
-            session = se.VideoPredictor(self.model, non_overlapping=True).start(
-                se.FrameSource(movie)
+            predictor = se.VideoPredictor(
+                self.model, non_overlapping=True, embedding_cache=self.embedding_cache
             )
+            session = predictor.start(se.FrameSource(movie))
             self._session = (id(movie), session)
         return self._session[1]
 
@@ -130,10 +142,12 @@ class ClickSegmenter:
     ----------
     model
         A ``sam2_engine.SAM2Model``.
+    embedding_cache
+        A ``sam2_engine.EmbeddingCache`` for the frames (None: none).
     """
 
-    def __init__(self, model: Any) -> None:
-        self._cue = Sam2Cue(model)
+    def __init__(self, model: Any, embedding_cache: Any = None) -> None:
+        self._cue = Sam2Cue(model, embedding_cache=embedding_cache)
 
     def mask(self, movie: Any, t: int, row: float, col: float) -> np.ndarray:
         """(H, W) bool mask of the cell clicked at (row, col) on frame ``t``."""

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CellTracker", "FrameDone", "TrackingOutcome"]
 
+
 @dataclass
 class TrackingOutcome:
     """What a tracking run produced.
@@ -118,6 +119,10 @@ class CellTracker:
     cue
         Evidence between consecutive frames (default with ``settings.sam2_cue``:
         :class:`~sam2_cells.evidence.Sam2Cue`).
+    embedding_cache
+        A ``sam2_engine.EmbeddingCache`` for the SAM 2 sessions (the cue and point
+        seeds): tracking the same movie again reads the frames' embeddings from disk.
+        None (default): no cache.
     """
 
     def __init__(
@@ -128,8 +133,10 @@ class CellTracker:
         detector: Detector | None = None,
         linker: Linker | None = None,
         cue: CueSource | None = None,
+        embedding_cache: Any = None,
     ) -> None:
         self.model = model
+        self.embedding_cache = embedding_cache
         self.settings = settings or TrackerSettings()
         s = self.settings
         self.detector = detector or make_detector(
@@ -139,7 +146,7 @@ class CellTracker:
         if cue is None and s.sam2_cue:
             if model is None:
                 raise ValueError("the SAM 2 cue needs a model")
-            cue = Sam2Cue(model, reach=s.max_speed)
+            cue = Sam2Cue(model, reach=s.max_speed, embedding_cache=embedding_cache)
         self.cue = cue
 
     def steps(
@@ -325,7 +332,7 @@ class _Run:
         if self._clicker is None:
             from sam2_cells.evidence import ClickSegmenter
 
-            self._clicker = ClickSegmenter(self.t.model)
+            self._clicker = ClickSegmenter(self.t.model, self.t.embedding_cache)
         mask = self._clicker.mask(self.movie, t, y, x) & (found == 0)
         if int(mask.sum()) >= self.s.min_area:
             found = found.copy()

@@ -34,6 +34,7 @@ def run_tracking(
     labels: Any = None,
     diameter: float | None = None,
     sam2_cue: bool = False,
+    cache: str | None = None,
 ) -> tuple[Any, list[TrackRecord]]:
     """Segment and track every cell of a (T, H, W) movie.
 
@@ -57,6 +58,10 @@ def run_tracking(
         Typical cell diameter in pixels (None: estimated).
     sam2_cue
         Use SAM 2's propagation as a linking cue.
+    cache
+        Folder of the on-disk embedding cache (``sam2_engine.EmbeddingCache``) for the
+        SAM 2 sessions (the cue, point seeds): tracking the same movie again skips the
+        encoder. None: no cache.
 
     Returns
     -------
@@ -73,7 +78,13 @@ def run_tracking(
     settings = TrackerSettings(detection=source, diameter=diameter, sam2_cue=sam2_cue)
     made = make_detector(detector, model=built, labels=labels, diameter=diameter)
     shape = tuple(int(s) for s in stack.shape)
-    outcome = CellTracker(built, settings, detector=made).track(
+    disk = None
+    if cache is not None and built is not None:
+        import sam2_engine as se
+
+        disk = se.EmbeddingCache(cache)
+    tracker = CellTracker(built, settings, detector=made, embedding_cache=disk)
+    outcome = tracker.track(
         stack,
         seeds,
         new_label_stack(shape),

@@ -190,7 +190,12 @@ class CellTracking:
             self.events.layers_ready.emit(self.run_state.labels_layer)
         run = self.run_state
         assert run is not None
-        tracker = CellTracker(ws.models.model, self.settings, detector=self._detector)
+        tracker = CellTracker(
+            ws.models.model,
+            self.settings,
+            detector=self._detector,
+            embedding_cache=ws.embeddings.disk,  # the dock's "Embeddings on disk"
+        )
         state = run.state if resume else None
         token, n_frames = ws.image.token, layout.n_frames
 
