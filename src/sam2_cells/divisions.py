@@ -16,7 +16,9 @@ splitting; these functions set its reach and clean what it returns:
   parting, are two tracks, not a division;
 * :func:`undo_static_mothers`: a cell about to divide rounds up and its chromatin
   condenses, so its footprint shrinks in the frames before the division; a "mother" that
-  did not shrink was one cell detected as two pieces, or a neighbour parting.
+  did not shrink was one cell detected as two pieces, or a neighbour parting. A "mother"
+  that grew out of a condensed cell is kept: two daughters still touching in their first
+  frame, detected as one object (the division is then found one frame late).
 
 Every graph is a ``networkx.DiGraph`` over ``(frame, index)`` nodes with edges forward in
 time, edited in place.
@@ -124,7 +126,11 @@ def undo_uneven_divisions(graph: object, areas: Sequence[np.ndarray], min_ratio:
 
 
 def undo_static_mothers(
-    graph: object, areas: Sequence[np.ndarray], max_ratio: float, history: int = 5
+    graph: object,
+    areas: Sequence[np.ndarray],
+    max_ratio: float,
+    history: int = 5,
+    grow: float = 1.2,
 ) -> int:
     """Undo the divisions whose mother did not shrink before dividing.
 
@@ -137,7 +143,20 @@ def undo_static_mothers(
     on as the mother, the smaller starts a track of her own. A mother with no earlier
     frame (her chain began at the division) has nothing to show and is undone too: a
     cell that appears and divides at once is far more often a detection falling in two.
-    Edits the LAP ``graph`` (``networkx.DiGraph`` over ``(frame, index)``) in place.
+
+    In the first frame after a division the two daughters often still touch, and a
+    detector finds one object: the linker sees the condensed mother go on as that object,
+    which "divides" a frame later (BC(1) counts such a division, one frame off). That
+    object did not condense, it grew out of a condensed cell: a division is kept too when
+    the mother's predecessor (the frame before, on her chain) condensed by the rule above
+    and the mother's area is at least ``grow`` times the predecessor's. Two daughters side
+    by side cover about two daughters' footprints, and a daughter is about as large as
+    her condensed mother (each takes half the chromatin and decondenses), so the pair
+    covers 1.5-2 times the condensed mother; ``grow`` = 1.2 lies below that and above the
+    few percent by which a detected footprint flickers from frame to frame. A cell that
+    really condensed keeps shrinking (or holds) into her last frame; she does not grow by
+    a fifth. Edits the LAP ``graph`` (``networkx.DiGraph`` over ``(frame, index)``) in
+    place.
 
     Parameters
     ----------
@@ -150,6 +169,9 @@ def undo_static_mothers(
         division to be kept.
     history
         Frames of the mother's chain before her last that are looked at.
+    grow
+        Smallest ratio of the mother's area to her condensed predecessor's for a
+        division to be kept as one of two daughters detected as one object; 0: never.
 
     Returns
     -------
@@ -160,11 +182,21 @@ def undo_static_mothers(
 
     g: nx.DiGraph = graph  # type: ignore[assignment]
     undone = 0
+
+    def size(node: tuple[int, int]) -> float:
+        return float(areas[node[0]][node[1]])
+
+    def condensed(chain: list[tuple[int, int]]) -> bool:
+        earlier = max((size(n) for n in chain[1 : history + 1]), default=0.0)
+        return earlier > 0 and size(chain[0]) <= max_ratio * earlier
+
     for mother in _mothers(g):
-        chain = _chain_back(g, mother, history)
-        earlier = max((float(areas[t][i]) for t, i in chain[1:]), default=0.0)
-        if earlier > 0 and float(areas[mother[0]][mother[1]]) <= max_ratio * earlier:
+        chain = _chain_back(g, mother, history + 1)
+        if condensed(chain):
             continue
+        if grow > 0 and len(chain) >= 3 and condensed(chain[1:]):
+            if size(mother) >= grow * size(chain[1]):
+                continue  # two daughters detected as one, grown out of the mother
         smaller = min(g.successors(mother), key=lambda n: float(areas[n[0]][n[1]]))
         g.remove_edge(mother, smaller)
         undone += 1

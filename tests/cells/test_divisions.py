@@ -1,6 +1,7 @@
 """Divisions: the division distance follows the movie's motion; uneven daughters, whole
 cells as daughters, two touching cells that part again and a "mother" that did not
-condense before dividing are no division."""
+condense before dividing are no division, but two daughters detected as one object that
+grew out of a condensed mother are."""
 
 from __future__ import annotations
 
@@ -63,8 +64,14 @@ def test_daughters_of_very_different_sizes_are_no_division():
 def test_two_cells_that_touched_and_parted_are_no_division():
     """Cell A (row 0) ends on frame 2 beside cell B; B is detected as one object with A
     on frames 3-4 and the object 'divides' on frame 5 into A and B again."""
-    pos = {0: [[0.0, 0.0], [0.0, 0.4]], 1: [[0.0, 0.0], [0.0, 0.4]], 2: [[0.0, 0.0], [0.0, 0.4]],
-           3: [[0.0, 0.2]], 4: [[0.0, 0.2]], 5: [[0.0, 0.4], [0.0, -0.05]]}
+    pos = {
+        0: [[0.0, 0.0], [0.0, 0.4]],
+        1: [[0.0, 0.0], [0.0, 0.4]],
+        2: [[0.0, 0.0], [0.0, 0.4]],
+        3: [[0.0, 0.2]],
+        4: [[0.0, 0.2]],
+        5: [[0.0, 0.4], [0.0, -0.05]],
+    }
     centroids = [np.asarray(pos[t]) for t in range(6)]
     a = [(0, 0), (1, 0), (2, 0)]
     b = [(0, 1), (1, 1), (2, 1), (3, 0), (4, 0)]
@@ -109,3 +116,18 @@ def test_a_mother_entering_the_field_is_measured_by_her_whole_footprint():
 def test_a_mother_with_no_history_is_no_division():
     g, areas = division_graph([100])
     assert undo_static_mothers(g, areas, 0.8) == 1
+
+
+def test_two_daughters_detected_as_one_object_that_grew_out_of_a_condensed_mother_divide():
+    """The mother condenses (100 -> 60); her two daughters, still touching, are detected
+    as one object of 110 px, which parts a frame later: a division one frame late, kept.
+    An object that grew out of a cell that did not condense is still no division."""
+    late, areas = division_graph([100, 104, 98, 102, 60, 110])
+    assert undo_static_mothers(late, areas, 0.8) == 0
+    assert sorted(late.successors((5, 0))) == [(6, 0), (6, 1)]
+    static, areas = division_graph([100, 104, 98, 102, 96, 130])
+    assert undo_static_mothers(static, areas, 0.8) == 1
+    flicker, areas = division_graph([100, 104, 98, 102, 80, 90])  # no more than a flicker
+    assert undo_static_mothers(flicker, areas, 0.8) == 1
+    off, areas = division_graph([100, 104, 98, 102, 60, 110])
+    assert undo_static_mothers(off, areas, 0.8, grow=0) == 1
