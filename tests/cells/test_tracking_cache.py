@@ -9,6 +9,7 @@ import tifffile
 
 import sam2_engine as se
 from sam2_cells import CellTracker, TrackerSettings
+from tests.plugin.test_controller_image import count_encodes
 
 FRAMES = 6
 
@@ -16,15 +17,20 @@ FRAMES = 6
 @pytest.fixture()
 def encodes(tiny_model, monkeypatch):
     """Counts the model's encoder passes."""
-    calls: list[int] = []
-    encode = tiny_model.encode_image
+    return count_encodes(tiny_model, monkeypatch)
 
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return encode(*args, **kwargs)
 
-    monkeypatch.setattr(tiny_model, "encode_image", counting)
-    return calls
+def recording_caches(monkeypatch) -> list[se.EmbeddingCache]:
+    """Every ``sam2_engine.EmbeddingCache`` made from now on (to read its hits)."""
+    made: list[se.EmbeddingCache] = []
+
+    class Recording(se.EmbeddingCache):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(se, "EmbeddingCache", Recording)
+    return made
 
 
 def _track(model, movie, cache):
@@ -64,14 +70,7 @@ def test_a_changed_movie_is_encoded_again(tiny_model, sequence, encodes, tmp_pat
 def test_the_track_command_takes_the_cache_folder(tiny_model, sequence, tmp_path, monkeypatch):
     from sam2_cli import main  # napari-sam2: through the batch parser to the movie command
 
-    made: list[se.EmbeddingCache] = []
-
-    class Recording(se.EmbeddingCache):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(se, "EmbeddingCache", Recording)
+    made = recording_caches(monkeypatch)
     monkeypatch.setattr(se, "build_model", lambda *a, **k: tiny_model)
     movie = tmp_path / "movie.tif"
     tifffile.imwrite(movie, sequence.movie[:FRAMES])

@@ -22,20 +22,21 @@ def model():
     return se.build_model("conv_micro", checkpoint=False, device="cpu")
 
 
+def blob_maps(rgb: np.ndarray, diameter: float = DIAMETER) -> tuple[np.ndarray, np.ndarray]:
+    """A stand-in for the head: ideal foreground and distance maps of the bright blobs of
+    what it is shown (a tile, or the whole image), so that a result depends only on where
+    tiles are cut."""
+    fg = rgb[..., 0] > 0.5
+    blobs, _ = ndi.label(fg)
+    dist = np.zeros(fg.shape, np.float32)
+    for k, window in enumerate(ndi.find_objects(blobs), start=1):
+        d = ndi.distance_transform_edt(np.pad(blobs[window] == k, 1))[1:-1, 1:-1]
+        dist[window] += (d / d.max()).astype(np.float32) * (blobs[window] == k)
+    return fg.astype(np.float32), dist
+
+
 def _stand_in_head(segmenter, monkeypatch):
-    """The head's maps replaced by ideal ones of the bright blobs of what it is shown
-    (a tile, or the whole image): the result depends only on where tiles are cut."""
-
-    def maps(rgb, diameter):
-        fg = rgb[..., 0] > 0.5
-        blobs, _ = ndi.label(fg)
-        dist = np.zeros(fg.shape, np.float32)
-        for k, window in enumerate(ndi.find_objects(blobs), start=1):
-            d = ndi.distance_transform_edt(np.pad(blobs[window] == k, 1))[1:-1, 1:-1]
-            dist[window] += (d / d.max()).astype(np.float32) * (blobs[window] == k)
-        return fg.astype(np.float32), dist
-
-    monkeypatch.setattr(segmenter, "maps", maps)
+    monkeypatch.setattr(segmenter, "maps", blob_maps)
     return segmenter
 
 

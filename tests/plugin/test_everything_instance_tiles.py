@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from napari.layers import Image
-from scipy import ndimage as ndi
 
 import sam2_engine as se
+from tests.engine.test_instance_tiles import blob_maps
 
 DIAMETER = 24.0  # conv_micro's head diameter: the model's scale is the image's
 
@@ -21,17 +21,8 @@ def tiled_head(monkeypatch):
     def small_tiles(self, model, diameter=None, *, settings=None):
         init(self, model, diameter, settings=se.InstanceSettings(max_pixels=1, tile=256))
 
-    def maps(self, rgb, diameter):
-        fg = rgb[..., 0] > 0.5
-        blobs, _ = ndi.label(fg)
-        dist = np.zeros(fg.shape, np.float32)
-        for k, window in enumerate(ndi.find_objects(blobs), start=1):
-            d = ndi.distance_transform_edt(np.pad(blobs[window] == k, 1))[1:-1, 1:-1]
-            dist[window] += (d / d.max()).astype(np.float32) * (blobs[window] == k)
-        return fg.astype(np.float32), dist
-
     monkeypatch.setattr(se.InstanceSegmenter, "__init__", small_tiles)
-    monkeypatch.setattr(se.InstanceSegmenter, "maps", maps)
+    monkeypatch.setattr(se.InstanceSegmenter, "maps", lambda self, rgb, d: blob_maps(rgb, d))
     return se.build_model("conv_micro", checkpoint=False, device="cpu")
 
 

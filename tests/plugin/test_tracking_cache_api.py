@@ -3,22 +3,15 @@ second run on the same movie encodes nothing."""
 
 from __future__ import annotations
 
-import sam2_engine as se
 from sam2_cells import TrackerSettings
 from sam2_synthetic import microscopy_timelapse
+from tests.cells.test_tracking_cache import recording_caches
 
 
 def test_tracking_the_same_movie_again_reads_the_embeddings(tiny_model, tmp_path, monkeypatch):
     from napari_sam2 import api
 
-    made: list[se.EmbeddingCache] = []
-
-    class Recording(se.EmbeddingCache):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(se, "EmbeddingCache", Recording)
+    made = recording_caches(monkeypatch)
     movie = microscopy_timelapse(5, (96, 96), seed=8, modality="nuclear", n_cells=6).movie
     # a wide reach makes most links ambiguous, so the SAM 2 cue runs on most frames
     settings = TrackerSettings(detection="classical", sam2_cue=True, max_speed=4.0)
