@@ -353,6 +353,8 @@ def _as_plane(image: Any, channel_axis: int | None) -> LazyPlane:
     """The image as a LazyPlane (no copy; channels moved last as a view)."""
     if isinstance(image, LazyPlane):
         return image
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
     ndim = len(getattr(image, "shape", np.shape(image)))
     if channel_axis is not None and ndim == 3 and channel_axis % 3 != 2:
         image, channel_axis = np.moveaxis(image, channel_axis, -1), -1
