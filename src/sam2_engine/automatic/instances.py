@@ -79,8 +79,13 @@ class InstanceSettings:
         against a box prompt that grabbed a neighbour).
     """
 
-    foreground_threshold: float = 0.5
-    seed_threshold: float = 0.5
+    # chosen on generated tuning fields (16 fields of nuclei, cytoplasm and phase stains,
+    # 7-60 px objects, seeds neither held-out nor drawn by training): relative seeds at
+    # 0.7 of the local peak instead of 0.5 part touching objects whose saddle the head
+    # leaves high (F1 with the true diameter 0.68 -> 0.76), and a foreground at 0.6 with
+    # them estimates the diameter within 1.3x on 88 % of fields instead of 75 %
+    foreground_threshold: float = 0.6
+    seed_threshold: float = 0.7
     min_seed: float = 0.05
     min_area_fraction: float = 0.12
     max_pixels: int = 2048 * 2048
