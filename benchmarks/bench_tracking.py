@@ -206,7 +206,9 @@ def write(rows: list[dict], model: str) -> None:
         "detections, then one global LAP (laptrack) with gap closing and divisions; the "
         "SAM 2 cue carries the detections whose link is ambiguous one frame on and lowers "
         "the cost of the links it supports. "
-        "A row missing from a sequence did not finish in the session's time.",
+        "A row missing from a sequence did not finish in the session's time. Rows may "
+        "come from separate runs combined with `--merge` (docs/tracking.md says which "
+        "rows were run with which code and model).",
         "",
         "| sequence | divisions | method | DET | SEG | TRA | LNK | BC(1) | s / frame |",
         "|---|---|---|---|---|---|---|---|---|",
