@@ -148,8 +148,10 @@ def undo_static_mothers(
     detector finds one object: the linker sees the condensed mother go on as that object,
     which "divides" a frame later (BC(1) counts such a division, one frame off). That
     object did not condense, it grew out of a condensed cell: a division is kept too when
-    the mother's predecessor (the frame before, on her chain) condensed by the rule above
-    and the mother's area is at least ``grow`` times the predecessor's. Two daughters side
+    the mother's predecessor (the frame before, on her chain) condensed by the rule above,
+    measured within the same ``history`` frames before the mother (an object of longer
+    ago, such as two neighbours merged for a while, is not her former self), and the
+    mother's area is at least ``grow`` times the predecessor's. Two daughters side
     by side cover about two daughters' footprints, and a daughter is about as large as
     her condensed mother (each takes half the chromatin and decondenses), so the pair
     covers 1.5-2 times the condensed mother; ``grow`` = 1.2 lies below that and above the
@@ -191,7 +193,7 @@ def undo_static_mothers(
         return earlier > 0 and size(chain[0]) <= max_ratio * earlier
 
     for mother in _mothers(g):
-        chain = _chain_back(g, mother, history + 1)
+        chain = _chain_back(g, mother, history)
         if condensed(chain):
             continue
         if grow > 0 and len(chain) >= 3 and condensed(chain[1:]):
