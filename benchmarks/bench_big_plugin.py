@@ -27,9 +27,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,8 +37,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import RESULTS, environment, write_table
+
 log = logging.getLogger("bench_big_plugin")
-RESULTS = Path(__file__).parent / "results"
 NOTES = (
     "Notes: the preview update after a commit includes one scan of the Labels layer for "
     "the next free label (`peek_next_label`, the preview's colour: ~12 ms over the "
@@ -48,6 +51,16 @@ NOTES = (
     "code copied and wrote the whole layer. The background write includes zarr's "
     "per-chunk file and the `.json`, flushed to disk."
 )
+
+FIELDS = ["image", "what", "code", "n", "median_ms", "p90_ms", "chunks_last_save"]
+COLUMNS = [
+    ("image", "image"),
+    ("what", "what"),
+    ("code", "code"),
+    ("n", "n"),
+    ("median_ms", "median ms"),
+    ("p90_ms", "p90 ms"),
+]
 
 
 def _old_preview_redraw(layer, preview, value: int) -> None:
@@ -209,20 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     for size in args.sizes:
         rows += measure(size, args.clicks, model, tile, centres, folder)
-    env = {
-        "model": "microscopy (bundled, windowed)",
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_avg_1min": round(os.getloadavg()[0], 2),
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    fields = ["image", "what", "code", "n", "median_ms", "p90_ms", "chunks_last_save"]
-    with open(args.out / "big_plugin.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*fields, *env])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **env})
-    lines = [
+    env = environment({"model": "microscopy (bundled, windowed)"})
+    head = [
         "# Click and autosave on big images in the plugin: before and after (issue 19)",
         "",
         f"`OMP_NUM_THREADS=1 python benchmarks/bench_big_plugin.py --sizes "
@@ -232,17 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         "preview update in place of the new one. The autosave rows follow one commit of a "
         "nucleus each (a napari ViewerModel: no OpenGL drawing is timed).",
         "",
-        "| image | what | code | n | median ms | p90 ms |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['image']} | {r['what']} | {r['code']} | {r['n']} | "
-            f"{r['median_ms']} | {r['p90_ms']} |"
-        )
-    lines += ["", NOTES, ""]
-    lines += ["Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()), ""]
-    (args.out / "big_plugin.md").write_text("\n".join(lines))
+    write_table(args.out, "big_plugin", rows, env, columns=COLUMNS, head=head,
+                notes=[NOTES, ""], fields=FIELDS)
     return 0
 
 

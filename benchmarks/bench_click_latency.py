@@ -31,18 +31,21 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import RESULTS, environment, write_table
+
 log = logging.getLogger("bench_click_latency")
-RESULTS = Path(__file__).parent / "results"
 MODEL = "sam2.1_hiera_tiny"
 PATHS = {
     "first": "controller: first click (3 candidates, best kept)",
@@ -50,6 +53,20 @@ PATHS = {
     "raw": "raw decoder (ImagePredictor.predict)",
     "gui": "GUI path: mouse event -> worker thread -> preview layer",
 }
+
+COLUMNS = [(key, key.replace("_ms", " ms")) for key in
+           ("path", "clicks", "median_ms", "p90_ms", "min_ms", "max_ms")]
+BIG_COLUMNS = [
+    ("image", "image"),
+    ("path", "path"),
+    ("clicks", "clicks"),
+    ("median_ms", "median ms"),
+    ("p90_ms", "p90 ms"),
+    ("max_ms", "max ms"),
+    ("ready_s", "ready s"),
+    ("rss_over_image_mb", "RSS over image MB"),
+    ("autosave_copy_ms", "autosave copy ms"),
+]
 
 
 def _clicks(n: int, size: int, seed: int = 0) -> np.ndarray:
@@ -258,19 +275,8 @@ def big_images(sizes: list[int], clicks: int, out: Path) -> int:
             log.info("%-14s %-18s median %7.1f ms  p90 %7.1f ms", row["image"], name,
                      row["median_ms"], row["p90_ms"])
         del c, image
-    env = {
-        "model": "microscopy (bundled, windowed)",
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_avg_1min": round(os.getloadavg()[0], 2),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "click_latency_big.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *env])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **env})
-    lines = [
+    env = environment({"model": "microscopy (bundled, windowed)"})
+    head = [
         "# Click latency on big images (bundled model, CPU)",
         "",
         f"`python benchmarks/bench_click_latency.py --sizes {' '.join(map(str, sizes))} "
@@ -281,18 +287,8 @@ def big_images(sizes: list[int], clicks: int, out: Path) -> int:
         "`autosave copy`: the copy of the Labels layer autosave takes per commit when on "
         "(off here; zarr labels, above 1 GiB, are not copied).",
         "",
-        "| image | path | clicks | median ms | p90 ms | max ms | ready s "
-        "| RSS over image MB | autosave copy ms |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['image']} | {r['path']} | {r['clicks']} | {r['median_ms']} | {r['p90_ms']} | "
-            f"{r['max_ms']} | {r['ready_s']} | {r['rss_over_image_mb']} | "
-            f"{r['autosave_copy_ms']} |"
-        )
-    lines += ["", "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()), ""]
-    (out / "click_latency_big.md").write_text("\n".join(lines))
+    write_table(out, "click_latency_big", rows, env, columns=BIG_COLUMNS, head=head)
     return 0
 
 
@@ -340,13 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_1min": round(os.getloadavg()[0], 2),
         "embedding_s": round(embed, 2),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "click_latency.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *env])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **env})
-    lines = [
+    head = [
         "# Click-to-preview latency (CPU)",
         "",
         "`python benchmarks/bench_click_latency.py"
@@ -354,16 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         + "`: time from a click to the preview mask, after the embedding, "
         f"{args.clicks} clicks at random positions.",
         "",
-        "| path | clicks | median ms | p90 ms | min ms | max ms |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['path']} | {r['clicks']} | {r['median_ms']} | {r['p90_ms']} | "
-            f"{r['min_ms']} | {r['max_ms']} |"
-        )
-    lines += ["", "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()), ""]
-    (args.out / "click_latency.md").write_text("\n".join(lines))
+    write_table(args.out, "click_latency", rows, env, columns=COLUMNS, head=head)
     for r in rows:
         log.info("%-55s median %7.1f ms  p90 %7.1f ms", r["path"], r["median_ms"], r["p90_ms"])
     log.info("embedding: %.2f s", embed)

@@ -19,8 +19,6 @@ and ``.md``.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import sys
 import tempfile
 import time
@@ -32,7 +30,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import RESULTS, propagation_seconds  # noqa: E402
+from benchmarks.harness import RESULTS, environment, propagation_seconds, write_table  # noqa: E402
+
+COLUMNS = [
+    ("path", "path"),
+    ("cache", "cache"),
+    ("first_s", "first click-ready frame s"),
+    ("frames", "later frames"),
+    ("median_frame_s", "median s a frame"),
+    ("hits", "hits"),
+    ("misses", "misses"),
+    ("entry_mb", "entry MB"),
+]
 
 
 def _fresh(model: torch.nn.Module) -> None:
@@ -101,48 +110,31 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
                 print(rows[-1], flush=True)
-    env = {
+    described = {
         "model": "sam2.1_hiera_tiny @ 1024 (random weights)",
         "stack": "100 x 512 x 512 uint16",
-        "torch_threads": torch.get_num_threads(),
-        "load_avg_1min": round(os.getloadavg()[0], 2),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "embedding_cache.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *env])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **env})
+    env = environment(described, cores=False)
     by = {(r["path"], r["cache"]): r for r in rows}
     speed = {
         p: by[(p, "cold")]["first_s"] / max(by[(p, "warm")]["first_s"], 1e-9)
         for p in ("session", "image")
     }
-    lines = [
+    head = [
         "# Embedding cache: reopening a time-lapse (CPU)",
         "",
         f"`python benchmarks/bench_embedding_cache.py --frames {args.frames}`. First "
         f"click-ready frame of a tracking session {speed['session']:.0f}x faster warm "
         f"than cold (image predictor: {speed['image']:.0f}x).",
         "",
-        "| path | cache | first click-ready frame s | later frames | median s a frame "
-        "| hits | misses | entry MB |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {r['path']} | {r['cache']} | {r['first_s']} | {r['frames']} | "
-        f"{r['median_frame_s']} | {r['hits']} | {r['misses']} | {r['entry_mb']} |"
-        for r in rows
-    ]
-    lines += [
-        "",
+    notes = [
         "session: `start` + a click on frame 0, then propagation of the later "
         "frames (one object); image: `set_image` per frame.",
-        "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()),
-        "",
     ]
-    (args.out / "embedding_cache.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    path = write_table(args.out, "embedding_cache", rows, env, columns=COLUMNS, head=head,
+                       notes=notes)
+    print(path.read_text())
     return 0
 
 

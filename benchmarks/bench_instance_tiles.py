@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import sys
@@ -32,9 +31,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.harness import RESULTS, isolated, peak_rss_mib
+from benchmarks.harness import RESULTS, environment, isolated, peak_rss_mib, write_table
 
 log = logging.getLogger("bench_instance_tiles")
+
+COLUMNS = [
+    ("image", "image"),
+    ("mode", "mode"),
+    ("passes", "passes"),
+    ("objects", "objects"),
+    ("seconds", "s"),
+    ("peak_mb_over_start", "peak MB over start"),
+    ("labels_mb", "labels MB"),
+    ("f1", "F1"),
+]
 
 
 def _f1(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -110,34 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     for size, mode in jobs:
         rows.append(isolated(run, size, mode))
         log.info("%s", rows[-1])
-    env = {
-        "cores": os.cpu_count(),
-        "torch_threads": 1,
-        "load_avg_1min": round(os.getloadavg()[0], 2),
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "instance_tiles.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *env])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **env})
-    lines = [
+    env = environment(torch_threads=1)  # the rows ran in children with BENCH_THREADS=1
+    head = [
         "# Segment everything with the instance head on big images: tiles (issue 19)",
         "",
         f"`OMP_NUM_THREADS=1 python benchmarks/bench_instance_tiles.py --sizes "
         f"{' '.join(map(str, args.sizes))}`; see the script's docstring. Bundled "
         "`microscopy` model, diameter given, one torch thread, each row in a fresh process.",
         "",
-        "| image | mode | passes | objects | s | peak MB over start | labels MB | F1 |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['image']} | {r['mode']} | {r['passes']} | {r['objects']} | {r['seconds']} "
-            f"| {r['peak_mb_over_start']} | {r['labels_mb']} | {r['f1']} |"
-        )
-    lines += ["", "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()), ""]
-    (args.out / "instance_tiles.md").write_text("\n".join(lines))
+    write_table(args.out, "instance_tiles", rows, env, columns=COLUMNS, head=head)
     return 0
 
 

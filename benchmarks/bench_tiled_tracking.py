@@ -12,21 +12,27 @@ cache of the session. Results: ``benchmarks/results/tiled_tracking.csv`` and ``.
 from __future__ import annotations
 
 import argparse
-import csv
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import RESULTS, propagation_seconds  # noqa: E402
+from benchmarks.harness import RESULTS, environment, propagation_seconds, write_table  # noqa: E402
 
 SIDE = 4096
+COLUMNS = [
+    ("mode", "mode"),
+    ("objects", "objects"),
+    ("first_click_s", "first click s"),
+    ("median_frame_s", "median s a frame"),
+    ("frames", "frames"),
+    ("mask_hw", "mask"),
+    ("session_mb", "session MB"),
+]
 
 
 def _stack(frames: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -72,28 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         for mode in ("resize", "tile"):
             rows.append(_run(se, model, stack, centres, mode, objects, args.frames))
             print(rows[-1], flush=True)
-    env = {"model": "sam2.1_hiera_tiny @ 1024 (random weights)",
-           "stack": f"{args.frames + 1} x {SIDE} x {SIDE} uint16",
-           "torch_threads": torch.get_num_threads(),
-           "load_avg_1min": round(os.getloadavg()[0], 2)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "tiled_tracking.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *env])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **env})
-    lines = ["# Tracking on 4,096 px frames: tiles versus squashing (CPU)", "",
-             f"`python benchmarks/bench_tiled_tracking.py --frames {args.frames}`", "",
-             "| mode | objects | first click s | median s a frame | frames | mask | session MB |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['mode']} | {r['objects']} | {r['first_click_s']} | {r['median_frame_s']} "
-              f"| {r['frames']} | {r['mask_hw']} | {r['session_mb']} |" for r in rows]
-    lines += ["", "first click: `start` + one click per object on frame 0 (tile: the click's "
-              "tile is encoded, plus a second one when the probe moves the object); a frame: "
-              "all objects (tile: one encoding per distinct tile).",
-              "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items()), ""]
-    (args.out / "tiled_tracking.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    env = environment({"model": "sam2.1_hiera_tiny @ 1024 (random weights)",
+                       "stack": f"{args.frames + 1} x {SIDE} x {SIDE} uint16"}, cores=False)
+    head = ["# Tracking on 4,096 px frames: tiles versus squashing (CPU)", "",
+            f"`python benchmarks/bench_tiled_tracking.py --frames {args.frames}`", ""]
+    notes = ["first click: `start` + one click per object on frame 0 (tile: the click's "
+             "tile is encoded, plus a second one when the probe moves the object); a frame: "
+             "all objects (tile: one encoding per distinct tile)."]
+    path = write_table(args.out, "tiled_tracking", rows, env, columns=COLUMNS, head=head,
+                       notes=notes)
+    print(path.read_text())
     return 0
 
 

@@ -14,7 +14,7 @@ import platform
 import resource
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -140,3 +140,116 @@ def write(name: str, title: str, rows: Sequence[Row], notes: Sequence[str]) -> P
     path = RESULTS / f"{name}.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def environment(
+    described: Mapping[str, object] | None = None,
+    *,
+    cores: bool = True,
+    torch_threads: int | None = None,
+) -> dict[str, object]:
+    """The environment columns of a results table: what was run, then the machine's load.
+
+    Parameters
+    ----------
+    described : mapping, optional
+        Leading columns that describe the run (model, stack, ...).
+    cores : bool
+        Include this machine's CPU core count.
+    torch_threads : int, optional
+        The torch threads the measurement ran with; default this process's
+        ``torch.get_num_threads()`` (give it where the rows ran in child processes).
+
+    Returns
+    -------
+    dict
+        ``described``, then ``cores``, ``torch_threads`` and ``load_avg_1min`` (1-minute
+        load average, two decimals), in that order.
+    """
+    if torch_threads is None:
+        import torch
+
+        torch_threads = torch.get_num_threads()
+    env = dict(described or {})
+    if cores:
+        env["cores"] = os.cpu_count()
+    env["torch_threads"] = torch_threads
+    env["load_avg_1min"] = round(os.getloadavg()[0], 2)
+    return env
+
+
+def environment_line(env: Mapping[str, object]) -> str:
+    """The markdown line that names where a table's numbers come from.
+
+    Parameters
+    ----------
+    env : mapping
+        Column name to value (cores, torch threads, load average, model, ...).
+
+    Returns
+    -------
+    str
+        ``"Environment: key = value, key = value"``.
+    """
+    return "Environment: " + ", ".join(f"{k} = {v}" for k, v in env.items())
+
+
+def write_table(
+    out: Path,
+    name: str,
+    rows: Sequence[Mapping[str, object]],
+    env: Mapping[str, object],
+    *,
+    columns: Sequence[tuple[str, str]],
+    head: Sequence[str],
+    notes: Sequence[str] = (),
+    fields: Sequence[str] | None = None,
+) -> Path:
+    """Write ``out/<name>.csv`` (each row plus the environment columns) and ``out/<name>.md``.
+
+    The markdown is ``head``, the table, a blank line, ``notes``, the environment line
+    and a final newline. This is the layout of our own-measurement benchmarks (no
+    reference column); :func:`write` is for ours-vs-reference rows.
+
+    Parameters
+    ----------
+    out : Path
+        Folder of the results; made if missing.
+    name : str
+        File stem of both files.
+    rows : sequence of mapping
+        One dict a row, values as they should appear in both files.
+    env : mapping
+        Environment columns, the same on every CSV row; also the markdown's last line.
+    columns : sequence of (str, str)
+        ``(key, heading)`` of each markdown column, in order.
+    head : sequence of str
+        Markdown lines before the table (title, blank line, how it was run, blank line).
+    notes : sequence of str
+        Markdown lines between the table and the environment line.
+    fields : sequence of str, optional
+        CSV columns before the environment's; default the keys of the first row.
+
+    Returns
+    -------
+    Path
+        The markdown file.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(rows[0]) if fields is None else list(fields)
+    with open(out / f"{name}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*names, *env])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, **env})
+    lines = [*head, markdown_row(h for _, h in columns), "|" + "---|" * len(columns)]
+    lines += [markdown_row(row[key] for key, _ in columns) for row in rows]
+    lines += ["", *notes, environment_line(env), ""]
+    path = out / f"{name}.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def markdown_row(cells: Iterable[object]) -> str:
+    """One markdown table row, ``| a | b |``, each cell as ``str`` writes it."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
