@@ -31,7 +31,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+MOTHER_HISTORY = 5  # frames before a division that undo_static_mothers looks at
+
 __all__ = [
+    "MOTHER_HISTORY",
     "prune_short_daughters",
     "typical_area",
     "typical_motion",
@@ -129,7 +132,7 @@ def undo_static_mothers(
     graph: object,
     areas: Sequence[np.ndarray],
     max_ratio: float,
-    history: int = 5,
+    history: int = MOTHER_HISTORY,
     grow: float = 1.2,
 ) -> int:
     """Undo the divisions whose mother did not shrink before dividing.

@@ -1,4 +1,4 @@
-"""Linking detections into tracks: a global LAP over the whole movie (laptrack).
+"""Linking detections into tracks: a global LAP over the movie (laptrack), in windows.
 
 :class:`FrameCells` holds what linking needs of one frame's detections (centroids and
 areas); :class:`Cue` is optional evidence between consecutive frames (how much of each
@@ -9,8 +9,14 @@ frame ``t``: :mod:`sam2_cells.evidence`). A :class:`Linker` turns them into
 :class:`LapLinker` is the linker: ``laptrack.LapTrack`` (Jaqaman et al. 2008), i.e.
 frame-to-frame assignment, then one global assignment that closes gaps (a cell missed on
 one frame), finds divisions (a track starting next to a live track: splitting) and
-decides every start and end, all at once. Costs are squared centroid distances in units
-of the cell diameter, so one set of settings suits any magnification. With a SAM 2 cue,
+decides every start and end, all at once. A movie longer than
+``LinkSettings.window_frames`` is linked in overlapping windows stitched into one graph
+(:mod:`sam2_cells.link_windows`): laptrack's graph holds about 2.5 KB a detection, so one
+LAP over a long movie would grow with it; a window's LAP decides the frames away from its
+edges, where it sees as much of the movie as every rule looks at.
+
+Costs are squared centroid distances in units of the cell diameter, so one set of
+settings suits any magnification. With a SAM 2 cue,
 a link's cost blends the distance with the evidence: ``(1 - w) d^2 + w (1 - IoU) v^2``
 (``v`` the largest move), so a pair SAM 2 carried onto each other is cheap even after a
 long move, and a pair it did not is dearer; a daughter's uses the share of her mask the
@@ -35,6 +41,7 @@ from typing import Protocol
 import numpy as np
 
 from sam2_cells.divisions import (
+    MOTHER_HISTORY,
     prune_short_daughters,
     typical_area,
     typical_motion,
@@ -43,6 +50,7 @@ from sam2_cells.divisions import (
     undo_uneven_divisions,
 )
 from sam2_cells.lineage import TrackRecord
+from sam2_cells.link_windows import LinkGraph, plan_windows
 
 __all__ = [
     "Cue",
@@ -83,10 +91,12 @@ class FrameCells:
         return len(self.areas)
 
     def to_state(self) -> list:
-        return [self.centroids.tolist(), self.areas.tolist()]
+        """``[centroids, areas]``: the arrays themselves (compact; not copied)."""
+        return [self.centroids, self.areas]
 
     @classmethod
     def from_state(cls, value: list) -> FrameCells:
+        """From :meth:`to_state` (arrays or nested lists)."""
         c, a = value
         return cls(np.asarray(c, float).reshape(-1, 2), np.asarray(a, np.int64))
 
@@ -191,6 +201,12 @@ class LinkSettings:
         share of her largest area over the five frames before (a dividing cell rounds up and
         condenses: :func:`~sam2_cells.divisions.undo_static_mothers`); 0 keeps every
         division.
+    window_frames : int
+        A movie longer than this is linked in overlapping windows of this many frames
+        (:mod:`sam2_cells.link_windows`): the linker's memory follows the window, not
+        the movie's length. Each window decides the frames at least
+        :attr:`window_margin` from its edges; a movie no longer than one window is
+        linked in one piece. 0: always in one piece (memory grows with the movie).
     """
 
     max_speed: float = 1.0
@@ -207,6 +223,18 @@ class LinkSettings:
     max_daughter_size: float = 1.0
     min_daughter_ratio: float = 0.5
     mother_shrink: float = 0.8
+    window_frames: int = 60
+
+    @property
+    def window_margin(self) -> int:
+        """Frames of context each side of what a linking window decides: the farthest
+        any rule looks back (a mother's history and the frame before it, the merge
+        window) or ahead (a daughter's first frames, a closed gap), plus 4 frames for
+        the LAP to settle."""
+        reach = max(
+            MOTHER_HISTORY + 1, self.merge_window, self.min_daughter_frames, self.gap_frames + 1
+        )
+        return reach + 4
 
     def __post_init__(self) -> None:
         if self.max_speed <= 0 or self.split_distance <= 0:
@@ -215,10 +243,17 @@ class LinkSettings:
             raise ValueError("gap_frames must be >= 0 and min_track_length >= 1")
         if not 0.0 <= self.cue_weight <= 1.0:
             raise ValueError(f"cue_weight={self.cue_weight} must be in [0, 1]")
+        if self.window_frames < 0 or 0 < self.window_frames <= 2 * self.window_margin:
+            raise ValueError(
+                f"window_frames={self.window_frames} must be 0 (one piece) or more than "
+                f"{2 * self.window_margin} frames (twice the window margin)"
+            )
 
 
 class LapLinker:
-    """Global LAP linking with gap closing and divisions, by ``laptrack``."""
+    """Global LAP linking with gap closing and divisions, by ``laptrack``; a movie longer
+    than ``settings.window_frames`` is linked in overlapping windows
+    (:mod:`sam2_cells.link_windows`), so memory follows the window, not the movie."""
 
     def __init__(self, settings: LinkSettings | None = None) -> None:
         self.s = settings or LinkSettings()
@@ -237,10 +272,40 @@ class LapLinker:
         diameter
             Typical cell diameter (pixels): the unit of every distance.
         """
+        s = self.s
+        d = max(float(diameter), 1.0)
+        areas = [c.areas for c in frames]
+        typical = typical_area(areas)  # the movie's, in every window
+        reach = s.split_distance
+        if s.divisions and s.split_follows_motion:
+            motion = typical_motion([c.centroids for c in frames], d, s.max_speed)
+            reach = float(np.hypot(reach, motion))
+        self.split_reach = reach  # diameters, for reports
+        counts = [len(c) for c in frames]
+        if sum(counts) == 0:
+            return Links([np.zeros(1, np.int32) for _ in frames], [])
+        graph = LinkGraph(counts)
+        plan = plan_windows(len(frames), s.window_frames, s.window_margin)
+        for k, w in enumerate(plan):
+            window_cues = [None, *cues[w.start + 1 : w.stop]]
+            tree = self._lap(frames[w.start : w.stop], window_cues, d, typical, reach)
+            graph.add(tree, w, k)
+            del tree  # before the next window's graph is built
+        return self._tracks(graph)
+
+    def _lap(
+        self,
+        frames: Sequence[FrameCells],
+        cues: Sequence[Cue | None],
+        d: float,
+        typical: float,
+        reach: float,
+    ) -> object:
+        """laptrack's graph over ``frames`` (a window), after the division rules; nodes
+        ``(frame in the window, index)``."""
         from laptrack import LapTrack
 
         s = self.s
-        d = max(float(diameter), 1.0)
         coords = []
         for t, cells in enumerate(frames):
             n = len(cells)
@@ -264,12 +329,6 @@ class LapLinker:
             return cost
 
         areas = [c.areas for c in frames]
-        typical = typical_area(areas)
-        reach = s.split_distance
-        if s.divisions and s.split_follows_motion:
-            motion = typical_motion([c.centroids for c in frames], d, s.max_speed)
-            reach = float(np.hypot(reach, motion))
-        self.split_reach = reach  # diameters, for reports
         shrink = (s.split_distance / reach) ** 2
 
         def split(a: np.ndarray, b: np.ndarray) -> float:
@@ -304,7 +363,9 @@ class LapLinker:
             no_splitting_cost=start,
         )
         if sum(len(c) for c in coords) == 0:
-            return Links([np.zeros(1, np.int32) for _ in frames], [])
+            import networkx as nx
+
+            return nx.DiGraph()
         tree = tracker.predict(coords)
         prune_short_daughters(tree, len(frames), s.min_daughter_frames)
         if s.divisions and s.min_daughter_ratio > 0:
@@ -313,40 +374,23 @@ class LapLinker:
             undo_merge_splits(tree, [c.centroids / d for c in frames], s.merge_window)
         if s.divisions and s.mother_shrink > 0:
             undo_static_mothers(tree, areas, s.mother_shrink)
-        return self._tracks(tree, [len(c) for c in frames])
+        return tree
 
-    def _tracks(self, tree: object, counts: list[int]) -> Links:
-        """Chains of the LAP graph -> contiguous CTC tracks (see the module docstring)."""
-        import networkx as nx
-
-        graph: nx.DiGraph = tree  # type: ignore[assignment]
-        labels: dict[tuple[int, int], int] = {}
-        records: dict[int, list[int]] = {}  # label -> [begin, end, parent]
-        next_label = 1
-        starts = sorted(n for n in graph.nodes if graph.in_degree(n) == 0)
-        stack: list[tuple[tuple[int, int], int]] = [(n, 0) for n in reversed(starts)]
-        while stack:
-            node, mother = stack.pop()
-            label = next_label
-            next_label += 1
-            records[label] = [int(node[0]), int(node[0]), mother]
-            while True:
-                labels[node] = label
-                records[label][1] = int(node[0])
-                succ = sorted(graph.successors(node))
-                if len(succ) == 1 and graph.in_degree(succ[0]) == 1:
-                    if succ[0][0] == node[0] + 1:
-                        node = succ[0]
-                        continue
-                    stack.append((succ[0], label))  # a closed gap: a new track, CTC-style
-                    break
-                stack.extend((s, label) for s in reversed(succ))
-                break
-        tracks = [TrackRecord(k, b, e, p) for k, (b, e, p) in records.items()]
-        tracks, new = self._drop_short(tracks, len(counts))
-        luts = [np.zeros(n + 1, np.int32) for n in counts]
-        for (t, i), label in labels.items():
-            luts[t][i + 1] = new.get(label, 0)
+    def _tracks(self, graph: LinkGraph) -> Links:
+        """The stitched graph -> contiguous CTC tracks (see the module docstring)."""
+        label_of, records = graph.chains()
+        tracks = [TrackRecord(k, b, e, p) for k, (b, e, p) in enumerate(records, start=1)]
+        n_frames = len(graph.offsets) - 1
+        tracks, new = self._drop_short(tracks, n_frames)
+        remap = np.zeros(len(records) + 1, np.int32)
+        for old, label in new.items():
+            remap[old] = label
+        final = remap[label_of]  # 0 where not kept or dropped
+        luts = []
+        for t in range(n_frames):
+            lut = np.zeros(int(graph.offsets[t + 1] - graph.offsets[t]) + 1, np.int32)
+            lut[1:] = final[graph.offsets[t] : graph.offsets[t + 1]]
+            luts.append(lut)
         return Links(luts, tracks)
 
     def _drop_short(

@@ -8,7 +8,8 @@
 2. **Evidence** (optional, :mod:`sam2_cells.evidence`): SAM 2 carries every detection of
    frame ``t - 1`` to ``t``; the overlaps become part of the linking costs.
 3. **Link** (:mod:`sam2_cells.linking`): one global LAP over the movie (laptrack):
-   frame-to-frame moves, gaps of missed frames, divisions, starts and ends.
+   frame-to-frame moves, gaps of missed frames, divisions, starts and ends; a movie
+   longer than ``window_frames`` in overlapping windows, so memory stays flat.
 4. **Write**: every frame's detection ids are replaced by track labels; the lineage is
    CTC-valid by construction.
 
@@ -56,7 +57,8 @@ class TrackingOutcome:
     cancelled
         The run stopped early on request.
     state
-        Plain values to resume from (:meth:`CellTracker.track` with ``resume=``).
+        What to resume from (:meth:`CellTracker.track` with ``resume=``): lists,
+        numbers and per-frame numpy arrays (no copy of a frame's pixels).
     """
 
     labels: Any
@@ -80,7 +82,7 @@ class FrameDone:
     tracks
         The lineage if the movie ended on this frame (empty while detecting).
     state
-        Plain values to resume from after this frame.
+        What to resume from after this frame (as ``TrackingOutcome.state``).
     total
         Frames in the movie.
     stage
@@ -262,7 +264,7 @@ class _Run:
         self.n = int(movie.shape[0])
         self.cells: list[FrameCells] = []
         self.cues: list[Cue | None] = []
-        self._saved: tuple[list, list] = ([], [])  # cells and cues as plain values
+        self._saved: tuple[list, list] = ([], [])  # cells (their arrays) and cues, for the state
         self._points = self._points_by_frame()
         self._clicker: Any = None
 
@@ -297,7 +299,7 @@ class _Run:
             start = 0
         assert links is not None
         luts, tracks = links
-        saved = ([lut.tolist() for lut in luts], [list(r) for r in tracks])
+        saved = (list(luts), [list(r) for r in tracks])  # the arrays, not per-label lists
         for t in range(start, self.n):
             frame = luts[t][np.asarray(self.out[t]).astype(np.int64)]
             self.out[t] = frame
