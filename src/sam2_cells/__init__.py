@@ -33,7 +33,7 @@ Modules
 * ``cli``: the ``napari-sam2`` command line.
 """
 
-from typing import Any
+import lazy_loader as lazy
 
 from sam2_cells._frames import LazyStack
 from sam2_cells.ctc import CtcSequence, find_ctc_sequences, is_ctc_folder, write_ctc_dataset
@@ -76,22 +76,16 @@ from sam2_cells.seeds import Seeds, read_seeds
 from sam2_cells.tracker_settings import TrackerSettings
 from sam2_cells.tracks_layer import tracks_layer_data
 
-_TRACKER_NAMES = ("CellTracker", "FrameDone", "TrackingOutcome")
-_DETECTION_NAMES = ("Detector", "LabelStackDetector", "ClassicalDetector", "ModelDetector")
-
-
-def __getattr__(name: str) -> Any:
-    # The tracker imports the engine (torch); load it when first asked for, so that
-    # ``import sam2_cells`` stays cheap for I/O and scoring.
-    if name in _TRACKER_NAMES:
-        from sam2_cells import tracker
-
-        return getattr(tracker, name)
-    if name in _DETECTION_NAMES:
-        from sam2_cells import detection
-
-        return getattr(detection, name)
-    raise AttributeError(f"module 'sam2_cells' has no attribute {name!r}")
+# The tracker and the detectors import the engine (torch): loaded when first asked for
+# (SPEC 1 lazy loading, ``lazy_loader``), so that ``import sam2_cells`` stays cheap for
+# I/O and scoring.
+__getattr__ = lazy.attach(
+    __name__,
+    submod_attrs={
+        "tracker": ["CellTracker", "FrameDone", "TrackingOutcome"],
+        "detection": ["Detector", "LabelStackDetector", "ClassicalDetector", "ModelDetector"],
+    },
+)[0]
 
 
 __all__ = [

@@ -14,103 +14,69 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader as lazy
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first access). This is the one
-# surface the sibling packages (napari_sam2, sam2_training, sam2_cells) import; an
-# import-linter contract keeps them out of the submodules.
-_LAZY = {
+# module (below sam2_engine) -> the public names it defines, imported on first access
+# (SPEC 1 lazy loading, ``lazy_loader``). This is the one surface the sibling packages
+# (napari_sam2, sam2_training, sam2_cells) import; an import-linter contract keeps them
+# out of the submodules.
+_SURFACE = {
     # entry points: models by name, configs, devices
-    "build_model": "sam2_engine.build",
-    "list_models": "sam2_engine.build",
-    "default_model_name": "sam2_engine.build",
-    "load_config": "sam2_engine.config",
-    "ModelConfig": "sam2_engine.config",
-    "config_to_dict": "sam2_engine.config",
-    "builtin_config_names": "sam2_engine.config",
-    "resolve_device": "sam2_engine.device",
-    "available_devices": "sam2_engine.device",
+    "build": ["build_model", "list_models", "default_model_name"],
+    "config": ["load_config", "ModelConfig", "config_to_dict", "builtin_config_names"],
+    "device": ["resolve_device", "available_devices"],
     # errors callers catch
-    "CheckpointError": "sam2_engine.errors",
-    "CheckpointMismatchError": "sam2_engine.errors",
-    "DownloadError": "sam2_engine.errors",
-    "DownloadCancelled": "sam2_engine.weights.download",
+    "errors": ["CheckpointError", "CheckpointMismatchError", "DownloadError"],
     # weights: official files, the cache, our checkpoint files, names on this computer
-    "OfficialCheckpoint": "sam2_engine.weights.official",
-    "OFFICIAL_CHECKPOINTS": "sam2_engine.weights.official",
-    "ensure_checkpoint": "sam2_engine.weights.download",
-    "cached_path": "sam2_engine.weights.download",
-    "cache_dir": "sam2_engine.weights.download",
-    "save_checkpoint": "sam2_engine.weights.checkpoints",
-    "load_checkpoint_file": "sam2_engine.weights.checkpoints",
-    "read_metadata": "sam2_engine.weights.checkpoints",
-    "atomic_torch_save": "sam2_engine.weights.checkpoints",
+    "weights.official": ["OfficialCheckpoint", "OFFICIAL_CHECKPOINTS"],
+    "weights.download": ["DownloadCancelled", "ensure_checkpoint", "cached_path", "cache_dir"],
+    "weights.checkpoints": [
+        "save_checkpoint",
+        "load_checkpoint_file",
+        "read_metadata",
+        "atomic_torch_save",
+    ],
+    "weights.local": ["register_model", "unregister_model", "bundled_models", "model_file"],
     # atomic files and folders (temporary sibling + rename), for every package
-    "atomic_file": "sam2_engine.atomic",
-    "atomic_dir": "sam2_engine.atomic",
-    "is_writable": "sam2_engine.atomic",
-    "register_model": "sam2_engine.weights.local",
-    "unregister_model": "sam2_engine.weights.local",
-    "bundled_models": "sam2_engine.weights.local",
-    "model_file": "sam2_engine.weights.local",
+    "atomic": ["atomic_file", "atomic_dir", "is_writable"],
     # predictors
-    "ImagePredictor": "sam2_engine.image",
-    "ImagePrediction": "sam2_engine.image",
-    "MaskCrop": "sam2_engine.image_prediction",
-    "LazyPlane": "sam2_engine.imaging.lazy_plane",
-    "TilingSettings": "sam2_engine.tiled.grid",
-    "TileGrid": "sam2_engine.tiled.grid",
-    "generate_tiled": "sam2_engine.tiled.automatic",
-    "generator_tile_masks": "sam2_engine.tiled.automatic",
-    "EmbeddingCache": "sam2_engine.embedding_cache",
-    "VideoPredictor": "sam2_engine.video.predictor",
-    "TrackingSession": "sam2_engine.video.session",
-    "FrameResult": "sam2_engine.video.frame_result",
-    "AutomaticMaskGenerator": "sam2_engine.automatic.generator",
-    "MaskGeneratorSettings": "sam2_engine.automatic.settings",
-    "InstanceSegmenter": "sam2_engine.automatic.instances",
-    "InstanceSettings": "sam2_engine.automatic.instances",
-    "has_instance_head": "sam2_engine.automatic.instances",
-    "FilterReport": "sam2_engine.automatic.settings",
-    "propagation_order": "sam2_engine.video.order",
-    "DIRECTIONS": "sam2_engine.video.order",
+    "image": ["ImagePredictor", "ImagePrediction"],
+    "image_prediction": ["MaskCrop"],
+    "imaging.lazy_plane": ["LazyPlane"],
+    "tiled.grid": ["TilingSettings", "TileGrid"],
+    "tiled.automatic": ["generate_tiled", "generator_tile_masks"],
+    "embedding_cache": ["EmbeddingCache"],
+    "video.predictor": ["VideoPredictor"],
+    "video.session": ["TrackingSession"],
+    "video.frame_result": ["FrameResult"],
+    "video.order": ["propagation_order", "DIRECTIONS"],
+    "automatic.generator": ["AutomaticMaskGenerator"],
+    "automatic.settings": ["MaskGeneratorSettings", "FilterReport"],
+    "automatic.instances": ["InstanceSegmenter", "InstanceSettings", "has_instance_head"],
     # images and masks
-    "Window": "sam2_engine.focus.window",
-    "WindowPolicy": "sam2_engine.focus.policy",
-    "Normalization": "sam2_engine.imaging.intensity",
-    "NormalizedFrame": "sam2_engine.imaging.intensity",
-    "intensity_range": "sam2_engine.imaging.intensity",
-    "to_rgb": "sam2_engine.imaging.intensity",
-    "FrameSource": "sam2_engine.imaging.frames",
-    "resize_batch": "sam2_engine.imaging.frames",
-    "masks_to_label_image": "sam2_engine.masks.label_image",
-    "masks_to_boxes": "sam2_engine.masks.postprocess",
+    "focus.window": ["Window"],
+    "focus.policy": ["WindowPolicy"],
+    "imaging.intensity": ["Normalization", "NormalizedFrame", "intensity_range", "to_rgb"],
+    "imaging.frames": ["FrameSource", "resize_batch"],
+    "masks.label_image": ["masks_to_label_image"],
+    "masks.postprocess": ["masks_to_boxes"],
     # progress and cancel callbacks (one protocol for the engine, cells and training)
-    "ProgressCallback": "sam2_engine.progress",
-    "CancelCallback": "sam2_engine.progress",
+    "progress": ["ProgressCallback", "CancelCallback"],
     # the model and an image's encoding (the track step for training code is in
     # sam2_engine.training_hooks)
-    "SAM2Model": "sam2_engine.model.sam2",
-    "ImageFeatures": "sam2_engine.model.image_encoder",
+    "model.sam2": ["SAM2Model"],
+    "model.image_encoder": ["ImageFeatures"],
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sam2_engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, _lazy_dir, __all__ = lazy.attach(__name__, submod_attrs=_SURFACE)
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+    return sorted({*globals(), *__all__})
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
