@@ -34,6 +34,7 @@ that parted again after being detected as one are no division.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -290,7 +291,12 @@ class LapLinker:
             window_cues = [None, *cues[w.start + 1 : w.stop]]
             tree = self._lap(frames[w.start : w.stop], window_cues, d, typical, reach)
             graph.add(tree, w, k)
-            del tree  # before the next window's graph is built
+            tree.clear()  # type: ignore[attr-defined]
+            del tree
+            # laptrack's graphs and tables hold reference cycles: without a collection
+            # every window's would stay until Python's next full one, and memory would
+            # grow with the movie again
+            gc.collect()
         return self._tracks(graph)
 
     def _lap(

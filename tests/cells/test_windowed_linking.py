@@ -131,3 +131,41 @@ def test_a_cancelled_windowed_run_resumed_equals_an_uninterrupted_one(long_movie
     assert rest.frames_done == 72
     np.testing.assert_array_equal(rest.labels, whole.labels)
     assert rest.tracks == whole.tracks
+
+
+def wandering_cells(n_frames: int, n_cells: int = 15) -> list[FrameCells]:
+    """``n_cells`` cells of diameter 20 wandering 2 px a frame over 384 x 384 (seeded)."""
+    rng = np.random.default_rng(3)
+    pos = rng.uniform(0, 384, (n_cells, 2))
+    frames = []
+    for _ in range(n_frames):
+        pos = pos + rng.normal(0, 2, pos.shape)
+        frames.append(FrameCells(pos.copy(), np.full(n_cells, 300)))
+    return frames
+
+
+def link_peak(n_frames: int, window: int) -> int:
+    """Peak bytes allocated while linking ``n_frames`` of wandering cells."""
+    import gc
+    import tracemalloc
+
+    frames = wandering_cells(n_frames)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        links = LapLinker(LinkSettings(window_frames=window)).link(frames, [None] * n_frames, 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(links.luts) == n_frames
+    return peak
+
+
+def test_the_linkers_memory_follows_the_window_not_the_movie():
+    import laptrack  # noqa: F401  (imports are not the linker's memory)
+
+    link_peak(20, 60)  # warm-up: lazy imports and caches
+    one_window, four_times = link_peak(60, 60), link_peak(240, 60)  # the default window
+    assert four_times < 1.25 * one_window, (one_window, four_times)
+    # one LAP over the whole movie grows with it: what the windows avoid
+    assert link_peak(240, 0) > 3 * one_window
