@@ -209,6 +209,9 @@ RESUMABLE_CHANGES = (
     "data.num_workers",
     "data.folder",
     "data.val_folder",
+    # a curriculum step: strided clips may be switched on mid-run (the samples of the
+    # steps already taken are unchanged; validation clips are never strided)
+    "data.clip_stride",
 )
 
 

@@ -109,6 +109,10 @@ class DataConfig:
     val_folder: str | None = None  # explicit validation data (same layout); else a split
     channel_axis: int | None = None  # channel axis of the images (null: grey or RGB last)
     clip_length: int = 4  # frames (time points or planes) per sample of a stack
+    # training clips take every s-th frame, s drawn from 1..clip_stride per sample: faster
+    # motion, and z clips that run past an object's last plane (the object score learns
+    # to end it); validation clips keep s = 1
+    clip_stride: int = 1
     max_objects: int = 3  # objects per sample, among those visible on its first frame
     crop_size: int | None = None  # random crop side in image pixels before resizing
     val_fraction: float = 0.2  # share held out for validation (0: no validation)
@@ -242,6 +246,8 @@ def _problems(cfg: TrainConfig) -> list[str]:
         out.append(f"data.format={d.format!r} must be 'auto', 'tiff' or 'ctc'")
     if d.clip_length < 1:
         out.append(f"data.clip_length={d.clip_length} must be at least 1")
+    if d.clip_stride < 1:
+        out.append(f"data.clip_stride={d.clip_stride} must be at least 1")
     if d.max_objects < 1:
         out.append(f"data.max_objects={d.max_objects} must be at least 1")
     if d.crop_size is not None and d.crop_size < 16:

@@ -41,11 +41,26 @@ class SampleKey(NamedTuple):
 
 @dataclass(frozen=True)
 class ClipItem:
-    """A clip position: frames ``start .. start + length - 1`` of stack ``stack``."""
+    """A clip position: frames ``start .. start + length - 1`` of stack ``stack``.
+
+    ``stop`` (exclusive) ends the segment the clip lies in: a strided clip (every s-th
+    frame) must end before it. ``None``: the clip cannot be strided.
+    """
 
     stack: int
     start: int
     length: int
+    stop: int | None = None
+
+    def frames(self, stride: int = 1) -> range:
+        """The clip's frame indices with every ``stride``-th frame (1: consecutive)."""
+        return range(self.start, self.start + (self.length - 1) * stride + 1, stride)
+
+    def max_stride(self, limit: int) -> int:
+        """The largest stride <= ``limit`` whose clip ends inside the segment."""
+        if self.stop is None or self.length < 2:
+            return 1
+        return max(1, min(limit, (self.stop - 1 - self.start) // (self.length - 1)))
 
 
 @dataclass
@@ -114,7 +129,7 @@ def clip_items(
         length = min(clip_length, seg.stop - seg.start)
         for start in range(seg.start, seg.stop - length + 1):
             if present[seg.stack][start]:
-                items.append(ClipItem(seg.stack, start, length))
+                items.append(ClipItem(seg.stack, start, length, seg.stop))
     return items
 
 
@@ -206,8 +221,11 @@ class ClipDataset(Dataset):
         )
         item = self.items[key.index % len(self.items)]
         stack = self.stacks[item.stack]
-        frames = np.stack([stack.image(t) for t in range(item.start, item.start + item.length)])
-        labels = np.stack([stack.labels(t) for t in range(item.start, item.start + item.length)])
+        stride = 1
+        if self.train and self.data.clip_stride > 1:
+            stride = int(rng.integers(1, item.max_stride(self.data.clip_stride) + 1))
+        frames = np.stack([stack.image(t) for t in item.frames(stride)])
+        labels = np.stack([stack.labels(t) for t in item.frames(stride)])
         target = None
         if self.windows:
             frames, labels, target = window_crop(frames, labels, self.data.windows, rng, self.train)

@@ -54,6 +54,35 @@ def test_stack_samples_are_clips_of_consecutive_frames(timelapse):
             assert torch.equal(sample.masks[obj, t], gt[0, 0] > 0.5)
 
 
+def test_strided_clips_skip_frames_in_training_only(timelapse):
+    """``data.clip_stride``: training clips take every s-th frame (s drawn per sample,
+    never past the stack's end); validation clips stay consecutive."""
+    stacks = stacks_from_arrays(timelapse.movie, timelapse.labels)
+    read: list[int] = []
+    plain = stacks[0].labels
+
+    def labels(t: int) -> np.ndarray:
+        read.append(t)
+        return plain(t)
+
+    stacks[0].labels = labels
+    data = DataConfig(clip_length=3, clip_stride=3, augment=AugmentConfig(enabled=False))
+    ds = _dataset(stacks, data)
+    assert [it.max_stride(3) for it in ds.items] == [2, 2, 1, 1]  # 6 frames: 1, 3, 5 fits
+    strides = set()
+    for epoch in range(12):
+        read.clear()
+        ds[SampleKey(epoch, 0)]
+        assert read[0] == 0 and len(read) == 3
+        strides.add(read[1] - read[0])
+        assert read == [0, read[1], 2 * read[1]] and read[-1] < 6
+    assert strides == {1, 2}
+    val = _dataset(stacks, data, train=False)
+    read.clear()
+    val[0]
+    assert read == [0, 1, 2]
+
+
 def test_zstack_with_channels_last(timelapse):
     rgb = np.stack([timelapse.movie] * 3, axis=-1)  # (Z, H, W, 3)
     stacks = stacks_from_arrays(rgb, timelapse.labels)

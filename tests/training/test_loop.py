@@ -206,6 +206,17 @@ def test_resume_continues_exactly_in_process(images_2d, tmp_path):
             overrides=over,
             resume=True,
         )
+    # a curriculum step: strided clips may start mid-run
+    st.finetune(
+        images,
+        labels,
+        "test_tiny",
+        output=tmp_path / "part",
+        max_steps=5,
+        batch_size=2,
+        overrides={**over, "data.clip_stride": 2},
+        resume=True,
+    )
     with pytest.raises(ValueError, match=r"optim\.lr"):
         st.finetune(
             images,
