@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from scipy import ndimage as ndi
 
 from sam2_engine.imaging.frames import imagenet_normalize
+from sam2_engine.imaging.image_input import as_lazy_plane
+from sam2_engine.imaging.intensity import Normalization
 from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.progress import CancelCallback, ProgressCallback
@@ -355,15 +357,11 @@ class InstanceSegmenter:
 
 
 def _as_plane(image: Any, channel_axis: int | None) -> LazyPlane:
-    """The image as a LazyPlane (no copy; channels moved last as a view)."""
-    if isinstance(image, LazyPlane):
-        return image
+    """The image as a LazyPlane (no copy; channels moved last as a view), as the image
+    predictor reads one (default intensity normalisation)."""
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
-    ndim = len(getattr(image, "shape", np.shape(image)))
-    if channel_axis is not None and ndim == 3 and channel_axis % 3 != 2:
-        image, channel_axis = np.moveaxis(image, channel_axis, -1), -1
-    return LazyPlane(image, channel_axis=channel_axis)
+    return as_lazy_plane(image, channel_axis, None, Normalization())
 
 
 def _central_crop(rgb: Any, side: int) -> np.ndarray:
