@@ -274,6 +274,7 @@ def make_detector(
     labels: Any = None,
     diameter: float | None = None,
     min_area: int = 12,
+    split_merged: bool = False,
 ) -> Detector:
     """A detector by name (one of :data:`DETECTION_SOURCES`).
 
@@ -291,6 +292,9 @@ def make_detector(
         Typical cell diameter in pixels (None: estimated).
     min_area
         Smallest object kept (pixels).
+    split_merged
+        Classical detections only: split each object that holds two cells seen apart in
+        the neighbouring frames (:class:`sam2_cells.split_merged.SplitMergedDetector`).
 
     Raises
     ------
@@ -308,6 +312,10 @@ def make_detector(
     if kind == "auto":
         kind = "model" if model_recommended_for_detection(model) else "classical"
     if kind == "classical":
+        if split_merged:
+            from sam2_cells.split_merged import SplitMergedDetector
+
+            return SplitMergedDetector(ClassicalDetector(diameter))
         return ClassicalDetector(diameter)
     if model is None:
         raise ValueError("detection source 'model' needs a SAM 2 model")
