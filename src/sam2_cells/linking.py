@@ -293,10 +293,11 @@ class LapLinker:
             graph.add(tree, w, k)
             tree.clear()  # type: ignore[attr-defined]
             del tree
-            # laptrack's graphs and tables hold reference cycles: without a collection
-            # every window's would stay until Python's next full one, and memory would
-            # grow with the movie again
-            gc.collect()
+            if len(plan) > 1:  # (one window: Python's own collections will do)
+                # laptrack's graphs and tables hold reference cycles: without a collection
+                # every window's would stay until Python's next full one (about 0.15 s of
+                # CPU each), and memory would grow with the movie again
+                gc.collect()
         return self._tracks(graph)
 
     def _lap(
