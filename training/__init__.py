@@ -15,52 +15,22 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_LAZY = {
-    "finetune": "sam2_training.api",
-    "train": "sam2_training.loop",
-    "TrainResult": "sam2_training.loop",
-    "TrainingProgress": "sam2_training.progress",
-    "LossComponents": "sam2_training.progress",
-    "ValidationMetrics": "sam2_training.validation",
-    "evaluate": "sam2_training.validation",
-    "TrainConfig": "sam2_training.config",
-    "load_train_config": "sam2_training.config",
-    "builtin_train_configs": "sam2_training.config",
-    "prepare_data": "sam2_training.data_setup",
-    "TrainingData": "sam2_training.data_setup",
+import lazy_loader as lazy
+
+# module (below sam2_training) -> the public names it defines, imported on first access
+# (SPEC 1 lazy loading, ``lazy_loader``, as in sam2_engine)
+_SURFACE = {
+    "api": ["finetune"],
+    "loop": ["train", "TrainResult"],
+    "progress": ["TrainingProgress", "LossComponents"],
+    "validation": ["ValidationMetrics", "evaluate"],
+    "config": ["TrainConfig", "load_train_config", "builtin_train_configs"],
+    "data_setup": ["prepare_data", "TrainingData"],
 }
 
-__all__ = [
-    "LossComponents",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingData",
-    "TrainingProgress",
-    "ValidationMetrics",
-    "builtin_train_configs",
-    "evaluate",
-    "finetune",
-    "load_train_config",
-    "prepare_data",
-    "train",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sam2_training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
-
+__getattr__, __dir__, __all__ = lazy.attach(__name__, submod_attrs=_SURFACE)
 
 if TYPE_CHECKING:  # pragma: no cover
     from sam2_training.api import finetune
