@@ -1,22 +1,26 @@
 """How the cell tracker scales: time per frame against the number of cells at 1024 x 1024,
 peak memory against the number of frames.
 
-* ``cells``: 1024 x 1024 generated movies with about 10, 50, 100 and 200 nuclei (20 px),
+* ``cells``: 1024 x 1024 generated movies with about 25, 50, 100 and 200 nuclei (20 px),
   tracked from nothing by our tracker (classical detections, then one global LAP with
   divisions; labels written into memory): seconds per frame for the whole run and for
   detection alone; with ``--cue``, also with the SAM 2 cue (needs the model); and the
-  scikit-image + laptrack baseline (``benchmarks/baseline_laptrack.py``). One thread.
+  scikit-image + laptrack baseline (``benchmarks/baseline_laptrack.py``). One thread;
+  process CPU seconds (``time.process_time``: what a frame costs on a free core) beside
+  wall seconds (which other jobs on the machine inflate).
 * ``frames``: a movie (default 1024 x 1024 with about 100 nuclei; ``--size``,
   ``--cells``) written to zarr at 100, 250 and 500 frames (50 generated frames played
   forwards and backwards, so cells move on without generating 500 frames), tracked from
   zarr into zarr (never loaded whole) in a fresh process per length that reports every 25
   steps its peak and current resident memory and what the run itself allocated
   (tracemalloc, started after the imports: the process's high-water mark alone can hide
-  a slow growth under an early transient peak).
+  a slow growth under an early transient peak), and its CPU seconds. The linker links in
+  windows of ``LinkSettings.window_frames`` (``--window``; 0: one global LAP).
 
-Writes ``results/tracking_scale.csv`` / ``.md`` and ``results/tracking_memory.csv`` / ``.md``.
+Writes ``results/tracking_scale.csv`` / ``.md`` and ``results/tracking_memory.csv`` / ``.md``
+(the rows of other frame sizes already there are kept: one table per size).
 Usage: ``python benchmarks/bench_tracking_scale.py cells [--cue]`` /
-``frames --frames 100 250 500 [--size 384 --cells 15]``.
+``frames --frames 100 250 500 [--size 384 --cells 15] [--window 60]``.
 """
 
 from __future__ import annotations
@@ -54,17 +58,25 @@ def _movie(n_cells: int, n_frames: int, seed: int, shape: tuple[int, int] = SHAP
     )
 
 
-def _detect_all(detector, movie) -> None:
+def _detect_all(detector, movie, found: list) -> None:
+    from sam2_cells.linking import FrameCells
+
     for t in range(len(movie)):
-        detector.detect(movie, t)
+        found.append(FrameCells.from_labels(detector.detect(movie, t)))
+
+
+def _link_all(settings, found: list) -> None:
+    from sam2_cells.linking import LapLinker
+
+    LapLinker(settings.link_settings()).link(found, [None] * len(found), 20.0)
 
 
 def cells(args: argparse.Namespace) -> None:
+    import laptrack  # noqa: F401  (imported before the first timing: not a frame's cost)
     import torch
 
     from benchmarks.baseline_laptrack import BaselineParams, track_classical
     from sam2_cells import CellTracker, TrackerSettings
-    from sam2_cells.detection import ClassicalDetector
 
     torch.set_num_threads(1)
     model = None
@@ -76,14 +88,16 @@ def cells(args: argparse.Namespace) -> None:
     for n in args.cells:
         movie = _movie(n, args.frames, n)
         present = len(np.unique(movie.labels[0])) - 1
-        row: dict = {"cells": present}
-        detector = ClassicalDetector(20.0)
+        settings = TrackerSettings(detection="classical", diameter=20.0)
+        ours = CellTracker(None, settings)
+        row: dict = {"cells": present, "detector": type(ours.detector).__name__}
+        found: list = []
         jobs = {
-            "detection": partial(_detect_all, detector, movie.movie),
-            "ours": partial(
-                CellTracker(None, TrackerSettings(detection="classical", diameter=20.0)).track,
-                movie.movie,
+            "detection": partial(
+                _detect_all, CellTracker(None, settings).detector, movie.movie, found
             ),
+            "linking": partial(_link_all, settings, found),
+            "ours": partial(ours.track, movie.movie),
         }
         if model is not None:
             cue = TrackerSettings(detection="classical", diameter=20.0, sam2_cue=True)
@@ -97,15 +111,13 @@ def cells(args: argparse.Namespace) -> None:
         rows.append(row)
         print(row, flush=True)
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "tracking_scale.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_atomic(RESULTS / "tracking_scale.csv", _csv_text(rows))
     cue = "ours_cue_s_per_frame" in rows[0]
-    keys = ["ours", "detection", *(["ours_cue"] if cue else []), "baseline"]
+    keys = ["ours", "detection", "linking", *(["ours_cue"] if cue else []), "baseline"]
     names = {
         "ours": "ours",
         "detection": "of which detection",
+        "linking": "of which linking",
         "ours_cue": "ours + SAM 2 cue",
         "baseline": "baseline: scikit-image + laptrack",
     }
@@ -114,9 +126,12 @@ def cells(args: argparse.Namespace) -> None:
         "",
         f"`benchmarks/bench_tracking_scale.py cells`, this CPU, one thread, {args.frames} "
         "frames, every run from nothing (no seeds; the nucleus diameter given, 20 px, as "
-        "to the baseline). Ours: classical detections, one global LAP (laptrack) with "
-        "divisions, labels written. Each cell: CPU seconds per frame (what a frame costs "
-        "on a free core) / wall seconds (other jobs shared the two cores).",
+        "to the baseline). Ours: classical detections (detector: "
+        f"{', '.join(sorted({r['detector'] for r in rows}))}), one global LAP (laptrack) "
+        "with divisions, labels written; detection and linking also timed alone (the "
+        "linking over the detections just found). Each cell: CPU seconds per frame "
+        "(`time.process_time`: what a frame costs on a free core) / wall seconds (other "
+        "jobs shared the two cores).",
         "",
         "| cells | " + " | ".join(names[k] for k in keys) + " |",
         "|---|" + "---|" * len(keys),
@@ -126,7 +141,7 @@ def cells(args: argparse.Namespace) -> None:
             f"{r[f'{k}_cpu_s_per_frame']:.2f} / {r[f'{k}_s_per_frame']:.2f}" for k in keys
         )
         lines.append(f"| {r['cells']} | {cells_} |")
-    (RESULTS / "tracking_scale.md").write_text("\n".join(lines) + "\n")
+    write_atomic(RESULTS / "tracking_scale.md", "\n".join(lines) + "\n")
 
 
 def _rss_mib() -> float:
@@ -137,7 +152,7 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def _track_zarr(path: str, report: str) -> None:  # runs in a fresh process
+def _track_zarr(path: str, report: str, window: int | None) -> None:  # a fresh process
     import tracemalloc
 
     import laptrack  # noqa: F401  (imported by the linking step: its import is not the run's)
@@ -156,7 +171,7 @@ def _track_zarr(path: str, report: str) -> None:  # runs in a fresh process
         zarr_format=2,
     )
     rows: list[dict] = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tracemalloc.start()  # after the imports: what the run itself allocates (numpy included)
 
     def tick(done: int, total: int) -> None:
@@ -172,21 +187,27 @@ def _track_zarr(path: str, report: str) -> None:  # runs in a fresh process
                     "traced_mib": now / 2**20,
                     "traced_peak_mib": peak / 2**20,
                     "seconds": time.perf_counter() - start,
+                    "cpu_seconds": time.process_time() - cpu,
+                    "detector": detector,
                 }
             )
             Path(report).write_text(json.dumps(rows))
 
-    CellTracker(None, TrackerSettings(detection="classical", diameter=20.0)).track(
-        stack, None, out, progress=tick
-    )
+    extra = {} if window is None else {"window_frames": window}
+    tracker = CellTracker(None, TrackerSettings(detection="classical", diameter=20.0, **extra))
+    detector = type(tracker.detector).__name__  # read by tick
+    tracker.track(stack, None, out, progress=tick)
 
 
 def frames(args: argparse.Namespace) -> None:
     import zarr
 
+    from sam2_cells import TrackerSettings
+
     shape = (args.size, args.size)
     base = _movie(args.cells, 50, 1, shape).movie
     order = [i for _ in range(6) for i in (*range(50), *range(49, -1, -1))]
+    window = TrackerSettings().window_frames if args.window is None else args.window
     rows: list[dict] = []
     for length in args.frames:
         with tempfile.TemporaryDirectory(prefix="tracking_memory_") as folder:
@@ -201,56 +222,100 @@ def frames(args: argparse.Namespace) -> None:
             for t in range(length):
                 z[t] = base[order[t]]
             report = f"{folder}/report.json"
-            proc = mp.get_context("spawn").Process(target=_track_zarr, args=(folder, report))
+            proc = mp.get_context("spawn").Process(
+                target=_track_zarr, args=(folder, report, args.window)
+            )
             proc.start()
             proc.join()
             found = json.loads(Path(report).read_text())
+            for row in found:
+                row.update(size=args.size, cells=args.cells, window=window)
             rows += found
             print(found[-1], flush=True)
+    path = RESULTS / "tracking_memory.csv"
+    kept: list[dict] = []
+    if path.exists():
+        with open(path, newline="") as handle:
+            kept = [
+                r for r in csv.DictReader(handle) if r.get("size") not in (None, str(args.size))
+            ]
+    rows = [*kept, *({k: str(v) for k, v in r.items()} for r in rows)]
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "tracking_memory.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_atomic(path, _csv_text(rows))
+    write_atomic(RESULTS / "tracking_memory.md", _memory_markdown(rows))
+
+
+def _csv_text(rows: list[dict]) -> str:
+    import io
+
+    out = io.StringIO()
+    names = list(dict.fromkeys(k for r in rows for k in r))  # every row's columns, in order
+    writer = csv.DictWriter(out, names)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+    from sam2_engine import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+
+
+def _memory_markdown(rows: list[dict]) -> str:
+    """One table per frame size of the rows of ``tracking_memory.csv`` (strings)."""
     lines = [
         "# Peak memory of a tracking run against the movie's length",
         "",
-        f"`benchmarks/bench_tracking_scale.py frames`: {args.size} x {args.size}, about "
-        f"{args.cells} nuclei (50 generated frames played forwards and backwards), read "
-        "from zarr and written to zarr (one frame per chunk), our tracker with classical "
-        "detections, a fresh process per length. Peak resident memory (the process's "
-        "high-water mark, imports included) and the peak of what the run itself "
-        "allocated (tracemalloc, started after the imports; numpy arrays included), at "
-        "the end of the detection pass (before the one linking step) and at the end.",
-        "",
-        "| frames | peak RSS (MiB) | run's peak, detection pass (MiB) | run's peak, "
-        "whole run (MiB) | held after detection (MiB) | seconds |",
-        "|---|---|---|---|---|---|",
+        "`benchmarks/bench_tracking_scale.py frames`: generated nuclei (50 frames played "
+        "forwards and backwards), read from zarr and written to zarr (one frame per "
+        "chunk), our tracker with classical detections, a fresh process per length, "
+        "linking in windows of `window` frames (`LinkSettings.window_frames`). Peak "
+        "resident memory (the process's high-water mark, imports included) and the peak "
+        "of what the run itself allocated (tracemalloc, started after the imports; numpy "
+        "arrays included), at the end of the detection pass (before the linking step) "
+        "and at the end; CPU seconds of the whole run (one thread) beside wall seconds.",
     ]
-    for length in args.frames:
-        mine = [r for r in rows if r["frames"] == length]
-        last = mine[-1]
-        half = [r for r in mine if r["steps"] <= r["of"] // 2][-1]
-        lines.append(
-            f"| {length} | {last['peak_rss_mib']:.0f} | {half['traced_peak_mib']:.1f} | "
-            f"{last['traced_peak_mib']:.1f} | {half['traced_mib']:.1f} | "
-            f"{last['seconds']:.0f} |"
-        )
-    (RESULTS / "tracking_memory.md").write_text("\n".join(lines) + "\n")
+    for size in sorted({int(r["size"]) for r in rows}):
+        mine = [r for r in rows if int(r["size"]) == size]
+        detectors = ", ".join(sorted({r["detector"] for r in mine if r.get("detector")}))
+        lines += [
+            "",
+            f"## {size} x {size}, about {mine[0]['cells']} nuclei, window "
+            f"{mine[0]['window']} frames, detector {detectors or 'not recorded'}",
+            "",
+            "| frames | peak RSS (MiB) | run's peak, detection pass (MiB) | run's peak, "
+            "whole run (MiB) | held after detection (MiB) | CPU s | wall s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for length in sorted({int(r["frames"]) for r in mine}):
+            run = [r for r in mine if int(r["frames"]) == length]
+            last = run[-1]
+            half = [r for r in run if int(r["steps"]) <= int(r["of"]) // 2][-1]
+            lines.append(
+                f"| {length} | {float(last['peak_rss_mib']):.0f} | "
+                f"{float(half['traced_peak_mib']):.1f} | "
+                f"{float(last['traced_peak_mib']):.1f} | {float(half['traced_mib']):.1f} | "
+                f"{float(last['cpu_seconds']):.0f} | {float(last['seconds']):.0f} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     a = sub.add_parser("cells")
-    a.add_argument("--cells", type=int, nargs="+", default=[11, 50, 100, 200])
-    a.add_argument("--frames", type=int, default=8)
+    a.add_argument("--cells", type=int, nargs="+", default=[25, 50, 100, 200])
+    a.add_argument("--frames", type=int, default=10)
     a.add_argument("--cue", action="store_true", help="also with the SAM 2 cue (model)")
     a.add_argument("--model", default=None)
     b = sub.add_parser("frames")
     b.add_argument("--frames", type=int, nargs="+", default=[100, 250, 500])
     b.add_argument("--size", type=int, default=1024, help="frame side (pixels)")
     b.add_argument("--cells", type=int, default=100)
+    b.add_argument("--window", type=int, default=None, help="linking window (0: global)")
     args = parser.parse_args()
     {"cells": cells, "frames": frames}[args.what](args)
 
