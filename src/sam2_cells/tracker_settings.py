@@ -37,7 +37,8 @@ class TrackerSettings(LinkSettings):
         around it (most of two objects of the frame before inside it, or of the frames
         after) is cut in two (:class:`sam2_cells.split_merged.SplitMergedDetector`).
         On by default: on the tracking benchmark it raised TRA on five of the eight
-        movies and lowered none (``docs/tracking.md``).
+        movies (most on crowded ones) and moved it by at most 0.001 on the other three
+        (``docs/tracking.md``).
     """
 
     detection: str = "auto"
