@@ -185,6 +185,7 @@ class SplitMergedDetector:
         self.ahead = ahead
         self.thresholds = {"inside": inside, "min_cell": min_cell, "min_area": min_area}
         self._raw: dict[int, np.ndarray] = {}
+        self._movie: int | None = None  # id of the movie whose frames _raw holds
 
     @property
     def diameter(self) -> float | None:
@@ -206,6 +207,9 @@ class SplitMergedDetector:
         shape = getattr(movie, "shape", None)
         n = int(shape[0]) if shape is not None else len(movie)
         first, last = max(0, t - self.back), min(n - 1, t + self.ahead)
+        if self._movie != id(movie):  # another movie: nothing kept is its
+            self._raw.clear()
+            self._movie = id(movie)
         for old in [k for k in self._raw if k < first or k > last]:
             del self._raw[old]  # only the window is kept
         before = self._detect_raw(movie, first)

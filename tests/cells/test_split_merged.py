@@ -126,6 +126,16 @@ def test_resumed_detection_equals_the_sequential_one(divide):
         assert np.array_equal(SplitMergedDetector(ClassicalDetector()).detect(movie, t), every[t])
 
 
+def test_one_detector_on_two_movies_detects_each(divide):
+    movie, _ = divide
+    other = movie[:, ::-1].copy()  # the same cells, mirrored: other labels
+    detector = SplitMergedDetector(ClassicalDetector())
+    detector.detect(movie, 5)
+    mirrored = detector.detect(other, 5)
+    fresh = SplitMergedDetector(ClassicalDetector()).detect(other, 5)
+    assert np.array_equal(mirrored, fresh), "no frame of the first movie is reused"
+
+
 def test_make_detector_wraps_classical_only_when_asked():
     assert isinstance(make_detector("classical", split_merged=True), SplitMergedDetector)
     assert isinstance(make_detector("classical"), ClassicalDetector)
