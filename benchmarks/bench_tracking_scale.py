@@ -18,7 +18,7 @@ peak memory against the number of frames.
   windows of ``LinkSettings.window_frames`` (``--window``; 0: one global LAP).
 
 Writes ``results/tracking_scale.csv`` / ``.md`` and ``results/tracking_memory.csv`` / ``.md``
-(the rows of other frame sizes already there are kept: one table per size).
+(the rows of other sizes and lengths already there are kept: one table per size).
 Usage: ``python benchmarks/bench_tracking_scale.py cells [--cue]`` /
 ``frames --frames 100 250 500 [--size 384 --cells 15] [--window 60]``.
 """
@@ -236,9 +236,9 @@ def frames(args: argparse.Namespace) -> None:
     kept: list[dict] = []
     if path.exists():
         with open(path, newline="") as handle:
-            kept = [
-                r for r in csv.DictReader(handle) if r.get("size") not in (None, str(args.size))
-            ]
+            done = {(str(args.size), str(n)) for n in args.frames}  # measured again now
+            kept = [r for r in csv.DictReader(handle) if (r.get("size"), r["frames"]) not in done]
+            kept = [r for r in kept if r.get("size")]  # rows of before the size column: gone
     rows = [*kept, *({k: str(v) for k, v in r.items()} for r in rows)]
     RESULTS.mkdir(exist_ok=True)
     write_atomic(path, _csv_text(rows))
