@@ -24,7 +24,7 @@ out of a detection win (no detection gets links from two windows).
 
 :class:`LinkGraph` is the stitched result, compact: per detection (numbered frame by
 frame, ``offsets[t] + i`` for detection ``i`` of frame ``t``), whether it is kept, its
-predecessor and up to two successors, in numpy arrays (about 25 bytes a detection).
+predecessor and up to two successors, in numpy arrays (33 bytes a detection).
 """
 
 from __future__ import annotations
