@@ -33,6 +33,7 @@ from sam2_engine.video.memory_bank import (
     prune,
     select_memory,
 )
+from sam2_engine.video.object_end import ObjectEnds
 from sam2_engine.video.order import (
     Direction,
     PropagationPass,
@@ -77,6 +78,13 @@ class TrackingSession:
         self._view: FrameView = choose_view(self.model, s, source, self._inputs.get)
         if self.tiled:  # tiles read their own regions: never load whole big frames ahead
             self._inputs.enabled = False
+        self._ends: ObjectEnds | None = None
+        if (
+            s.end_below_foreground is not None
+            and getattr(model, "instance_head", None) is not None
+            and self.windowed
+        ):
+            self._ends = ObjectEnds(s.end_below_foreground, s.end_after_frames)
 
     @property
     def windowed(self) -> bool:
@@ -328,6 +336,8 @@ class TrackingSession:
             )
         track.prompts[frame] = prompt
         track.pending[frame] = self._to_output(step, 0, with_memory=False, window=window)
+        if self._ends is not None:
+            self._ends.reset(track.obj_id)
 
     def _prepare(self) -> None:
         """Encode pending prompts into conditioning memories; check every object has one."""
@@ -357,6 +367,9 @@ class TrackingSession:
 
     def _run(self, sweep: PropagationPass) -> Iterator[FrameResult]:
         frames = sweep.frames
+        if self._ends is not None:
+            with self._lock:
+                self._ends.reset()  # every pass starts with every object alive
         for position, frame in enumerate(frames):
             if position + 1 < len(frames):
                 self._inputs.schedule(frames[position + 1])
@@ -366,7 +379,16 @@ class TrackingSession:
 
     def _track_frame(self, frame: int, reverse: bool) -> FrameResult:
         cfg = self.model.cfg.tracking
-        todo = [t for t in self.tracks.values() if frame not in t.cond]
+        ends = self._ends
+        if ends is not None:
+            for t in self.tracks.values():
+                if frame in t.cond:  # a prompted frame starts an ended object again
+                    ends.reset(t.obj_id)
+        todo = [
+            t
+            for t in self.tracks.values()
+            if frame not in t.cond and (ends is None or not ends.is_ended(t.obj_id))
+        ]
         size = self._batch_size(len(todo))
         for first in range(0, len(todo), size):
             chunk = todo[first : first + size]
@@ -388,15 +410,29 @@ class TrackingSession:
                 )
             for i, track in enumerate(chunk):
                 track.recent[frame] = self._to_output(step, i, True, windows[i])
+            if ends is not None:
+                self._check_ends(ends, chunk, frame)
         mark = TRACKED_BACKWARD if reverse else TRACKED_FORWARD
         ids, outs = [], []
         for obj_id, track in self.tracks.items():
             track.tracked[frame] = mark
-            out = track.cond.get(frame) or track.recent[frame]
+            if ends is not None and ends.is_ended(obj_id):
+                track.recent.pop(frame, None)  # no memory of an ended object's frames
+                out = ends.ended[obj_id]
+            else:
+                out = track.cond.get(frame) or track.recent[frame]
             ids.append(obj_id)
             outs.append(out)
             prune(track, frame, self._retention)
         return self._view.result(frame, ids, outs, self.settings.non_overlapping)
+
+    def _check_ends(self, ends: ObjectEnds, chunk: list[ObjectTrack], frame: int) -> None:
+        """End the objects of ``chunk`` whose masks hold too little foreground."""
+        policy = self.settings.windows
+        fraction = policy.object_fraction if policy is not None else 0.3
+        rgb = self._inputs.get(frame)
+        with inference_context(self.model.device, self.model.precision):
+            ends.check(self.model, rgb, chunk, frame, fraction)
 
     def _batch_size(self, n_objects: int) -> int:
         """Objects per batch (see :meth:`SessionSettings.batch_size`)."""

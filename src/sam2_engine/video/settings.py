@@ -56,6 +56,13 @@ class SessionSettings:
     embedding_cache : EmbeddingCache or None
         On-disk cache of frame and tile features (reopening a time-lapse skips the
         encoder); None: off.
+    end_below_foreground : float or None
+        Models with an instance head, window sessions: an object whose mask holds a mean
+        head foreground probability below this on ``end_after_frames`` consecutive
+        tracked frames ends for the rest of the propagation pass (empty masks, no longer
+        tracked); None: off (see :mod:`sam2_engine.video.object_end`).
+    end_after_frames : int
+        Consecutive frames below ``end_below_foreground`` that end an object.
     """
 
     fill_hole_area: int = 8
@@ -69,6 +76,17 @@ class SessionSettings:
     windows: WindowPolicy | None = None
     tiling: TilingSettings = field(default_factory=TilingSettings)
     embedding_cache: EmbeddingCache | None = None
+    end_below_foreground: float | None = None
+    end_after_frames: int = 2
+
+    def __post_init__(self) -> None:
+        t = self.end_below_foreground
+        if t is not None and not 0.0 < t < 1.0:
+            raise ValueError(
+                f"end_below_foreground={t} must be a probability in (0, 1), or None for off"
+            )
+        if self.end_after_frames < 1:
+            raise ValueError(f"end_after_frames={self.end_after_frames} must be at least 1")
 
     def prefetch_on(self, device: torch.device) -> bool:
         """Whether the next frame is loaded in the background on ``device``."""
