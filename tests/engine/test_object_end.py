@@ -145,3 +145,13 @@ def test_settings_reject_bad_thresholds():
     with pytest.raises(ValueError, match="end_after_frames"):
         SessionSettings(end_after_frames=0)
     assert dataclasses.replace(SessionSettings(), end_below_foreground=0.3).end_after_frames == 2
+
+
+def test_the_video_predictor_passes_the_setting_to_its_sessions():
+    tiny = se.build_model("test_tiny", checkpoint=False, device="cpu")
+    predictor = se.VideoPredictor(tiny, end_below_foreground=0.5, end_after_frames=3)
+    assert predictor.settings.end_below_foreground == 0.5
+    assert predictor.settings.end_after_frames == 3
+    assert se.VideoPredictor(tiny).settings.end_below_foreground is None
+    with pytest.raises(ValueError, match="end_below_foreground"):
+        se.VideoPredictor(tiny, end_below_foreground=2.0).settings  # noqa: B018

@@ -92,6 +92,12 @@ class VideoPredictor:
         Optional :class:`~sam2_engine.embedding_cache.EmbeddingCache`: frame and tile
         features are read from / written to it, so reopening a time-lapse skips the
         encoder (entries are keyed by the encoder input and the model's weights).
+    end_below_foreground, end_after_frames
+        Models with an instance head, window sessions: end an object for the rest of a
+        propagation pass once the head's mean foreground inside its mask stays below
+        ``end_below_foreground`` for ``end_after_frames`` frames (e.g. 0.5 and 2 for
+        z-stacks, where out-of-focus planes otherwise keep it); None (default): off. See
+        :class:`SessionSettings`.
 
     Notes
     -----
@@ -114,6 +120,8 @@ class VideoPredictor:
         windows: WindowPolicy | str | None = "auto",
         tiling: TilingSettings | None = None,
         embedding_cache: EmbeddingCache | None = None,
+        end_below_foreground: float | None = None,
+        end_after_frames: int = 2,
     ) -> None:
         self.model = model
         self.fill_hole_area = fill_hole_area
@@ -130,6 +138,8 @@ class VideoPredictor:
         self.windows: WindowPolicy | None = policy
         self.tiling = tiling or TilingSettings()
         self.embedding_cache = embedding_cache
+        self.end_below_foreground = end_below_foreground
+        self.end_after_frames = end_after_frames
 
     @property
     def settings(self) -> SessionSettings:
@@ -146,6 +156,8 @@ class VideoPredictor:
             windows=self.windows,
             tiling=self.tiling,
             embedding_cache=self.embedding_cache,
+            end_below_foreground=self.end_below_foreground,
+            end_after_frames=self.end_after_frames,
         )
 
     def start(
