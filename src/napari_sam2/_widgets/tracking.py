@@ -330,12 +330,16 @@ class TrackingTool(Container):
         self.summary.value = problem or (run.summary() if run is not None else "")
         tracks = [] if run is None else sorted(run.tracks, key=lambda t: t.label)
         selected = self.selected_track()
-        self.table.setRowCount(len(tracks))
-        for row, t in enumerate(tracks):
-            values = (t.label, t.begin, t.end, t.parent or "")
-            for col, value in enumerate(values):
-                self.table.setItem(row, col, QTableWidgetItem(str(value)))
-        if selected is not None:
-            self.table.blockSignals(True)
-            self.select_track(selected)
-            self.table.blockSignals(False)
+        # the whole rebuild without signals: a selection handler run between setRowCount
+        # and the last setItem would read (or re-enter) a half-built table
+        blocked = self.table.blockSignals(True)
+        try:
+            self.table.setRowCount(len(tracks))
+            for row, t in enumerate(tracks):
+                values = (t.label, t.begin, t.end, t.parent or "")
+                for col, value in enumerate(values):
+                    self.table.setItem(row, col, QTableWidgetItem(str(value)))
+            if selected is not None:
+                self.select_track(selected)
+        finally:
+            self.table.blockSignals(blocked)
