@@ -9,11 +9,17 @@ inference recommendations) when its score is higher, and older bundled models ar
 removed (the repository keeps one). The run's learning curve (``metrics.csv`` beside the
 checkpoint) is copied to ``docs/curves/microscopy.csv`` with it. The numbers go to the
 model card's table by ``benchmarks/bench_model_quality.py``.
+
+Measuring a model takes about 25 CPU-minutes. The bundled file stores its measurement
+with a digest of the code that measured it (the engine, the generator and
+``sam2_training.quality``); ``--reuse`` compares against that stored measurement instead
+of measuring the bundled model again, and is refused when the code has changed since.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -23,8 +29,11 @@ import torch
 import sam2_engine as se
 from sam2_training.quality import measure_quality
 
+ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = Path(se.__file__).parent / "weights" / "_bundled"
-CURVES = Path(__file__).resolve().parents[1] / "docs" / "curves"
+CURVES = ROOT / "docs" / "curves"
+#: the code a measurement depends on: inference, the held-out data, the measures
+MEASURED_BY = ("src/sam2_engine", "src/sam2_synthetic", "training/quality.py")
 NAME = "microscopy"
 #: segment-everything settings for the bundled window model, tuned on generated data (the
 #: plugin's samples and two generated fields, none from the held-out seeds): the model's
@@ -47,12 +56,52 @@ AUTOMATIC = {
 FINETUNE = {"model.image_size": None, "optim.lr": 3e-4, "optim.encoder_lr": 1e-4}
 
 
+def code_digest(root: Path = ROOT) -> str:
+    """SHA-256 over the Python sources a quality measurement depends on (``MEASURED_BY``),
+    in path order: equal digests mean the same inference and the same held-out data."""
+    digest = hashlib.sha256()
+    for part in MEASURED_BY:
+        path = root / part
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(root).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def stored_quality(path: Path, digest: str) -> float:
+    """The score stored in the bundled file, if it was measured by code with ``digest``.
+
+    Raises
+    ------
+    SystemExit
+        The file stores no measurement, or one made by other code (measure it again:
+        run without ``--reuse``).
+    """
+    meta = se.read_metadata(path)
+    quality = meta.get("quality") or {}
+    if "score" not in quality or meta.get("quality_code") != digest:
+        raise SystemExit(
+            f"{path.name} stores no measurement made by today's code (the engine, the "
+            "generator or the measures changed since it was bundled): run without --reuse"
+        )
+    return float(quality["score"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--force", action="store_true", help="install even if not better")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="compare against the bundled model's stored measurement (same code only)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
+    digest = code_digest()
+    current = BUNDLED / f"{NAME}.pt"
+    reused = stored_quality(current, digest) if args.reuse and not args.force else None
     candidate = se.build_model(str(args.checkpoint), device="cpu")
     candidate.recommended = {
         **candidate.recommended,
@@ -61,15 +110,18 @@ def main() -> int:
     }
     new = measure_quality(candidate)
     print(f"candidate {args.checkpoint}: {new.as_dict()}")
-    current = BUNDLED / f"{NAME}.pt"
     if current.exists() and not args.force:
-        old = measure_quality(se.build_model(str(current), device="cpu"))
-        print(f"bundled {current.name}: {old.as_dict()}")
-        if new.score <= old.score:
+        if reused is None:
+            old = measure_quality(se.build_model(str(current), device="cpu"))
+            print(f"bundled {current.name}: {old.as_dict()}")
+        old_score = old.score if reused is None else reused
+        print(f"bundled {current.name}: score {old_score:.4f}")
+        if new.score <= old_score:
             print("not better: the bundled model stays")
             return 1
     # float16 on disk: half the size in the repository; loading casts back to float32
-    se.save_checkpoint(candidate, current, {"quality": new.as_dict()}, dtype=torch.float16)
+    meta = {"quality": new.as_dict(), "quality_code": digest}
+    se.save_checkpoint(candidate, current, meta, dtype=torch.float16)
     for other in BUNDLED.glob("*.pt"):
         if other != current:
             other.unlink()
