@@ -27,10 +27,11 @@ time, edited in place.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+Node = tuple[int, int]  # (frame, detection index): a node of the LAP graph
 MOTHER_HISTORY = 5  # frames before a division that undo_static_mothers looks at
 
 __all__ = [
@@ -105,6 +106,28 @@ def _chain_back(graph: object, node: tuple[int, int], frames: int) -> list[tuple
     return chain
 
 
+def _area(areas: Sequence[np.ndarray], node: Node) -> float:
+    return float(areas[node[0]][node[1]])
+
+
+def _undo_divisions(
+    graph: object, areas: Sequence[np.ndarray], undo: Callable[[Node, Node, Node], bool]
+) -> int:
+    """Undo the divisions for which ``undo(mother, smaller, larger)`` is true: the larger
+    daughter goes on as the mother, the smaller one starts a track of her own (her edge
+    from the mother is removed). The mothers are those of ``graph`` as given, in frame
+    order; each is judged on the graph that the undos before her left. Returns how many
+    were undone."""
+    g = graph
+    undone = 0
+    for mother in _mothers(g):
+        smaller, larger = sorted(g.successors(mother), key=lambda n: _area(areas, n))  # type: ignore[attr-defined]
+        if undo(mother, smaller, larger):
+            g.remove_edge(mother, smaller)  # type: ignore[attr-defined]
+            undone += 1
+    return undone
+
+
 def undo_uneven_divisions(graph: object, areas: Sequence[np.ndarray], min_ratio: float) -> int:
     """Undo the divisions whose daughters' first areas differ more than ``1 / min_ratio``
     times: the larger daughter goes on as the mother, the smaller one starts a track of
@@ -116,16 +139,11 @@ def undo_uneven_divisions(graph: object, areas: Sequence[np.ndarray], min_ratio:
     int
         Divisions undone.
     """
-    import networkx as nx
 
-    g: nx.DiGraph = graph  # type: ignore[assignment]
-    undone = 0
-    for mother in _mothers(g):
-        a, b = sorted(g.successors(mother), key=lambda n: int(areas[n[0]][n[1]]))
-        if areas[a[0]][a[1]] < min_ratio * areas[b[0]][b[1]]:
-            g.remove_edge(mother, a)
-            undone += 1
-    return undone
+    def uneven(_mother: Node, smaller: Node, larger: Node) -> bool:
+        return _area(areas, smaller) < min_ratio * _area(areas, larger)
+
+    return _undo_divisions(graph, areas, uneven)
 
 
 def undo_static_mothers(
@@ -183,29 +201,24 @@ def undo_static_mothers(
     int
         Divisions undone.
     """
-    import networkx as nx
 
-    g: nx.DiGraph = graph  # type: ignore[assignment]
-    undone = 0
+    def size(node: Node) -> float:
+        return _area(areas, node)
 
-    def size(node: tuple[int, int]) -> float:
-        return float(areas[node[0]][node[1]])
-
-    def condensed(chain: list[tuple[int, int]]) -> bool:
+    def condensed(chain: list[Node]) -> bool:
         earlier = max((size(n) for n in chain[1 : history + 1]), default=0.0)
         return earlier > 0 and size(chain[0]) <= max_ratio * earlier
 
-    for mother in _mothers(g):
-        chain = _chain_back(g, mother, history)
+    def static(mother: Node, _smaller: Node, _larger: Node) -> bool:
+        chain = _chain_back(graph, mother, history)
         if condensed(chain):
-            continue
+            return False
         if grow > 0 and len(chain) >= 3 and condensed(chain[1:]):
-            if size(mother) >= grow * size(chain[1]):
-                continue  # two daughters detected as one, grown out of the mother
-        smaller = min(g.successors(mother), key=lambda n: float(areas[n[0]][n[1]]))
-        g.remove_edge(mother, smaller)
-        undone += 1
-    return undone
+            # two daughters detected as one, grown out of the mother
+            return size(mother) < grow * size(chain[1])
+        return True
+
+    return _undo_divisions(graph, areas, static)
 
 
 def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: int) -> int:
