@@ -92,7 +92,7 @@ class Sam2Controller:
         self.events = ControllerEvents()
         self._notify = notify_fn or notify
         self._status = StatusLine(self.events, "Choose an image layer and a model.")
-        jobs = JobBoard(runner or SyncRunner(), self._notify, self.events)
+        jobs = JobBoard(runner or SyncRunner(), self._notify, self.events, self._status)
         image = ImageContext()
         models = ModelSlot(jobs, self._status, self._use_model)
         self.ws = Workspace(

@@ -189,7 +189,6 @@ class Embeddings:
 
         self._jobs.cancel("tiles")  # another plane: its tiles go first
         self._running = plane
-        self._status.set(f"Computing the embedding of {name}…")
         self._jobs.start(
             Job(
                 "embed",
@@ -198,7 +197,8 @@ class Embeddings:
                 on_error=failed,
                 on_finish=finish,
                 description=f"SAM 2 embedding ({name})",
-            )
+            ),
+            announce=f"Computing the embedding of {name}…",
         )
 
     def _embed_tiles(self, plane: PlaneKey, predictor: Any, name: str) -> None:
@@ -231,9 +231,6 @@ class Embeddings:
             if complete and not stale and plane == self._image.plane:
                 self._status.set(f"All {total} tiles of {name} embedded: click anywhere.")
 
-        self._status.set(
-            f"Embedding the {total} tiles of {name} in the background; click to segment meanwhile."
-        )
         jobs.start(
             Job(
                 "tiles",
@@ -242,5 +239,7 @@ class Embeddings:
                 on_progress=progressed,
                 total=total,
                 description=f"SAM 2 tiles ({name})",
-            )
+            ),
+            announce=f"Embedding the {total} tiles of {name} in the background; click to "
+            "segment meanwhile.",
         )

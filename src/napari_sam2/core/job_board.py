@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from napari_sam2.core.events import ControllerEvents
+from napari_sam2.core.events import ControllerEvents, StatusLine
 from napari_sam2.core.jobs import Job, JobContext, JobHandle, Runner, SyncRunner
 from napari_sam2.core.torch_guard import guard_triton_import
 
@@ -33,12 +33,17 @@ class JobBoard:
         ``notify(level, message)`` for user-facing messages.
     events
         Emits ``jobs_changed`` when jobs start and finish.
+    status
+        The status line a job's ``announce`` text goes to as it starts.
     """
 
-    def __init__(self, runner: Runner, notify: Notify, events: ControllerEvents) -> None:
+    def __init__(
+        self, runner: Runner, notify: Notify, events: ControllerEvents, status: StatusLine
+    ) -> None:
         self.runner = runner
         self._notify = notify
         self._events = events
+        self._status = status
         self._jobs: dict[str, JobHandle] = {}
         self.closed = False
 
@@ -65,8 +70,14 @@ class JobBoard:
         self.cancel()
         self.runner.shutdown()
 
-    def start(self, job: Job) -> JobHandle:
-        """Register and start a job; its callbacks are guarded against late calls."""
+    def start(self, job: Job, announce: str | None = None) -> JobHandle:
+        """Register and start a job; its callbacks are guarded against late calls.
+
+        ``announce``: the status text that says what the job does, shown before it runs
+        (so that the messages of its callbacks, even those of an inline runner, follow it).
+        """
+        if announce is not None:
+            self._status.set(announce)
         handle = JobHandle(job, JobContext())
         finish, user_error = job.on_finish, job.on_error
 

@@ -77,7 +77,6 @@ class ModelSlot:
                 name, device, progress=_megabytes(ctx), cancel=lambda: ctx.cancelled
             )
 
-        self._status.set(f"Loading model {name}…")
         return self._jobs.start(
             Job(
                 "model",
@@ -87,7 +86,8 @@ class ModelSlot:
                 on_finish=self._start_queued,
                 on_progress=self._jobs.progress_fn("model"),
                 description=f"Loading {name}",
-            )
+            ),
+            announce=f"Loading model {name}…",
         )
 
 

@@ -182,7 +182,6 @@ class AutomaticSegmentation:
             elif cancelled and current():
                 ws.status.set("Segment everything cancelled: nothing was written.")
 
-        ws.status.set(f"Segmenting everything on {ws.image.plane_name(plane)}…")
         ws.jobs.start(
             Job(
                 "automatic",
@@ -191,7 +190,8 @@ class AutomaticSegmentation:
                 on_finish=finish,
                 on_progress=ws.jobs.progress_fn("automatic"),
                 description="SAM 2 segment everything",
-            )
+            ),
+            announce=f"Segmenting everything on {ws.image.plane_name(plane)}…",
         )
         return True
 

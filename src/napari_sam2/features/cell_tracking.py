@@ -236,7 +236,6 @@ class CellTracking:
             verb = "cancelled" if cancelled else "done"
             ws.status.set(f"Cell tracking {verb}: {run.summary()}{more}")
 
-        ws.status.set("Tracking cells…" if not resume else "Continuing cell tracking…")
         ws.jobs.start(
             Job(
                 "track",
@@ -245,7 +244,8 @@ class CellTracking:
                 on_finish=finish,
                 total=layout.n_frames,
                 description="SAM 2 cell tracking",
-            )
+            ),
+            announce="Tracking cells…" if not resume else "Continuing cell tracking…",
         )
         return True
 
@@ -431,7 +431,6 @@ class CellTracking:
         def failed(err: BaseException) -> None:
             ws.status.set(f"Not saved: {err}")
 
-        ws.status.set(f"Saving {len(tracks)} tracks to {path}…")
         ws.jobs.start(
             Job(
                 "export",
@@ -440,7 +439,8 @@ class CellTracking:
                 on_error=failed,
                 total=len(labels),
                 description="Saving tracks",
-            )
+            ),
+            announce=f"Saving {len(tracks)} tracks to {path}…",
         )
         return True
 
