@@ -71,6 +71,9 @@ class RunTracking(Protocol):
         Use SAM 2's propagation as a linking cue.
     cache : str or None
         Folder of the on-disk embedding cache for the SAM 2 sessions (None: none).
+    split_merged : bool
+        Classical detections: split an object that holds two cells seen apart in the
+        neighbouring frames.
 
     Returns
     -------
@@ -193,6 +196,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also carry every detection one frame on with SAM 2 and favour the links it "
         "supports (slower; see docs/tracking.md for what it adds)",
+    )
+    track.add_argument(
+        "--no-split-merged",
+        dest="split_merged",
+        action="store_false",
+        help="classical detector: do not cut an object that holds two cells seen apart in "
+        "the neighbouring frames (the cut is on by default; see docs/tracking.md)",
     )
     track.add_argument(
         "--cache",
@@ -337,6 +347,7 @@ def _track(args: argparse.Namespace) -> int:
             diameter=args.diameter,
             sam2_cue=args.sam2_cue,
             cache=args.cache,
+            split_merged=args.split_merged,
         )
     if tuple(getattr(labels_out, "shape", ())) != shape:
         raise CliError(

@@ -35,6 +35,7 @@ def run_tracking(
     diameter: float | None = None,
     sam2_cue: bool = False,
     cache: str | None = None,
+    split_merged: bool = True,
 ) -> tuple[Any, list[TrackRecord]]:
     """Segment and track every cell of a (T, H, W) movie.
 
@@ -62,6 +63,10 @@ def run_tracking(
         Folder of the on-disk embedding cache (``sam2_engine.EmbeddingCache``) for the
         SAM 2 sessions (the cue, point seeds): tracking the same movie again skips the
         encoder. None: no cache.
+    split_merged
+        Classical detections: split an object that holds two cells seen apart in the
+        neighbouring frames (:class:`~sam2_cells.split_merged.SplitMergedDetector`; on by
+        default, as in :class:`~sam2_cells.tracker_settings.TrackerSettings`).
 
     Returns
     -------
@@ -75,8 +80,17 @@ def run_tracking(
         name = se.default_model_name() if model == "default" else model
         built = se.build_model(name, device=None if device == "auto" else device)
     source = "classical" if detector == "labels" else detector
-    settings = TrackerSettings(detection=source, diameter=diameter, sam2_cue=sam2_cue)
-    made = make_detector(detector, model=built, labels=labels, diameter=diameter)
+    settings = TrackerSettings(
+        detection=source, diameter=diameter, sam2_cue=sam2_cue, split_merged=split_merged
+    )
+    made = make_detector(
+        detector,
+        model=built,
+        labels=labels,
+        diameter=diameter,
+        min_area=settings.min_area,
+        split_merged=settings.split_merged,
+    )
     shape = tuple(int(s) for s in stack.shape)
     disk = None
     if cache is not None and built is not None:

@@ -142,3 +142,26 @@ def test_make_detector_wraps_classical_only_when_asked():
     assert make_detector("classical", split_merged=True).name == "classical"
     with pytest.raises(ValueError, match="back=-1"):
         SplitMergedDetector(ClassicalDetector(), back=-1)
+
+
+def test_command_line_entry_splits_merged_cells_unless_told_not_to(divide):
+    from sam2_cells.lineage import TrackRecord
+    from sam2_cells.seeds import Seeds
+    from sam2_cells.tracking_run import run_tracking
+
+    movie, first = divide
+
+    def division_starts(**options: bool) -> list[int]:
+        _, tracks = run_tracking(
+            stack=movie,
+            seeds=Seeds("auto"),
+            model="default",
+            device="cpu",
+            detector="classical",
+            **options,
+        )
+        return sorted(r.begin for r in tracks if isinstance(r, TrackRecord) and r.parent)
+
+    assert division_starts() == [first, first], "the default cuts daughters that touch"
+    late = division_starts(split_merged=False)
+    assert not late or min(late) > first
