@@ -5,7 +5,8 @@ numpy, dask, zarr or a tifffile memmap. Prompts can be added on any frame, for a
 object id, at any time (also after propagation: corrections and new objects). All
 objects of a frame are tracked in one batch; memory stays bounded by design (see
 :mod:`sam2_engine.video.memory_bank`). A z-stack is tracked like a video, usually with
-``direction="both"`` from the prompted slice.
+``direction="both"`` from the prompted slice, with ``VideoPredictor(model, axis="z")``
+so that objects end where they end in z.
 
 Coordinates are pixels of the original frames: points ``(x, y) = (column, row)``,
 boxes ``(x0, y0, x1, y1)``.
@@ -35,7 +36,8 @@ from sam2_engine.tiled.grid import TilingSettings
 from sam2_engine.video.frame_result import FrameResult
 from sam2_engine.video.order import Direction
 from sam2_engine.video.session import TrackingSession
-from sam2_engine.video.settings import SessionSettings
+from sam2_engine.video.settings import AXES, SessionSettings, StackAxis
+from sam2_engine.video.z_continuity import ZContinuity
 
 if TYPE_CHECKING:
     from sam2_engine.embedding_cache import EmbeddingCache
@@ -92,12 +94,26 @@ class VideoPredictor:
         Optional :class:`~sam2_engine.embedding_cache.EmbeddingCache`: frame and tile
         features are read from / written to it, so reopening a time-lapse skips the
         encoder (entries are keyed by the encoder input and the model's weights).
-    end_below_foreground, end_after_frames
-        Models with an instance head, window sessions: end an object for the rest of a
-        propagation pass once the head's mean foreground inside its mask stays below
-        ``end_below_foreground`` for ``end_after_frames`` frames (e.g. 0.5 and 2 for
-        z-stacks, where out-of-focus planes otherwise keep it); None (default): off. See
-        :class:`SessionSettings`.
+    axis
+        What the stack's first axis is: ``"time"`` (default; a time-lapse: objects end
+        only when SAM 2's object score says so) or ``"z"`` (a z-stack: the z profile,
+        :meth:`SessionSettings.for_z`, ends an object where it fades or its mask jumps
+        to another object; see :mod:`sam2_engine.video.object_end`). The ``end_*``
+        arguments below override the profile's values when given.
+    end_below_foreground, end_below_prompt_foreground, end_below_object_score
+        Ending rules (:class:`SessionSettings`): a frame is *low* when the instance
+        head's mean foreground inside the mask (models with a head, windows) is below
+        ``end_below_foreground`` (absolute) or below ``end_below_prompt_foreground``
+        times its value on the prompted frame (relative), or when the object score is
+        below ``end_below_object_score`` (any model).
+    end_after_frames
+        Consecutive low frames that end an object for the rest of the pass.
+    end_on_jump
+        A :class:`~sam2_engine.video.z_continuity.ZContinuity`: end an object on the
+        plane where its mask jumps or grows abruptly.
+
+        For every ``end_*`` argument, None means the ``axis`` profile's value (time:
+        every rule off).
 
     Notes
     -----
@@ -120,8 +136,12 @@ class VideoPredictor:
         windows: WindowPolicy | str | None = "auto",
         tiling: TilingSettings | None = None,
         embedding_cache: EmbeddingCache | None = None,
+        axis: StackAxis = "time",
         end_below_foreground: float | None = None,
-        end_after_frames: int = 2,
+        end_after_frames: int | None = None,
+        end_below_prompt_foreground: float | None = None,
+        end_on_jump: ZContinuity | None = None,
+        end_below_object_score: float | None = None,
     ) -> None:
         self.model = model
         self.fill_hole_area = fill_hole_area
@@ -138,13 +158,32 @@ class VideoPredictor:
         self.windows: WindowPolicy | None = policy
         self.tiling = tiling or TilingSettings()
         self.embedding_cache = embedding_cache
+        if axis not in AXES:
+            raise ValueError(f"axis must be 'time' or 'z' (the stack's first axis), got {axis!r}")
+        self.axis = axis
         self.end_below_foreground = end_below_foreground
         self.end_after_frames = end_after_frames
+        self.end_below_prompt_foreground = end_below_prompt_foreground
+        self.end_on_jump = end_on_jump
+        self.end_below_object_score = end_below_object_score
 
     @property
     def settings(self) -> SessionSettings:
         """The settings a session started now runs with (a frozen snapshot)."""
-        return SessionSettings(
+        ending = {
+            k: v
+            for k, v in (
+                ("end_below_foreground", self.end_below_foreground),
+                ("end_after_frames", self.end_after_frames),
+                ("end_below_prompt_foreground", self.end_below_prompt_foreground),
+                ("end_on_jump", self.end_on_jump),
+                ("end_below_object_score", self.end_below_object_score),
+            )
+            if v is not None
+        }
+        return SessionSettings.for_axis(
+            self.axis,
+            **ending,
             fill_hole_area=self.fill_hole_area,
             memory_dtype=self.memory_dtype,
             bounded_memory=self.bounded_memory,
@@ -156,8 +195,6 @@ class VideoPredictor:
             windows=self.windows,
             tiling=self.tiling,
             embedding_cache=self.embedding_cache,
-            end_below_foreground=self.end_below_foreground,
-            end_after_frames=self.end_after_frames,
         )
 
     def start(

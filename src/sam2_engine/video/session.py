@@ -78,13 +78,7 @@ class TrackingSession:
         self._view: FrameView = choose_view(self.model, s, source, self._inputs.get)
         if self.tiled:  # tiles read their own regions: never load whole big frames ahead
             self._inputs.enabled = False
-        self._ends: ObjectEnds | None = None
-        if (
-            s.end_below_foreground is not None
-            and getattr(model, "instance_head", None) is not None
-            and self.windowed
-        ):
-            self._ends = ObjectEnds(s.end_below_foreground, s.end_after_frames)
+        self._ends = _object_ends(s, model, self.windowed)
 
     @property
     def windowed(self) -> bool:
@@ -411,7 +405,7 @@ class TrackingSession:
             for i, track in enumerate(chunk):
                 track.recent[frame] = self._to_output(step, i, True, windows[i])
             if ends is not None:
-                self._check_ends(ends, chunk, frame)
+                self._check_ends(ends, chunk, frame, reverse)
         mark = TRACKED_BACKWARD if reverse else TRACKED_FORWARD
         ids, outs = [], []
         for obj_id, track in self.tracks.items():
@@ -426,13 +420,14 @@ class TrackingSession:
             prune(track, frame, self._retention)
         return self._view.result(frame, ids, outs, self.settings.non_overlapping)
 
-    def _check_ends(self, ends: ObjectEnds, chunk: list[ObjectTrack], frame: int) -> None:
-        """End the objects of ``chunk`` whose masks hold too little foreground."""
+    def _check_ends(
+        self, ends: ObjectEnds, chunk: list[ObjectTrack], frame: int, reverse: bool
+    ) -> None:
+        """End the objects of ``chunk`` that faded or left (see :mod:`.object_end`)."""
         policy = self.settings.windows
         fraction = policy.object_fraction if policy is not None else 0.3
-        rgb = self._inputs.get(frame)
         with inference_context(self.model.device, self.model.precision):
-            ends.check(self.model, rgb, chunk, frame, fraction)
+            ends.check(self.model, self._inputs.get, chunk, frame, reverse, fraction)
 
     def _batch_size(self, n_objects: int) -> int:
         """Objects per batch (see :meth:`SessionSettings.batch_size`)."""
@@ -459,6 +454,20 @@ class TrackingSession:
             memory=memory,
             window=window,
         )
+
+
+def _object_ends(settings: SessionSettings, model: SAM2Model, windowed: bool) -> ObjectEnds | None:
+    """The ending rules a session runs (None: none). The foreground rules need an
+    instance head and windows; the object-score and z-continuity rules work with any
+    model and view."""
+    s = settings
+    head = getattr(model, "instance_head", None) is not None and windowed
+    absolute = s.end_below_foreground if head else None
+    relative = s.end_below_prompt_foreground if head else None
+    score, jump = s.end_below_object_score, s.end_on_jump
+    if absolute is None and relative is None and jump is None and score is None:
+        return None
+    return ObjectEnds(absolute, s.end_after_frames, relative, jump, score)
 
 
 def _check_obj_id(obj_id: int) -> int:

@@ -9,20 +9,35 @@ attributes later changes the sessions started later, not the running ones.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
 from sam2_engine.focus.policy import WindowPolicy
 from sam2_engine.tiled.grid import TilingSettings
+from sam2_engine.video.z_continuity import ZContinuity
 
 if TYPE_CHECKING:
     from sam2_engine.embedding_cache import EmbeddingCache
 
-__all__ = ["GPU_BATCH_OBJECTS", "SessionSettings"]
+__all__ = ["AXES", "GPU_BATCH_OBJECTS", "Z_PROFILE", "SessionSettings", "StackAxis"]
 
 GPU_BATCH_OBJECTS = 32  # objects per batch on a GPU unless max_batch_objects says
+
+StackAxis = Literal["time", "z"]
+AXES: tuple[str, ...] = ("time", "z")
+
+# How objects end when propagating through z (SessionSettings.for_z). Tuned on generated
+# z-stacks far from the held-out seeds (docs/engine.md, "Ending objects"); time-lapses
+# keep every rule off.
+Z_PROFILE: dict[str, Any] = {
+    "end_on_jump": ZContinuity(min_overlap=0.6, max_shift=0.25, max_growth=1.5),
+    "end_below_object_score": 2.0,
+    "end_after_frames": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -61,8 +76,25 @@ class SessionSettings:
         head foreground probability below this on ``end_after_frames`` consecutive
         tracked frames ends for the rest of the propagation pass (empty masks, no longer
         tracked); None: off (see :mod:`sam2_engine.video.object_end`).
+    end_below_prompt_foreground : float or None
+        As ``end_below_foreground``, relative: a frame is low when its mean foreground is
+        below this fraction of the object's own mean foreground on its nearest prompted
+        frame; None: off.
+    end_below_object_score : float or None
+        Any model: a frame also counts as low when the object score (a logit, > 0:
+        present) is below this; None: off (SAM 2's own rule, a negative score, stays).
     end_after_frames : int
-        Consecutive frames below ``end_below_foreground`` that end an object.
+        Consecutive low frames (a foreground rule or the object score) that end an
+        object.
+    end_on_jump : ZContinuity or None
+        The z-continuity rule (:mod:`sam2_engine.video.z_continuity`): an object whose
+        mask jumps or grows abruptly from the previous plane ends there at once (any
+        model, any view); None: off. For z-stacks only.
+
+    Notes
+    -----
+    ``SessionSettings()`` is the time-lapse profile (no ending rule);
+    :meth:`for_z` the z-stack profile (:data:`Z_PROFILE`).
     """
 
     fill_hole_area: int = 8
@@ -78,6 +110,9 @@ class SessionSettings:
     embedding_cache: EmbeddingCache | None = None
     end_below_foreground: float | None = None
     end_after_frames: int = 2
+    end_below_prompt_foreground: float | None = None
+    end_on_jump: ZContinuity | None = None
+    end_below_object_score: float | None = None
 
     def __post_init__(self) -> None:
         t = self.end_below_foreground
@@ -85,8 +120,63 @@ class SessionSettings:
             raise ValueError(
                 f"end_below_foreground={t} must be a probability in (0, 1), or None for off"
             )
+        r = self.end_below_prompt_foreground
+        if r is not None and not 0.0 < r <= 1.0:
+            raise ValueError(
+                f"end_below_prompt_foreground={r} must be a fraction in (0, 1] of the prompted "
+                "frame's foreground, or None for off"
+            )
+        o = self.end_below_object_score
+        if o is not None and not (isinstance(o, (int, float)) and math.isfinite(o)):
+            raise ValueError(
+                f"end_below_object_score={o!r} must be a finite object-score logit "
+                "(e.g. 2.0), or None for off"
+            )
+        if isinstance(self.end_after_frames, bool) or not isinstance(self.end_after_frames, int):
+            raise TypeError(f"end_after_frames must be an integer, got {self.end_after_frames!r}")
         if self.end_after_frames < 1:
             raise ValueError(f"end_after_frames={self.end_after_frames} must be at least 1")
+        if self.end_on_jump is not None and not isinstance(self.end_on_jump, ZContinuity):
+            raise TypeError(
+                f"end_on_jump must be a ZContinuity or None, got {type(self.end_on_jump).__name__}"
+            )
+
+    @classmethod
+    def for_z(cls, **changes: Any) -> SessionSettings:
+        """The z-stack profile: :data:`Z_PROFILE`'s ending rules, then ``changes``.
+
+        Examples
+        --------
+        >>> SessionSettings.for_z().end_on_jump is not None
+        True
+        >>> SessionSettings.for_z(end_on_jump=None).end_below_object_score
+        2.0
+        """
+        return cls(**{**Z_PROFILE, **changes})
+
+    @classmethod
+    def for_axis(cls, axis: str, **changes: Any) -> SessionSettings:
+        """The profile for propagating through ``axis``: ``"time"`` (no ending rule, the
+        defaults) or ``"z"`` (:meth:`for_z`), then ``changes``."""
+        if axis == "z":
+            return cls.for_z(**changes)
+        if axis == "time":
+            return cls(**changes)
+        raise ValueError(f"axis must be 'time' or 'z', got {axis!r}")
+
+    @property
+    def ends_objects(self) -> bool:
+        """Whether any ending rule is on."""
+        return (
+            self.end_below_foreground is not None
+            or self.end_below_prompt_foreground is not None
+            or self.end_on_jump is not None
+            or self.end_below_object_score is not None
+        )
+
+    def replace(self, **changes: Any) -> SessionSettings:
+        """A copy with ``changes`` (validated again)."""
+        return dataclasses.replace(self, **changes)
 
     def prefetch_on(self, device: torch.device) -> bool:
         """Whether the next frame is loaded in the background on ``device``."""
