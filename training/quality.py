@@ -7,7 +7,9 @@ them) on held-out data drawn from seeds the training recipes never use:
 * a box per nucleus (its tight box): mean IoU;
 * one click on frame 0, tracked forward through 30 frames: mean IoU over frames (nuclei
   present on every frame that do not divide);
-* one click on a nucleus's largest slice of a z-stack, propagated both ways: 3D IoU;
+* one click on a nucleus's largest slice of a z-stack, propagated both ways with the
+  engine's z profile (``VideoPredictor(model, axis="z")``, what the plugin and the console
+  API run for a z axis: objects end where they fade or jump): 3D IoU;
 * segment everything on a nuclear field and on a cytoplasm / phase-contrast field (the
   instance head, object size estimated, for models that have one; else grid prompts):
   F1 of objects matched at IoU >= 0.5;
@@ -196,7 +198,7 @@ def _zstack_ious(model, n_stacks: int) -> list[float]:
             if areas[z] < 30:
                 continue
             x, y = _interior_point(gt[z])
-            session = se.VideoPredictor(model).start(volume.image)
+            session = se.VideoPredictor(model, axis="z").start(volume.image)  # the z profile
             session.add_points(z, 1, [[x, y]], [1])
             pred = np.zeros_like(gt)
             for r in session.propagate(start=z, direction="both"):

@@ -16,6 +16,9 @@ In napari's console (``viewer`` is defined there)::
     # track the nuclei clicked on frame 0 through the movie
     tracks = api.propagate_from_points(viewer.layers["nuclei time-lapse"],
                                        viewer.layers["Points"], time_axis=0)
+    # propagate clicked nuclei through a z-stack (objects end where they end in z)
+    cells = api.propagate_from_points(viewer.layers["nuclei z-stack"], viewer.layers["Points"],
+                                      time_axis=0, kind="z", direction="both")
     # everything on the current plane
     auto = api.segment_everything(viewer.layers["nuclei 2D"], points_per_side=16)
     # every cell of a time-lapse, with divisions and lineage
@@ -149,7 +152,10 @@ def propagate_from_points(
         "forward", "backward" or "both", from the earliest seeded frame (the latest
         for "backward").
     kind
-        "time" or "z" (only a label; z-stacks are tracked like movies).
+        "time" (a time-lapse: SAM 2's defaults) or "z" (a z-stack: the engine's z profile,
+        ``VideoPredictor(model, axis="z")``, ends each object where its mask jumps to
+        another nucleus or the model is only weakly sure it is there; use it with
+        ``direction="both"``).
     labels, model, device, overlap, channel_axis
         As in :func:`segment_from_points`.
     max_frames

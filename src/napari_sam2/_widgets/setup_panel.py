@@ -41,7 +41,8 @@ TIPS = {
     "stack_axis": "the time or z axis that propagation follows; other leading axes stay "
     "at the slider position (e.g. z of a 3D+t movie tracked over time)",
     "stack_kind": "time: propagate forward by default; z: both ways from the prompted "
-    "slice (guessed from the layer's axis labels, name and scale)",
+    "slice, each object ending where it ends in z (guessed from the layer's axis labels, "
+    "name and scale)",
     "channel_axis": "axis holding channels of multichannel data (up to 3 are shown to the model)",
     "intensity": "how intensities are scaled for the model: robust percentiles over the "
     "stack, or the layer's contrast limits (what you see is what the model sees)",

@@ -6,6 +6,11 @@ yields is written on the GUI thread into the Labels layer inside one
 :class:`~napari_sam2.core.labels_edit.EditGroup` (one undo step, closed on finish,
 cancel or error). Which frames a propagation visits is the engine's rule
 (``sam2_engine.propagation_order``), not repeated here.
+
+Through z the session runs the engine's z profile (``VideoPredictor(model, axis="z")``:
+an object ends where it fades or its mask jumps to another nucleus); through time the
+defaults (no ending rule). Which one follows the image's stack kind, time or z (guessed
+from the layer's axis labels, name and scale, and shown as a choice in the setup).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 
 from napari_sam2.core.jobs import Job, JobContext
 from napari_sam2.core.labels_edit import EditGroup, plan_plane, read_plane
-from napari_sam2.core.state import PlaneKey
+from napari_sam2.core.state import PlaneKey, StackKind
 from napari_sam2.core.workspace import Workspace
 from napari_sam2.features.session_slot import Conditioning, SessionSlot
 
@@ -142,14 +147,25 @@ class Propagation:
             return "A propagation is already running."
         return None
 
+    def axis(self) -> str:
+        """``"z"`` when the image's stack axis is z (the setup's "Track axis ... is"
+        choice, guessed from the layer), else ``"time"``: the engine profile a
+        propagation runs with (:meth:`sam2_engine.video.settings.SessionSettings.for_axis`)."""
+        layout = self._ws.image.layout
+        return "z" if layout is not None and layout.stack_kind is StackKind.Z else "time"
+
     def _session_slot(self, fixed: tuple) -> SessionSlot:
         import sam2_engine as se
 
         ws = self._ws
-        key = (ws.image.token, id(ws.models.model), fixed)
+        axis = self.axis()
+        key = (ws.image.token, id(ws.models.model), fixed, axis)
         if self._slot is None or self._slot.key != key:
             predictor = se.VideoPredictor(  # "Embeddings on disk" covers propagation too
-                ws.models.model, non_overlapping=True, embedding_cache=ws.embeddings.disk
+                ws.models.model,
+                non_overlapping=True,
+                embedding_cache=ws.embeddings.disk,
+                axis=axis,  # z: objects end where they end in z (the engine's z profile)
             )
             source = ws.image.source(PlaneKey(0, fixed))
             self._slot = SessionSlot(key, predictor.start(source))
