@@ -17,7 +17,7 @@ from sam2_engine.imaging.intensity import Normalization
 from sam2_engine.model.sam2 import LOGIT_CLAMP
 from sam2_engine.video import object_end
 from sam2_engine.video.session import TrackingSession
-from sam2_engine.video.settings import Z_PROFILE, SessionSettings
+from sam2_engine.video.settings import Z_PROFILE, SessionSettings, recommended_z_profile
 from sam2_engine.video.z_continuity import PlaneStep, ZContinuity, plane_step
 
 N_PLANES, PROMPT = 12, 5
@@ -235,3 +235,19 @@ def test_continuity_runs_for_any_model_and_the_head_rules_only_with_a_head():
     ends = TrackingSession(tiny, source, SessionSettings.for_z())._ends
     assert ends is not None and not ends.uses_foreground and ends.continuity is not None
     assert TrackingSession(tiny, source, SessionSettings())._ends is None
+
+
+def test_a_model_carries_its_own_z_thresholds():
+    tiny = se.build_model("test_tiny", checkpoint=False, device="cpu")
+    assert recommended_z_profile(tiny) == {}
+    assert se.VideoPredictor(tiny, axis="z").settings.end_below_object_score is None
+    tiny.recommended = {"z_profile": {"end_below_object_score": 2.0, "end_after_frames": 4}}
+    z = se.VideoPredictor(tiny, axis="z").settings
+    assert z.end_below_object_score == 2.0 and z.end_after_frames == 4
+    assert z.end_on_jump == Z_PROFILE["end_on_jump"]
+    assert not se.VideoPredictor(tiny).settings.ends_objects, "time-lapses ignore it"
+    mine = se.VideoPredictor(tiny, axis="z", end_below_object_score=1.0).settings
+    assert mine.end_below_object_score == 1.0, "the caller's value wins"
+    tiny.recommended = {"z_profile": {"end_on_jump": 0.5}}
+    with pytest.raises(ValueError, match=r"unknown z-profile settings \['end_on_jump'\]"):
+        _ = se.VideoPredictor(tiny, axis="z").settings

@@ -36,7 +36,12 @@ from sam2_engine.tiled.grid import TilingSettings
 from sam2_engine.video.frame_result import FrameResult
 from sam2_engine.video.order import Direction
 from sam2_engine.video.session import TrackingSession
-from sam2_engine.video.settings import AXES, SessionSettings, StackAxis
+from sam2_engine.video.settings import (
+    AXES,
+    SessionSettings,
+    StackAxis,
+    recommended_z_profile,
+)
 from sam2_engine.video.z_continuity import ZContinuity
 
 if TYPE_CHECKING:
@@ -113,7 +118,8 @@ class VideoPredictor:
         plane where its mask jumps or grows abruptly.
 
         For every ``end_*`` argument, None means the ``axis`` profile's value (time:
-        every rule off).
+        every rule off; z: :data:`~sam2_engine.video.settings.Z_PROFILE` under what the
+        model recommends, :func:`~sam2_engine.video.settings.recommended_z_profile`).
 
     Notes
     -----
@@ -181,6 +187,8 @@ class VideoPredictor:
             )
             if v is not None
         }
+        if self.axis == "z":  # the model's own thresholds, under the caller's
+            ending = {**recommended_z_profile(self.model), **ending}
         return SessionSettings.for_axis(
             self.axis,
             **ending,

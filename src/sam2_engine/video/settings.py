@@ -23,21 +23,66 @@ from sam2_engine.video.z_continuity import ZContinuity
 if TYPE_CHECKING:
     from sam2_engine.embedding_cache import EmbeddingCache
 
-__all__ = ["AXES", "GPU_BATCH_OBJECTS", "Z_PROFILE", "SessionSettings", "StackAxis"]
+__all__ = [
+    "AXES",
+    "GPU_BATCH_OBJECTS",
+    "Z_PROFILE",
+    "Z_RECOMMENDABLE",
+    "SessionSettings",
+    "StackAxis",
+    "recommended_z_profile",
+]
 
 GPU_BATCH_OBJECTS = 32  # objects per batch on a GPU unless max_batch_objects says
 
 StackAxis = Literal["time", "z"]
 AXES: tuple[str, ...] = ("time", "z")
 
-# How objects end when propagating through z (SessionSettings.for_z). Tuned on generated
-# z-stacks far from the held-out seeds (docs/engine.md, "Ending objects"); time-lapses
-# keep every rule off.
+# How objects end when propagating through z (SessionSettings.for_z), for any model: the
+# continuity rule is geometry, not a model's scale. Tuned on generated z-stacks far from
+# the held-out seeds (docs/engine.md, "Ending objects"); time-lapses keep every rule off.
 Z_PROFILE: dict[str, Any] = {
     "end_on_jump": ZContinuity(min_overlap=0.6, max_shift=0.25, max_growth=1.5),
-    "end_below_object_score": 2.0,
     "end_after_frames": 3,
 }
+#: The z-profile fields a model may recommend (``model.recommended["z_profile"]``, stored
+#: with its weights): thresholds on its own object score or instance head, whose scale is
+#: the model's (the bundled model: an object-score margin of 2.0; official checkpoints
+#: recommend none, so only the continuity rule ends their objects).
+Z_RECOMMENDABLE: tuple[str, ...] = (
+    "end_below_foreground",
+    "end_below_prompt_foreground",
+    "end_below_object_score",
+    "end_after_frames",
+)
+
+
+def recommended_z_profile(model: Any) -> dict[str, Any]:
+    """The z-profile values ``model`` recommends (``model.recommended["z_profile"]``).
+
+    Parameters
+    ----------
+    model
+        A SAM 2 model (anything with a ``recommended`` dict, or without one).
+
+    Returns
+    -------
+    dict
+        Fields of :data:`Z_RECOMMENDABLE` and their values; empty when it recommends none.
+
+    Raises
+    ------
+    ValueError
+        It recommends a field that is not one of :data:`Z_RECOMMENDABLE`.
+    """
+    spec = dict((getattr(model, "recommended", None) or {}).get("z_profile") or {})
+    unknown = sorted(set(spec) - set(Z_RECOMMENDABLE))
+    if unknown:
+        raise ValueError(
+            f"the model recommends unknown z-profile settings {unknown}; a model may "
+            f"recommend only {', '.join(Z_RECOMMENDABLE)} (fix its 'z_profile' metadata)"
+        )
+    return spec
 
 
 @dataclass(frozen=True)
@@ -149,7 +194,7 @@ class SessionSettings:
         --------
         >>> SessionSettings.for_z().end_on_jump is not None
         True
-        >>> SessionSettings.for_z(end_on_jump=None).end_below_object_score
+        >>> SessionSettings.for_z(end_below_object_score=2.0).end_below_object_score
         2.0
         """
         return cls(**{**Z_PROFILE, **changes})
