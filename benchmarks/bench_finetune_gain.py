@@ -11,6 +11,10 @@ and ``.md``. Usage::
 
     python benchmarks/bench_finetune_gain.py                    # bundled default model
     python benchmarks/bench_finetune_gain.py --steps 300 --kinds nuclear phase
+    python benchmarks/bench_finetune_gain.py --set optim.lr=1e-4   # explicit settings
+
+``--set`` gives settings as a user would (``finetune(overrides=...)``), over the defaults
+the base model carries; they are written into the results.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=4)
     parser.add_argument("--test-images", type=int, default=4)
     parser.add_argument("--size", type=int, default=384)
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="fine-tuning overrides"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     base = se.default_model_name() if args.model == "default" else args.model
@@ -81,6 +88,7 @@ def main() -> None:
                 output=Path(folder) / "tuned.pt",
                 max_steps=args.steps,
                 device="cpu",
+                overrides=list(args.set),
             )
             minutes = (time.time() - start) / 60
             after = one_click(se.build_model(str(weights), device="cpu"), test)
@@ -98,7 +106,8 @@ def main() -> None:
         f"`benchmarks/bench_finetune_gain.py`, base model `{base}`, {args.steps} steps on "
         f"{args.train_images} annotated {args.size} x {args.size} fields per kind, "
         f"held-out one-click mean IoU on {args.test_images} other fields of the same look; "
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads.",
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        + (f"; settings given: `{' '.join(args.set)}`." if args.set else "."),
         "",
         f"| kind | before | after (target > {TARGET}) | minutes |",
         "|---|---|---|---|",

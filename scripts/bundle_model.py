@@ -51,9 +51,51 @@ AUTOMATIC = {
 }
 #: fine-tuning defaults it carries (``sam2_training.finetune`` and the Fine-tune tab apply
 #: them under the user's own settings): its own 256 px input (the official CPU preset's
-#: 512 px would change what its windows show), and about the learning rates of its last
-#: training stage instead of the 5e-5 meant for large pretrained models
-FINETUNE = {"model.image_size": None, "optim.lr": 3e-4, "optim.encoder_lr": 1e-4}
+#: 512 px would change what its windows show), about the learning rates of its last
+#: training stage instead of the 5e-5 meant for large pretrained models, and samples,
+#: prompts and losses as in its own training (configs/microscopy_conv.yaml: one correction
+#: click, not the official recipe's seven, which gave the one-click step 1/8 of the mask
+#: loss; its AdamW settings; its IoU loss) in batches of 2. Chosen on generated looks
+#: other than the benchmark's (docs/finetuning.md, "The bundled model's recipe")
+FINETUNE = {
+    "model.image_size": None,
+    "optim.lr": 3e-4,
+    "optim.encoder_lr": 1e-4,
+    "optim.weight_decay": 0.01,
+    "optim.betas": [0.9, 0.99],
+    "optim.grad_clip": 1.0,
+    "loss.iou_l1": False,
+    "prompts.num_correction_points": 1,
+    "prompts.max_init_cond_frames": 1,
+    "prompts.max_frames_to_correct": 1,
+    "prompts.prob_point_input": 0.6,
+    "prompts.prob_box_input": 0.4,
+    "data.max_objects": 4,
+    "data.background_clicks": 0.3,
+    "data.windows.jitter": 0.25,
+    "data.augment.intensity_scale": [0.7, 1.3],
+    "data.augment.gamma": [0.7, 1.4],
+    "trainer.batch_size": 2,
+}
+
+#: its z-stack threshold (``VideoPredictor(model, axis="z")`` applies it over the engine's
+#: z profile): 3 planes with the object score below 2.0 end an object. Tuned for this
+#: model on generated stacks (seeds 555,000, checked on 556,000; docs/engine.md, "Ending
+#: objects"); a model's own scale, so it travels with its weights
+Z_PROFILE = {"end_below_object_score": 2.0}
+
+
+def recommend(model: se.SAM2Model) -> se.SAM2Model:
+    """``model`` with today's inference recommendations (segment everything, fine-tuning,
+    z-stacks) over what it carries: the candidate and the bundled model are measured, and
+    the candidate is installed, with the same ones."""
+    model.recommended = {
+        **model.recommended,
+        "automatic": dict(AUTOMATIC),
+        "finetune": dict(FINETUNE),
+        "z_profile": dict(Z_PROFILE),
+    }
+    return model
 
 
 def code_digest(root: Path = ROOT) -> str:
@@ -102,17 +144,12 @@ def main() -> int:
     digest = code_digest()
     current = BUNDLED / f"{NAME}.pt"
     reused = stored_quality(current, digest) if args.reuse and not args.force else None
-    candidate = se.build_model(str(args.checkpoint), device="cpu")
-    candidate.recommended = {
-        **candidate.recommended,
-        "automatic": dict(AUTOMATIC),
-        "finetune": dict(FINETUNE),
-    }
+    candidate = recommend(se.build_model(str(args.checkpoint), device="cpu"))
     new = measure_quality(candidate)
     print(f"candidate {args.checkpoint}: {new.as_dict()}")
     if current.exists() and not args.force:
         if reused is None:
-            old = measure_quality(se.build_model(str(current), device="cpu"))
+            old = measure_quality(recommend(se.build_model(str(current), device="cpu")))
             print(f"bundled {current.name}: {old.as_dict()}")
         old_score = old.score if reused is None else reused
         print(f"bundled {current.name}: score {old_score:.4f}")

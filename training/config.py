@@ -190,7 +190,7 @@ class TrainerConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", "mps"
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, else fp32), "fp32", "bf16"
     freeze: list[str] = field(default_factory=list)  # e.g. [image_encoder] on a CPU
-    val_every: int = 0  # validate every N steps (0: once per epoch)
+    val_every: int = 0  # validate every N steps (0: once per epoch, at most ~20 times a run)
     val_max_samples: int = 32  # validation samples (clips or images) per validation
     val_max_objects: int = 8  # objects per validation sample
     log_every: int = 10  # steps between CSV / TensorBoard rows

@@ -45,6 +45,11 @@ from sam2_training.rollout import TrainingModule
 from sam2_training.sampling import ResumableSampler
 from sam2_training.validation import ValidationMetrics, evaluate
 
+#: ``trainer.val_every: 0`` validates once per epoch, but at most about this many times a
+#: run: a few annotated images make epochs of one to three steps, and validating after
+#: each of them cost as much as the training itself (the Fine-tune tab's rule too)
+MAX_EPOCH_VALIDATIONS = 20
+
 TrainingProgressCallback = Callable[[TrainingProgress], None]
 """Called with a :class:`TrainingProgress` report after every step and validation: a
 record (loss, learning rate, metrics, phase), not the engine's ``(done, total)`` count."""
@@ -373,7 +378,7 @@ class _TrainingRun:
     def run(self) -> TrainResult:
         t = self.cfg.trainer
         spe = self.sampler.steps_per_epoch
-        val_every = t.val_every or spe
+        val_every = t.val_every or validation_interval(spe, t.max_steps)
         cancelled = False
         window_start, window_steps, speed = time.perf_counter(), 0, 0.0
         try:
@@ -435,6 +440,12 @@ class _TrainingRun:
             loss=self.last_loss,
             validation=self.validation,
         )
+
+
+def validation_interval(steps_per_epoch: int, max_steps: int) -> int:
+    """Steps between validations for ``trainer.val_every: 0``: every epoch, at most
+    :data:`MAX_EPOCH_VALIDATIONS` times in ``max_steps``."""
+    return max(steps_per_epoch, -(-max_steps // MAX_EPOCH_VALIDATIONS), 1)
 
 
 def train(
