@@ -98,6 +98,15 @@ def recommend(model: se.SAM2Model) -> se.SAM2Model:
     return model
 
 
+def install(model: se.SAM2Model, path: Path, quality: dict, digest: str) -> None:
+    """Write ``model`` to ``path`` (atomically) with its measurement ``quality`` and the
+    ``digest`` of the code that measured it, as float16 (half the size in the repository;
+    loading casts back to float32, so a bundled model written again keeps its weights)."""
+    se.save_checkpoint(
+        model, path, {"quality": quality, "quality_code": digest}, dtype=torch.float16
+    )
+
+
 def code_digest(root: Path = ROOT) -> str:
     """SHA-256 over the Python sources a quality measurement depends on (``MEASURED_BY``),
     in path order: equal digests mean the same inference and the same held-out data."""
@@ -149,16 +158,18 @@ def main() -> int:
     print(f"candidate {args.checkpoint}: {new.as_dict()}")
     if current.exists() and not args.force:
         if reused is None:
-            old = measure_quality(recommend(se.build_model(str(current), device="cpu")))
+            bundled = recommend(se.build_model(str(current), device="cpu"))
+            old = measure_quality(bundled)
             print(f"bundled {current.name}: {old.as_dict()}")
         old_score = old.score if reused is None else reused
         print(f"bundled {current.name}: score {old_score:.4f}")
         if new.score <= old_score:
             print("not better: the bundled model stays")
+            if reused is None:  # same weights, with today's recommendations and measurement
+                install(bundled, current, old.as_dict(), digest)
+                print(f"{current.name}: recommendations and measurement updated")
             return 1
-    # float16 on disk: half the size in the repository; loading casts back to float32
-    meta = {"quality": new.as_dict(), "quality_code": digest}
-    se.save_checkpoint(candidate, current, meta, dtype=torch.float16)
+    install(candidate, current, new.as_dict(), digest)
     for other in BUNDLED.glob("*.pt"):
         if other != current:
             other.unlink()
