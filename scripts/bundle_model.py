@@ -56,7 +56,7 @@ AUTOMATIC = {
 #: prompts and losses as in its own training (configs/microscopy_conv.yaml: one correction
 #: click, not the official recipe's seven, which gave the one-click step 1/8 of the mask
 #: loss; its AdamW settings; its IoU loss) in batches of 2. Chosen on generated looks
-#: other than the benchmark's (docs/finetuning.md, "The bundled model's recipe")
+#: other than the benchmark's (docs/finetuning.md, section 7)
 FINETUNE = {
     "model.image_size": None,
     "optim.lr": 3e-4,
