@@ -30,13 +30,20 @@ main run used)::
     PYTHONPATH=/work/train_copy/src OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python \\
         benchmarks/bench_ablation.py train hiera_prompt_maps --out /tmp/ha/hiera_prompt_maps
 
+Measure what a step of each variant costs in CPU time, fairly (one process, the variants
+in turns, so all run under the same load; a tenth of the data, read from the cache)::
+
+    PYTHONPATH=/work/train_copy/src OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python \\
+        benchmarks/bench_ablation.py timing baseline no_instance no_clips hiera_prompt_maps
+
 Write the table (``benchmarks/results/ablation.csv`` and ``.md``) from the runs'
-``metrics.csv`` files and the main run's::
+``metrics.csv`` files, the timing and the main run's metrics::
 
     .venv/bin/python benchmarks/bench_ablation.py table --runs /tmp/ha
 
 Steps per second are the training log's (every 20 steps; validation excluded), on a
-2-core CPU shared with the main run and other jobs: read them as rough ratios only.
+2-core CPU shared with the main run and other jobs: read them as rough ratios only; the
+CPU seconds of a step (``timing``) are the cost.
 """
 
 from __future__ import annotations
@@ -126,22 +133,17 @@ def _clip_length_for_training(length: int) -> None:
     loop.build_datasets = patched
 
 
-def train_variant(variant: Variant, out: Path, stop: int) -> None:
-    """Train ``variant`` into ``out`` for the first ``stop`` steps of the main schedule."""
-    from sam2_training import load_train_config, train
+def train_variant(variant: Variant, out: Path, stop: int, resume: bool = False) -> None:
+    """Train ``variant`` into ``out`` for the first ``stop`` steps of the main schedule
+    (``resume``: go on from the run's last checkpoint, every 100 steps)."""
+    from sam2_training import train
 
     out.mkdir(parents=True, exist_ok=True)
-    overrides = [
-        f"output={out}",
-        "data.clip_stride=1",
-        f"trainer.max_steps={MAX_STEPS}",
-        *variant.overrides,
-    ]
-    if variant.hiera:
-        overrides.append(f"model.base={hiera_config(out.parent / f'{out.name}_model.yaml')}")
     if variant.train_clip_length is not None:
         _clip_length_for_training(variant.train_clip_length)
-    cfg = load_train_config(CONFIG, overrides)
+    cfg, overrides = _variant_config(variant, out)
+    if resume:
+        cfg = replace(cfg, resume=True)
     state: dict = {"step": 0, "cpu": None, "skip": True}
     cpu_seconds: list[tuple[int, float]] = []  # (step, CPU seconds of that step)
 
@@ -177,6 +179,78 @@ def train_variant(variant: Variant, out: Path, stop: int) -> None:
         with open(out / CPU_FILE, "w", newline="") as handle:
             handle.write("step,cpu_seconds\n")
             handle.writelines(f"{step},{sec:.4f}\n" for step, sec in cpu_seconds)
+
+
+def _variant_config(variant: Variant, out: Path):
+    """The variant's run config (the main run's with its change), output in ``out``."""
+    from sam2_training import load_train_config
+
+    overrides = [
+        f"output={out}",
+        "data.clip_stride=1",
+        f"trainer.max_steps={MAX_STEPS}",
+        *variant.overrides,
+    ]
+    if variant.hiera:
+        overrides.append(f"model.base={hiera_config(out.parent / f'{out.name}_model.yaml')}")
+    return load_train_config(CONFIG, overrides), overrides
+
+
+def time_steps(names: list[str], out: Path, rounds: int, steps: int, every: int) -> Path:
+    """CPU seconds of training steps of each variant, measured in ONE process, in turns
+    (``steps`` steps of each variant, ``rounds`` times), so that every variant runs under
+    the same load; the data are every ``every``-th generated item of the main run's
+    cache (read only; same kinds in the same proportions), loaded once. Each variant
+    trains its own model from step 0 on its own samples (the main run's, for the conv
+    variants), after one warm-up step. Writes ``out/step_cpu.csv``."""
+    from sam2_training import loop, synthetic_data
+    from sam2_training.data_setup import prepare_data
+
+    jobs = synthetic_data._jobs
+    synthetic_data._jobs = lambda cfg: jobs(cfg)[::every]
+    out.mkdir(parents=True, exist_ok=True)
+    runs, batches = {}, {}
+    data = None
+    build = loop.build_datasets
+    for name in names:
+        variant = VARIANTS[name]
+        cfg, _ = _variant_config(variant, out / name)
+        if data is None:
+            data = prepare_data(cfg.data, cfg.trainer.seed)
+        if variant.train_clip_length is not None:
+            _clip_length_for_training(variant.train_clip_length)
+        try:
+            run = loop._Run(cfg, data, None, None)
+        finally:
+            loop.build_datasets = build
+        run.sampler.set_position(0, 0)
+        runs[name], batches[name] = run, iter(run._loader(run.train_set))
+    records = []
+
+    def one(name: str) -> float:
+        run = runs[name]
+        start = time.process_time()
+        run._train_step(next(batches[name]))
+        run.step += 1
+        return time.process_time() - start
+
+    for name in names:
+        one(name)  # warm-up
+    for r in range(rounds):
+        for name in names:
+            for _ in range(steps):
+                records.append((name, r, runs[name].step, one(name)))
+            log.info(
+                "round %d %s: %.2f CPU s/step",
+                r,
+                name,
+                statistics.median([c for n, rr, _, c in records if n == name and rr == r]),
+            )
+    path = out / "step_cpu.csv"
+    with open(path, "w", newline="") as handle:
+        handle.write("variant,round,step,cpu_seconds\n")
+        handle.writelines(f"{n},{r},{st},{c:.4f}\n" for n, r, st, c in records)
+    return path
 
 
 # --------------------------------------------------------------------------- table
@@ -227,33 +301,44 @@ def cpu_per_step(path: Path, last: int = max(VAL_STEPS)) -> float | None:
     return statistics.median(values) if values else None
 
 
+def timed_cpu(path: Path) -> dict[str, float]:
+    """Median CPU seconds of a step per variant from :func:`time_steps`' ``step_cpu.csv``."""
+    if not path.exists():
+        return {}
+    found: dict[str, list[float]] = {}
+    for row in read_metrics(path):
+        found.setdefault(row["variant"], []).append(float(row["cpu_seconds"]))
+    return {name: statistics.median(values) for name, values in found.items()}
+
+
 def table_rows(
-    runs: dict[str, Path], cpu: dict[str, float | None] | None = None
+    runs: dict[str, Path | None], cpu: dict[str, float | None] | None = None
 ) -> list[dict[str, object]]:
     """One row per (run, validation step).
 
-    ``runs`` maps a variant name (or ``main``) to its ``metrics.csv``; ``cpu`` maps the
-    same names to the median CPU seconds of a step (``main``: the ``baseline`` variant's,
-    which replays the main run); CPU costs are also given as ratios to the main run's.
+    ``runs`` maps a variant name (or ``main``) to its ``metrics.csv`` (None: not trained,
+    timed only: one row without measures); ``cpu`` maps the same names to the median CPU
+    seconds of a step. CPU costs are also given as ratios to the main run's.
     """
     cpu = cpu or {}
-    summaries = {name: summarise(read_metrics(path)) for name, path in runs.items()}
     base_cpu = cpu.get("main")
     rows = []
-    for name, s in summaries.items():
+    for name, path in runs.items():
         label = "main run (conv_micro, all tasks)" if name == "main" else VARIANTS[name].label
-        speed, cost = s["steps_per_s"], cpu.get(name)
-        for step in VAL_STEPS:
+        s = summarise(read_metrics(path)) if path is not None else {}
+        cost = cpu.get(name)
+        for step in VAL_STEPS if path is not None else ("-",):
             rows.append(
                 {
                     "run": name,
                     "variant": label,
+                    "steps_run": s.get("last_step", 0),
                     "step": step,
-                    "one_click_iou": _fmt(s[f"val_one_click_iou@{step}"]),
-                    "tracking_iou": _fmt(s[f"val_tracking_iou@{step}"]),
-                    "instance_f1": _fmt(s[f"val_instance_f1@{step}"]),
-                    "val_score": _fmt(s[f"val_score@{step}"]),
-                    "steps_per_s": _fmt(speed),
+                    "one_click_iou": _fmt(s.get(f"val_one_click_iou@{step}")),
+                    "tracking_iou": _fmt(s.get(f"val_tracking_iou@{step}")),
+                    "instance_f1": _fmt(s.get(f"val_instance_f1@{step}")),
+                    "val_score": _fmt(s.get(f"val_score@{step}")),
+                    "steps_per_s": _fmt(s.get("steps_per_s")),
                     "cpu_s_per_step": _fmt(cost, 2),
                     "cpu_vs_main": _fmt(cost / base_cpu if cost and base_cpu else None, 2),
                 }
@@ -263,6 +348,7 @@ def table_rows(
 
 COLUMNS = [
     ("variant", "variant"),
+    ("steps_run", "steps run"),
     ("step", "step"),
     ("one_click_iou", "one-click IoU"),
     ("tracking_iou", "tracking IoU"),
@@ -278,35 +364,56 @@ def write_results(runs_dir: Path, main: Path, notes: list[str], out: Path = RESU
     """Write ``ablation.csv`` / ``.md`` from the main run and the variants in ``runs_dir``."""
     from harness import environment, write_table
 
-    runs = {"main": main}
-    cpu = {"main": cpu_per_step(runs_dir / "baseline" / CPU_FILE)}
+    runs: dict[str, Path | None] = {"main": main}
+    # CPU per step: the in-turns measurement (timing/step_cpu.csv) where there is one,
+    # else the variant run's own log (the main run: its replay, the baseline variant)
+    timed = timed_cpu(runs_dir / "timing" / "step_cpu.csv")
+    cpu = {"main": timed.get("baseline", cpu_per_step(runs_dir / "baseline" / CPU_FILE))}
     for name in VARIANTS:
         path = runs_dir / name / "metrics.csv"
-        if name != "baseline" and path.exists():
-            runs[name] = path
-            cpu[name] = cpu_per_step(runs_dir / name / CPU_FILE)
+        if name != "baseline" and (path.exists() or name in timed):
+            runs[name] = path if path.exists() else None
+            cpu[name] = timed.get(name, cpu_per_step(runs_dir / name / CPU_FILE))
     rows = table_rows(runs, cpu)
     env = environment({"config": CONFIG, "seed": 2026}, torch_threads=1)
     head = [
         "# Ablation of the bundled model's recipe (same CPU, same data, same schedule)",
         "",
         "Each variant changes one thing in the bundled run (`microscopy_conv`, seed 2026, "
-        "`data.clip_stride=1`, `trainer.max_steps=12000` so the learning-rate schedule is "
-        "the main run's, stopped after step 600); validation is the run's own held-out "
-        "split (48 samples). Reproduce: `python benchmarks/bench_ablation.py train "
-        "VARIANT --out /tmp/ha/VARIANT`, then `python benchmarks/bench_ablation.py table`.",
+        "the same generated data and held-out split, `data.clip_stride=1` as the main run's "
+        "steps 0-5,300, `trainer.max_steps=12000` so the learning-rate schedule is the main "
+        "run's) and is stopped after step 600 (or earlier: steps run); validation: 48 "
+        "held-out samples, the main run's code. The driver replays the main run exactly "
+        "(`baseline`: loss at step 20 equal to the last digit). Hiera variant: "
+        "`sam2.1_hiera_micro` (trunk 3.00 M parameters, model 4.92 M) with conv_micro's "
+        "prompt maps and instance head; conv_micro: trunk 1.90 M, model 3.81 M; the same "
+        "neck, decoder and memory. Commands: `PYTHONPATH=/work/train_copy/src "
+        "OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/bench_ablation.py train "
+        "VARIANT --out /tmp/ha/VARIANT [--stop 300]`, then `... bench_ablation.py timing "
+        "baseline no_instance no_clips hiera_prompt_maps` and `... bench_ablation.py table`.",
         "",
     ]
     return write_table(out, "ablation", rows, env, columns=COLUMNS, head=head, notes=notes)
 
 
 NOTES = [
-    "Steps/s: median of the training log (every 20 steps, validation excluded) over "
-    "steps 1-600, one torch thread on a 2-core CPU shared with the main run and other "
-    "jobs; the main run's rows at 300 and 600 ran under other load, so read speeds as "
-    "rough ratios.",
-    "`no_instance`: its instance F1 is that of an untrained head; the val score mixes "
-    "the three measures, so compare the one-click and tracking columns.",
+    "CPU s / step: `bench_ablation.py timing baseline no_instance no_clips "
+    "hiera_prompt_maps` (one process, the variants in turns: 3 rounds of 4 steps each "
+    "after a warm-up step, every 10th generated item, one thread; 2026-12-07 under a "
+    "load of 4-8 on 2 cores). The main run's cost is its replay (`baseline`). "
+    "`baseline`, `no_instance` and the Hiera variant train on the same samples step for "
+    "step, so their per-step ratios pair up: no instance task 0.92 +- 0.05 of a step "
+    "(-0.26 s), Hiera 1.21 +- 0.06 (+0.76 s); `no_clips` draws other (still) samples: "
+    "0.49 of a step on average.",
+    "Steps/s (wall): median of the training log over steps 1-600 (validation left out), "
+    "on a CPU shared with the main run and other jobs (the Hiera run got 0.03-0.14 "
+    "steps/s as the load changed): not a cost, see the CPU column.",
+    "Steps run: the Hiera run was stopped at step 380 (time box; the CPU was overloaded) "
+    "and `no_clips` at step 300, so their step-600 cells are empty. "
+    "`bench_ablation.py train VARIANT --out DIR --resume` goes on from the last "
+    "checkpoint (every 100 steps) to step 600.",
+    "`no_instance` (timed only here): its head would not be trained, so its instance F1 "
+    "and val score would not compare; its one-click and tracking columns would.",
 ]
 
 
@@ -317,6 +424,13 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("variant", choices=sorted(VARIANTS))
     tr.add_argument("--out", type=Path, required=True)
     tr.add_argument("--stop", type=int, default=max(VAL_STEPS))
+    tr.add_argument("--resume", action="store_true", help="go on from the last checkpoint")
+    tm = sub.add_parser("timing", help="CPU s per step of variants, in turns, one process")
+    tm.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
+    tm.add_argument("--out", type=Path, default=Path("/tmp/ha/timing"))
+    tm.add_argument("--rounds", type=int, default=3)
+    tm.add_argument("--steps", type=int, default=4)
+    tm.add_argument("--every", type=int, default=10)
     tb = sub.add_parser("table", help="write benchmarks/results/ablation.*")
     tb.add_argument("--runs", type=Path, default=Path("/tmp/ha"))
     tb.add_argument("--main", type=Path, default=MAIN_RUN)
@@ -325,7 +439,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "train":
         if os.environ.get("OMP_NUM_THREADS") != "1":
             log.warning("OMP_NUM_THREADS is not 1: the main run trains with one thread")
-        train_variant(VARIANTS[args.variant], args.out, args.stop)
+        train_variant(VARIANTS[args.variant], args.out, args.stop, args.resume)
+    elif args.command == "timing":
+        print(time_steps(args.variants, args.out, args.rounds, args.steps, args.every))
     else:
         print(write_results(args.runs, args.main, NOTES))
 

@@ -90,3 +90,23 @@ def test_write_results_compares_variants_with_the_main_run(tmp_path: Path) -> No
     assert records[2]["cpu_vs_main"] == "0.62"
     text = md.read_text()
     assert "a note" in text and "conv, no instance task" in text
+
+
+def test_a_variant_only_timed_gets_one_row_with_its_cost(tmp_path: Path) -> None:
+    bench = _script()
+    main = _metrics(tmp_path / "main" / "metrics.csv", {20: 0.3}, {300: (0.4, 0.1, 0, 0.2)})
+    timing = tmp_path / "runs" / "timing"
+    timing.mkdir(parents=True)
+    (timing / "step_cpu.csv").write_text(
+        "variant,round,step,cpu_seconds\nbaseline,0,1,4.0\nno_clips,0,1,2.0\nno_clips,0,2,3.0\n"
+    )
+    bench.write_results(tmp_path / "runs", main, [], out=tmp_path / "out")
+    with open(tmp_path / "out" / "ablation.csv", newline="") as handle:
+        records = list(csv.DictReader(handle))
+    assert [(r["run"], r["step"]) for r in records] == [
+        ("main", "300"),
+        ("main", "600"),
+        ("no_clips", "-"),
+    ]
+    assert records[2]["cpu_s_per_step"] == "2.50" and records[2]["cpu_vs_main"] == "0.62"
+    assert records[2]["one_click_iou"] == "-"
