@@ -57,7 +57,10 @@ def finetune(
         Model to start from: a name from ``sam2_engine.list_models()`` or a ``.pt``
         written by a previous fine-tuning. Settings the model recommends for
         fine-tuning (its ``recommended["finetune"]``, e.g. the bundled model's learning
-        rate) are applied over ``config``; the arguments below override them.
+        rate) are applied over a ``config`` given by name; the arguments below override
+        them. A :class:`~sam2_training.config.TrainConfig` is taken as the caller's
+        complete choice: nothing is applied over it (build it with
+        :func:`~sam2_training.base_model.finetune_defaults` to start from them).
     output
         Run folder (``last.pt``, ``best.pt``, ``training_state.pt``, metrics, config),
         or a ``.pt`` path for the final weights (its run folder is ``<stem>_run``).
@@ -112,8 +115,11 @@ def finetune(
     >>> path = finetune(data.image, data.labels, "test_tiny", output=tmp_path, max_steps=2,
     ...                 overrides={"data.val_fraction": 0})  # doctest: +SKIP
     """
-    cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
-    cfg = apply_overrides(cfg, finetune_defaults(str(base_model), base_checkpoint))
+    if isinstance(config, TrainConfig):  # the caller's own choice, recommendations and all
+        cfg = config
+    else:
+        recommended = finetune_defaults(str(base_model), base_checkpoint)
+        cfg = apply_overrides(load_train_config(config), recommended)
     settings: dict[str, Any] = {
         "model.base": str(base_model),
         "output": str(output),

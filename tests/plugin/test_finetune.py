@@ -384,3 +384,19 @@ def test_presets_take_what_the_base_model_recommends(tmp_path):
     assert (plain.lr, plain.freeze) == (5e-5, ("image_encoder",)), "the CPU preset"
     assert ours.image_size == plain.image_size, "not recommended: the device's preset"
     assert FinetuneSettings.for_device("cpu", path, lr=1e-5).lr == 1e-5, "the user's wins"
+
+
+def test_the_tab_runs_what_the_model_recommends_under_the_users_settings(make, tmp_path):
+    import sam2_engine as se
+
+    model = se.build_model("test_tiny", checkpoint=False)
+    model.recommended = {
+        "finetune": {"optim.lr": 3e-4, "prompts.num_correction_points": 1, "trainer.batch_size": 2}
+    }
+    path = str(se.save_checkpoint(model, tmp_path / "ours.pt"))
+    c = make(ok_pairs(), base_model=path, lr=1e-3)  # the user changed the learning rate
+    cfg = c.config(collect_arrays(c.pairs))
+    assert cfg.optim.lr == 1e-3, "the user's learning rate is the one that runs"
+    assert cfg.prompts.num_correction_points == 1 and cfg.trainer.batch_size == 2
+    plain = make(ok_pairs()).config(collect_arrays(ok_pairs()))
+    assert plain.prompts.num_correction_points == 7, "a model recommending nothing: the preset"

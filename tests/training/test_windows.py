@@ -166,9 +166,8 @@ def test_fine_tuning_uses_what_the_base_model_recommends(tmp_path, monkeypatch):
             None,
             base,
             tmp_path / "run",
-            config="finetune_cpu",
             return_result=True,
-            **settings,
+            **{"config": "finetune_cpu", **settings},
         )
 
     cfg = config_of(str(path))
@@ -176,3 +175,5 @@ def test_fine_tuning_uses_what_the_base_model_recommends(tmp_path, monkeypatch):
     assert config_of(str(path), lr=1e-5).optim.lr == 1e-5, "the caller's own setting wins"
     cfg = config_of("test_tiny")
     assert cfg.optim.lr == 5e-5 and cfg.trainer.freeze == ["image_encoder"]
+    given = api.load_train_config("finetune_cpu", {"optim.lr": 1e-3})
+    assert config_of(str(path), config=given).optim.lr == 1e-3, "a TrainConfig runs as given"

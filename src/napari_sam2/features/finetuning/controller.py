@@ -110,13 +110,18 @@ class FinetuneController:
 
     # ------------------------------------------------------------------ checks
     def config(self, arrays: TrainingArrays, output: Path | None = None) -> Any:
-        """The run config: the device's preset with the settings applied (validated)."""
+        """The run config (validated): the device's preset, then what the base model
+        recommends for fine-tuning itself, then the tab's settings (the user's own win)."""
         from sam2_training import load_train_config
+        from sam2_training.base_model import finetune_defaults
 
         s = self.settings
+        base = str(s.base_model)
+        recommended = finetune_defaults(base, base if base.endswith(".pt") else None)
         if not s.lr > 0:
             raise ValueError(f"the learning rate must be a positive number, got {s.lr}")
         overrides = {
+            **recommended,
             "model.base": str(s.base_model),
             "model.image_size": s.image_size,
             "optim.lr": float(s.lr),
