@@ -27,13 +27,20 @@ from pathlib import Path
 import torch
 
 import sam2_engine as se
+from sam2_training.instance_tuning import tune_instance_thresholds
 from sam2_training.quality import measure_quality
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = Path(se.__file__).parent / "weights" / "_bundled"
 CURVES = ROOT / "docs" / "curves"
-#: the code a measurement depends on: inference, the held-out data, the measures
-MEASURED_BY = ("src/sam2_engine", "src/sam2_synthetic", "training/quality.py")
+#: the code a measurement depends on: inference, the held-out data, the measures, the
+#: tuning of the instance thresholds
+MEASURED_BY = (
+    "src/sam2_engine",
+    "src/sam2_synthetic",
+    "training/quality.py",
+    "training/instance_tuning.py",
+)
 NAME = "microscopy"
 #: segment-everything settings for the bundled window model, tuned on generated data (the
 #: plugin's samples and two generated fields, none from the held-out seeds): the model's
@@ -88,12 +95,19 @@ Z_PROFILE = {"end_below_object_score": 2.0}
 def recommend(model: se.SAM2Model) -> se.SAM2Model:
     """``model`` with today's inference recommendations (segment everything, fine-tuning,
     z-stacks) over what it carries: the candidate and the bundled model are measured, and
-    the candidate is installed, with the same ones."""
+    the candidate is installed, with the same ones; and its instance head's thresholds,
+    tuned for its own weights on generated tuning fields (about two CPU-minutes)."""
+    tuning = tune_instance_thresholds(model)
+    print(
+        f"instance thresholds: foreground {tuning.foreground_threshold}, seeds "
+        f"{tuning.seed_threshold}: tuning F1 {tuning.f1:.3f} (defaults {tuning.default_f1:.3f})"
+    )
     model.recommended = {
         **model.recommended,
         "automatic": dict(AUTOMATIC),
         "finetune": dict(FINETUNE),
         "z_profile": dict(Z_PROFILE),
+        "instance": tuning.recommendation(),
     }
     return model
 

@@ -32,7 +32,13 @@ from scipy import ndimage as ndi
 
 from sam2_training.object_match import object_f1
 
-__all__ = ["QualityReport", "held_out_field", "measure_quality", "prompt_ious"]
+__all__ = [
+    "QualityReport",
+    "generated_field",
+    "held_out_field",
+    "measure_quality",
+    "prompt_ious",
+]
 
 HELD_OUT_SEED = 900_000  # training recipes draw from seeds far below this
 DIAMETERS = (10.0, 40.0)
@@ -73,31 +79,44 @@ class QualityReport:
         return out
 
 
-def _style(rng: np.random.Generator, shape: tuple[int, int], modality: str = "nuclear"):
+def _style(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    modality: str = "nuclear",
+    diameters: tuple[float, float] = DIAMETERS,
+):
     import sam2_synthetic as syn
 
     style = syn.random_style(rng, modality=modality, shape=shape)
-    d = math.exp(rng.uniform(math.log(DIAMETERS[0]), math.log(DIAMETERS[1])))
+    d = math.exp(rng.uniform(math.log(diameters[0]), math.log(diameters[1])))
     return dataclasses.replace(style, diameter=d)
+
+
+def generated_field(
+    seed: tuple[int, ...],
+    modality: str = "nuclear",
+    shape: tuple[int, int] = (512, 512),
+    diameters: tuple[float, float] = DIAMETERS,
+):
+    """A generated field (``image``, ``labels``) of one ``modality`` ("nuclear",
+    "cytoplasm" or "phase") with a random look and objects of a diameter drawn
+    log-uniformly from ``diameters`` (pixels); ``seed`` decides everything."""
+    import sam2_synthetic as syn
+
+    style = _style(np.random.default_rng(list(seed)), shape, modality, diameters)
+    return syn.microscopy_image(shape, seed=seed, style=style)
 
 
 def held_out_field(index: int, shape: tuple[int, int] = (512, 512)):
     """A held-out nuclear field (``image``, ``labels``) with nuclei of 10-40 px."""
-    import sam2_synthetic as syn
-
-    rng = np.random.default_rng([HELD_OUT_SEED, 1, index])
-    return syn.microscopy_image(shape, seed=(HELD_OUT_SEED, 1, index), style=_style(rng, shape))
+    return generated_field((HELD_OUT_SEED, 1, index), "nuclear", shape)
 
 
 def held_out_cell_field(index: int, shape: tuple[int, int] = (512, 512)):
     """A held-out field of whole cells (cytoplasm stain or phase contrast, alternately)
     with cells of 10-40 px."""
-    import sam2_synthetic as syn
-
     modality = ("cytoplasm", "phase")[index % 2]
-    rng = np.random.default_rng([HELD_OUT_SEED, 3, index])
-    style = _style(rng, shape, modality)
-    return syn.microscopy_image(shape, seed=(HELD_OUT_SEED, 3, index), style=style)
+    return generated_field((HELD_OUT_SEED, 3, index), modality, shape)
 
 
 def _interior_point(mask: np.ndarray) -> tuple[float, float]:

@@ -56,7 +56,12 @@ _SURFACE = {
     "video.order": ["propagation_order", "DIRECTIONS"],
     "automatic.generator": ["AutomaticMaskGenerator"],
     "automatic.settings": ["MaskGeneratorSettings", "FilterReport"],
-    "automatic.instances": ["InstanceSegmenter", "InstanceSettings", "has_instance_head"],
+    "automatic.instances": [
+        "InstanceSegmenter",
+        "InstanceSettings",
+        "has_instance_head",
+        "plateau_diameter",
+    ],
     # images and masks
     "focus.window": ["Window"],
     "focus.policy": ["WindowPolicy"],
@@ -86,6 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         InstanceSegmenter,
         InstanceSettings,
         has_instance_head,
+        plateau_diameter,
     )
     from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
     from sam2_engine.build import build_model, default_model_name, list_models

@@ -66,6 +66,39 @@ def test_estimated_diameter_is_a_positive_size(segmenter):
     assert auto.estimate_diameter(rgb) > 0
 
 
+def test_the_size_is_where_found_sizes_stop_following_the_probe():
+    # texture at small probes: the head finds objects at whatever size it is told (a
+    # consistent but unstable answer); the real objects, about 30 px, come out at 28-31
+    # px over three probes: the plateau wins even though a small probe is more consistent
+    probes = [6.0 * 1.35**k for k in range(9)]
+    found = [6.1, 8.0, 11.1, 14.0, 28.0, 29.5, 31.0, 33.0, None]
+    estimate = se.plateau_diameter(probes, found)
+    assert 28.0 <= estimate <= 31.0
+
+
+def test_the_size_falls_back_to_the_most_consistent_probe_without_a_plateau():
+    probes = [10.0, 20.0, 40.0]
+    assert se.plateau_diameter(probes, [None, 18.0, None]) == 18.0
+    assert se.plateau_diameter(probes, [None, None, None]) is None
+    with pytest.raises(ValueError, match="probes"):
+        se.plateau_diameter(probes, [1.0])
+
+
+def test_a_model_brings_its_own_thresholds(segmenter):
+    model = segmenter.model
+    model.recommended = {"instance": {"foreground_threshold": 0.45, "seed_threshold": 0.8}}
+    try:
+        settings = se.InstanceSegmenter(model).settings
+        assert (settings.foreground_threshold, settings.seed_threshold) == (0.45, 0.8)
+        assert se.InstanceSettings.for_model(model, seed_threshold=0.6).seed_threshold == 0.6
+        model.recommended = {"instance": {"tile": 3}}
+        with pytest.raises(ValueError, match="unknown instance settings"):
+            se.InstanceSegmenter(model)
+    finally:
+        model.recommended = {}
+    assert se.InstanceSegmenter(model).settings == se.InstanceSettings()
+
+
 @pytest.mark.parametrize("bad", [0, -3, float("nan")])
 def test_bad_diameter_is_refused(segmenter, bad):
     with pytest.raises(ValueError, match="diameter"):

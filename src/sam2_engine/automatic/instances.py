@@ -33,10 +33,19 @@ from sam2_engine.imaging.lazy_plane import LazyPlane
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.progress import CancelCallback, ProgressCallback
 
-__all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head"]
+__all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head", "plateau_diameter"]
 
-#: diameters (image pixels) tried when estimating the object size
-PROBE_DIAMETERS = (7.0, 12.0, 20.0, 34.0, 58.0, 100.0)
+#: diameters (image pixels) tried when estimating the object size: 6 to 121 px, each
+#: 1.35 times the one before (the estimate needs both neighbours of a probe: 8-90 px)
+PROBE_DIAMETERS = tuple(round(6.0 * 1.35**k, 2) for k in range(11))
+#: weight of a probe's instability (spread of the sizes found by it and its neighbours, in
+#: log units) against its inconsistency (found / assumed size, in log units); chosen on
+#: 64 generated tuning fields (sam2_training.instance_tuning seeds) for two models: within
+#: 1.3x of the true size on 97-98 % of fields (the consistency alone: 69-73 %)
+PLATEAU_WEIGHT = 3.0
+#: the thresholds a model may recommend (``model.recommended["instance"]``, stored with
+#: its weights): they are on its own head's scale, so they travel with the weights
+RECOMMENDABLE = ("foreground_threshold", "seed_threshold", "min_seed", "min_area_fraction")
 
 
 def has_instance_head(model: SAM2Model) -> bool:
@@ -81,11 +90,13 @@ class InstanceSettings:
         against a box prompt that grabbed a neighbour).
     """
 
-    # chosen on generated tuning fields (16 fields of nuclei, cytoplasm and phase stains,
-    # 7-60 px objects, seeds neither held-out nor drawn by training): relative seeds at
-    # 0.7 of the local peak instead of 0.5 part touching objects whose saddle the head
-    # leaves high (F1 with the true diameter 0.68 -> 0.76), and a foreground at 0.6 with
-    # them estimates the diameter within 1.3x on 88 % of fields instead of 75 %
+    # defaults for a model that recommends none (the bundled model carries its own, tuned
+    # for its weights by sam2_training.instance_tuning). Chosen for the step-3,600 model on
+    # generated tuning fields (16 fields of nuclei, cytoplasm and phase stains, 7-60 px
+    # objects, seeds neither held-out nor drawn by training): relative seeds at 0.7 of the
+    # local peak instead of 0.5 part touching objects whose saddle the head leaves high
+    # (F1 with the true diameter 0.68 -> 0.76), and a foreground at 0.6 with them
+    # estimates the diameter within 1.3x on 88 % of fields instead of 75 %
     foreground_threshold: float = 0.6
     seed_threshold: float = 0.7
     min_seed: float = 0.05
@@ -111,6 +122,26 @@ class InstanceSettings:
         if not self.tile_halo > 0:
             raise ValueError(f"tile_halo={self.tile_halo} must be a positive number of diameters")
 
+    @classmethod
+    def for_model(cls, model: Any, **overrides: Any) -> InstanceSettings:
+        """The settings to start from with ``model``: the thresholds it recommends
+        (``model.recommended["instance"]``, fields of :data:`RECOMMENDABLE`) over the
+        defaults, then ``overrides``.
+
+        Raises
+        ------
+        ValueError
+            The model recommends a field that is not one of :data:`RECOMMENDABLE`.
+        """
+        spec = dict((getattr(model, "recommended", None) or {}).get("instance") or {})
+        unknown = sorted(set(spec) - set(RECOMMENDABLE))
+        if unknown:
+            raise ValueError(
+                f"the model recommends unknown instance settings {unknown}; a model may "
+                f"recommend only {', '.join(RECOMMENDABLE)} (fix its 'instance' metadata)"
+            )
+        return cls(**{**{k: float(v) for k, v in spec.items()}, **overrides})
+
 
 class InstanceSegmenter:
     """Label every object of an image with the model's instance head.
@@ -122,7 +153,8 @@ class InstanceSegmenter:
     diameter : float, optional
         Typical object diameter in image pixels; None estimates it per image.
     settings : InstanceSettings, optional
-        Thresholds.
+        Thresholds; by default those the model recommends
+        (:meth:`InstanceSettings.for_model`).
 
     Attributes
     ----------
@@ -156,7 +188,7 @@ class InstanceSegmenter:
             raise ValueError(f"diameter={diameter} must be a positive number of pixels, or None")
         self.model = model
         self.diameter = None if diameter is None else float(diameter)
-        self.settings = settings or InstanceSettings()
+        self.settings = settings or InstanceSettings.for_model(model)
         self.last_diameter: float | None = None
         self.last_cancelled = False
 
@@ -245,11 +277,14 @@ class InstanceSegmenter:
         array, or a LazyPlane: only the central crops are read).
 
         Each probe diameter d rescales a central crop so that objects of size d would
-        match the head; the probe whose objects come out closest to d wins, and their
-        median size is the estimate. With no object at any scale, the head's own
-        diameter is returned (the image is then used at its own scale).
+        match the head, and the median size of what the head finds is noted. At the true
+        size, the objects come out at the size assumed and *stay* that size when the
+        probe changes a little (a plateau); a texture or a fragment of an object, which
+        the head also finds at whatever size it is told, grows with the probe. See
+        :func:`plateau_diameter`. With objects at no scale, the head's own diameter is
+        returned (the image is then used at its own scale).
         """
-        best: tuple[float, float] | None = None
+        found: list[float | None] = []
         total = len(PROBE_DIAMETERS) + 1
         for i, probe in enumerate(PROBE_DIAMETERS):
             scale = self.head_diameter / probe
@@ -258,13 +293,10 @@ class InstanceSegmenter:
             labels = self.labels_from_maps(fg, dist, probe)
             if progress is not None:
                 progress(i + 1, total)
-            found = _median_diameter(labels)
-            if found is None or np.count_nonzero(np.bincount(labels.ravel())[1:]) < 2:
-                continue
-            error = abs(np.log(found / probe))
-            if best is None or error < best[0]:
-                best = (error, found)
-        return self.head_diameter if best is None else float(best[1])
+            several = np.count_nonzero(np.bincount(labels.ravel())[1:]) >= 2
+            found.append(_median_diameter(labels) if several else None)
+        estimate = plateau_diameter(PROBE_DIAMETERS, found)
+        return self.head_diameter if estimate is None else estimate
 
     @torch.inference_mode()
     def maps(self, rgb: np.ndarray, diameter: float) -> tuple[np.ndarray, np.ndarray]:
@@ -354,6 +386,48 @@ class InstanceSegmenter:
         if small.size:
             labels[np.isin(labels, small)] = 0
         return _relabel(labels)
+
+
+def plateau_diameter(
+    probes: tuple[float, ...] | list[float],
+    found: list[float | None],
+    weight: float = PLATEAU_WEIGHT,
+) -> float | None:
+    """The object size from the sizes found at each probe size.
+
+    Parameters
+    ----------
+    probes : sequence of float, length P
+        Object diameters assumed (pixels), increasing.
+    found : list of float or None, length P
+        Median diameter of the objects found with each assumption; None where fewer than
+        two objects were found.
+
+    Returns
+    -------
+    float or None
+        For the probe k (with found sizes at k - 1, k and k + 1) that minimises
+        ``|log(found_k / probe_k)| + weight * std(log found_{k-1..k+1})``: the geometric
+        mean of those three sizes. Where no probe has both neighbours, the found size
+        closest to its probe; None when nothing was found.
+    """
+    if len(probes) != len(found):
+        raise ValueError(f"{len(probes)} probes but {len(found)} found sizes")
+    logs = [None if f is None else float(np.log(f)) for f in found]
+    best: tuple[float, float] | None = None
+    for k in range(1, len(probes) - 1):
+        near = logs[k - 1 : k + 2]
+        if any(v is None for v in near):
+            continue
+        score = abs(near[1] - np.log(probes[k])) + weight * float(np.std(near))
+        if best is None or score < best[0]:
+            best = (score, float(np.exp(np.mean(near))))
+    if best is None:
+        pairs = [
+            (abs(np.log(f / p)), f) for p, f in zip(probes, found, strict=True) if f is not None
+        ]
+        return float(min(pairs)[1]) if pairs else None
+    return best[1]
 
 
 def _as_plane(image: Any, channel_axis: int | None) -> LazyPlane:
