@@ -42,7 +42,12 @@ from napari_sam2.features.finetuning.data import (
     collect_arrays,
     summarize,
 )
-from napari_sam2.features.finetuning.presets import VALIDATIONS, FinetuneSettings, preset_for
+from napari_sam2.features.finetuning.presets import (
+    VALIDATIONS,
+    FinetuneSettings,
+    base_finetune_defaults,
+    preset_for,
+)
 from napari_sam2.features.finetuning.progress_text import TrainingCurves
 from napari_sam2.features.finetuning.worker import FinetuneOutcome, RunSlot, TrainingPlan, train
 
@@ -113,11 +118,9 @@ class FinetuneController:
         """The run config (validated): the device's preset, then what the base model
         recommends for fine-tuning itself, then the tab's settings (the user's own win)."""
         from sam2_training import load_train_config
-        from sam2_training.base_model import finetune_defaults
 
         s = self.settings
-        base = str(s.base_model)
-        recommended = finetune_defaults(base, base if base.endswith(".pt") else None)
+        recommended = base_finetune_defaults(str(s.base_model))
         if not s.lr > 0:
             raise ValueError(f"the learning rate must be a positive number, got {s.lr}")
         overrides = {

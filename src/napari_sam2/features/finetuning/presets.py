@@ -97,13 +97,18 @@ _RECOMMENDED_FIELDS = {
 }
 
 
+def base_finetune_defaults(base_model: str) -> dict[str, Any]:
+    """What ``base_model`` (a model name, or a path to a ``.pt`` file, read as its own
+    checkpoint) recommends for fine-tuning itself, as ``{"section.key": value}``."""
+    from sam2_training.base_model import finetune_defaults
+
+    return finetune_defaults(base_model, base_model if base_model.endswith(".pt") else None)
+
+
 def model_recommendations(base_model: str) -> dict[str, Any]:
     """The fields of :class:`FinetuneSettings` that ``base_model``'s file recommends
     (empty for official and random-weight models, and for unreadable files)."""
-    from sam2_training.base_model import finetune_defaults
-
-    path = base_model if base_model.endswith(".pt") else None
-    found = finetune_defaults(base_model, path)
+    found = base_finetune_defaults(base_model)
     out: dict[str, Any] = {}
     for key, name in _RECOMMENDED_FIELDS.items():
         if key in found:
