@@ -33,9 +33,12 @@ import numpy as np
 
 Node = tuple[int, int]  # (frame, detection index): a node of the LAP graph
 MOTHER_HISTORY = 5  # frames before a division that undo_static_mothers looks at
+ABSORBED_SHARE = 0.75  # a merged object holds at least this share of the two cells' areas
 
 __all__ = [
+    "ABSORBED_SHARE",
     "MOTHER_HISTORY",
+    "absorbed",
     "prune_short_daughters",
     "typical_area",
     "typical_motion",
@@ -283,11 +286,79 @@ def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: in
     return undone
 
 
-def prune_short_daughters(graph: object, n_frames: int, short: int) -> None:
+def absorbed(
+    graph: object,
+    end: Node,
+    skip: set[Node],
+    areas: Sequence[np.ndarray],
+    positions: Sequence[np.ndarray],
+    reach: float,
+    share: float = ABSORBED_SHARE,
+) -> bool:
+    """Whether the cell whose chain ends at ``end`` merged into a neighbour's object.
+
+    True when an object of the next frame continues a chain that is not in ``skip``
+    (the ``(frame, index)`` nodes that do not count: her sister's branch), lies within
+    ``reach`` of where ``end`` was or was heading (``positions[t][i]``: row, col and,
+    optionally, the last move; one unit for both), and is at least ``share`` of the
+    summed areas of ``end`` and of that chain's object before it: the two cells
+    detected as one object, the neighbour's track taking it on.
+
+    Parameters
+    ----------
+    graph
+        The LAP graph (``networkx.DiGraph`` over ``(frame, index)`` nodes).
+    end
+        The last node of the vanished chain.
+    skip
+        Nodes whose successors do not count.
+    areas
+        ``areas[t][i]``: the area (pixels) of detection ``i`` of frame ``t``.
+    positions
+        ``positions[t]``: (N, 2) or (N, 4) rows: centroid (row, col), then the last move.
+    reach
+        Largest distance from ``end`` (or her predicted position) to the merged object.
+    share
+        Smallest ratio of the merged object's area to the two objects' summed areas.
+    """
+    g = graph
+    t, i = end
+    if t + 1 >= len(areas):
+        return False
+    here = positions[t][i]
+    guesses = [here[:2]] + ([here[:2] + here[2:4]] if len(here) >= 4 else [])
+    for j in range(len(areas[t + 1])):
+        node = (t + 1, j)
+        if node not in g or g.in_degree(node) != 1:  # type: ignore[attr-defined]
+            continue
+        before = next(iter(g.predecessors(node)))  # type: ignore[attr-defined]
+        if before in skip or before == end or before[0] != t:
+            continue
+        there = positions[t + 1][j][:2]
+        if min(float(np.hypot(*(there - guess))) for guess in guesses) > reach:
+            continue
+        if _area(areas, node) >= share * (_area(areas, end) + _area(areas, before)):
+            return True
+    return False
+
+
+def prune_short_daughters(
+    graph: object,
+    n_frames: int,
+    short: int,
+    areas: Sequence[np.ndarray] | None = None,
+    positions: Sequence[np.ndarray] | None = None,
+    reach: float = 1.0,
+) -> None:
     """Remove the short-lived branches of divisions: a daughter chain that lasts fewer
     than ``short`` frames, ends before the movie's last frame and does not divide was a
     fragment or a flicker of the detector (the mother goes on as the other daughter).
-    Edits the LAP ``graph`` (``networkx.DiGraph`` over ``(frame, index)``) in place."""
+
+    With ``areas`` and ``positions`` (see :func:`absorbed`), a short daughter chain that
+    ends because she merged into a neighbour's object (:func:`absorbed`, her sister's
+    branch not counted: a fragment merges back into her sister) is kept: she did not
+    vanish, the detector lost her in a clump. Edits the LAP ``graph``
+    (``networkx.DiGraph`` over ``(frame, index)``) in place."""
     import networkx as nx
 
     g: nx.DiGraph = graph  # type: ignore[assignment]
@@ -304,6 +375,12 @@ def prune_short_daughters(graph: object, n_frames: int, short: int) -> None:
             leaf = g.out_degree(chain[-1]) == 0
             span = chain[-1][0] - chain[0][0] + 1
             branches.append((chain, leaf and span < short and chain[-1][0] < n_frames - 1))
+        if areas is not None and positions is not None:
+            every = {n for chain, _ in branches for n in chain}
+            branches = [
+                (chain, bad and not absorbed(g, chain[-1], every, areas, positions, reach))
+                for chain, bad in branches
+            ]
         doomed = [chain for chain, bad in branches if bad]
         if len(doomed) == len(branches):  # keep the longest: the cell went on
             doomed.remove(max(doomed, key=lambda c: (c[-1][0] - c[0][0], len(c))))

@@ -52,6 +52,9 @@ from sam2_cells.divisions import (
 )
 from sam2_cells.lineage import TrackRecord
 from sam2_cells.link_windows import LinkGraph, plan_windows
+from sam2_cells.motion import track_velocities
+
+NO_ZERO = 1e-9  # the least cost of a link: laptrack's sparse cost matrices drop a cost of 0
 
 __all__ = [
     "Cue",
@@ -208,6 +211,16 @@ class LinkSettings:
         the movie's length. Each window decides the frames at least
         :attr:`window_margin` from its edges; a movie no longer than one window is
         linked in one piece. 0: always in one piece (memory grows with the movie).
+    predict_motion : bool
+        Link twice: the second time a cell may be found either where she was or where
+        her last move (from the first linking) leads, whichever is nearer
+        (:func:`~sam2_cells.motion.track_velocities`): cells moving about a diameter a
+        frame stay on their tracks.
+    keep_absorbed : bool
+        A daughter shorter than :attr:`min_daughter_frames` is kept when her track ends
+        because she merged into a neighbour's object (the neighbour's next object at
+        least 0.75 of the two objects' summed areas, within :attr:`max_speed` of her:
+        :func:`~sam2_cells.divisions.absorbed`); False drops every short daughter.
     """
 
     max_speed: float = 1.0
@@ -225,6 +238,8 @@ class LinkSettings:
     min_daughter_ratio: float = 0.5
     mother_shrink: float = 0.8
     window_frames: int = 60
+    predict_motion: bool = True
+    keep_absorbed: bool = True
 
     @property
     def window_margin(self) -> int:
@@ -328,12 +343,14 @@ class LapLinker:
             if a[2] > b[2]:
                 a, b = b, a
             cost = float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+            if len(a) > 4:  # predicted motion: the cheaper of staying and moving on
+                cost = min(cost, float((a[0] + a[4] - b[0]) ** 2 + (a[1] + a[5] - b[1]) ** 2))
             cue = cue_of.get(int(b[2]))
             if cue is not None and s.cue_weight and int(b[2]) - int(a[2]) == 1:
                 iou = cue.overlap.get((int(a[3]), int(b[3])), 0.0)
                 w = s.cue_weight
                 cost = (1.0 - w) * cost + w * (1.0 - iou) * s.max_speed**2
-            return cost
+            return max(cost, NO_ZERO)
 
         areas = [c.areas for c in frames]
         shrink = (s.split_distance / reach) ** 2
@@ -350,10 +367,10 @@ class LapLinker:
                 cover = cue.cover.get((int(a[3]), int(b[3])), 0.0)
                 w = s.cue_weight
                 cost = (1.0 - w) * cost + w * (1.0 - cover) * s.split_distance**2
-            return cost
+            return max(cost, NO_ZERO)
 
         def gap(a: np.ndarray, b: np.ndarray) -> float:
-            return float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2)
+            return max(float((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2), NO_ZERO)
 
         start = float(s.start_cost)
         tracker = LapTrack(
@@ -374,7 +391,17 @@ class LapLinker:
 
             return nx.DiGraph()
         tree = tracker.predict(coords)
-        prune_short_daughters(tree, len(frames), s.min_daughter_frames)
+        if s.predict_motion:  # link again, each cell expected where her last move leads
+            moves = track_velocities(tree, [c[:, :2] for c in coords])
+            coords = [np.column_stack([c, m]) for c, m in zip(coords, moves, strict=True)]
+            tree = tracker.predict(coords)
+        positions = [np.delete(c, [2, 3], axis=1) for c in coords]  # (row, col[, move])
+        prune_short_daughters(
+            tree,
+            len(frames),
+            s.min_daughter_frames,
+            *((areas, positions, s.max_speed) if s.keep_absorbed else ()),
+        )
         if s.divisions and s.min_daughter_ratio > 0:
             undo_uneven_divisions(tree, areas, s.min_daughter_ratio)
         if s.divisions and s.merge_window:
