@@ -79,3 +79,17 @@ def test_without_areas_every_short_daughter_is_dropped():
     g.add_edges_from(((t, 0), (t + 1, 0)) for t in range(1, 9))
     prune_short_daughters(g, 10, 5)
     assert g.out_degree((0, 0)) == 1
+
+
+def test_a_cell_exactly_where_her_last_move_leads_is_linked(monkeypatch):
+    import sam2_cells.linking as linking
+
+    frames = [FrameCells(np.array([[20.0, 10.0 + 8 * t]]), np.array([80])) for t in range(6)]
+
+    def tracks() -> int:
+        settings = LinkSettings(gap_frames=0)
+        return len(LapLinker(settings).link(frames, [None] * 6, 10.0).tracks)
+
+    assert tracks() == 1  # a predicted cost of 0 is raised to NO_ZERO
+    monkeypatch.setattr(linking, "NO_ZERO", 0.0)  # laptrack reads a cost of 0 as no link
+    assert tracks() > 1
