@@ -57,6 +57,21 @@ def test_the_box_is_the_object_under_the_click_whichever_probe_sees_it_best(mode
     assert x1 - x0 > 30  # not the 24 px probe, which cuts the disc
 
 
+def test_the_probe_ignores_the_models_segment_everything_thresholds(model):
+    # a model that recommends a foreground threshold above anything the head says would
+    # find no object with it; the probe reads objects with the engine's defaults
+    click = (float(CENTRE[1]), float(CENTRE[0]))
+    probes = [Window.centred(CENTRE[0], CENTRE[1], s, (256, 256)) for s in (48, 112, 256)]
+    plain = object_box_from_instance_head(model, _frame(), probes, click, (256, 256))
+    model.recommended = {"instance": {"foreground_threshold": 0.9999}}
+    try:
+        assert se.InstanceSegmenter(model).settings.foreground_threshold == 0.9999
+        box = object_box_from_instance_head(model, _frame(), probes, click, (256, 256))
+    finally:
+        model.recommended = {}
+    assert plain is not None and box == plain
+
+
 def _merging_head(images: torch.Tensor) -> torch.Tensor:
     """A head that, like a real one below its training scale, joins objects closer than
     a few model pixels: the seeing head after a closing of radius 4 (model pixels)."""
