@@ -234,8 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         "nucleus each (a napari ViewerModel: no OpenGL drawing is timed).",
         "",
     ]
-    write_table(args.out, "big_plugin", rows, env, columns=COLUMNS, head=head,
-                notes=[NOTES, ""], fields=FIELDS)
+    write_table(
+        args.out,
+        "big_plugin",
+        rows,
+        env,
+        columns=COLUMNS,
+        head=head,
+        notes=[NOTES, ""],
+        fields=FIELDS,
+    )
     return 0
 
 

@@ -54,8 +54,10 @@ PATHS = {
     "gui": "GUI path: mouse event -> worker thread -> preview layer",
 }
 
-COLUMNS = [(key, key.replace("_ms", " ms")) for key in
-           ("path", "clicks", "median_ms", "p90_ms", "min_ms", "max_ms")]
+COLUMNS = [
+    (key, key.replace("_ms", " ms"))
+    for key in ("path", "clicks", "median_ms", "p90_ms", "min_ms", "max_ms")
+]
 BIG_COLUMNS = [
     ("image", "image"),
     ("path", "path"),
@@ -272,8 +274,13 @@ def big_images(sizes: list[int], clicks: int, out: Path) -> int:
                 autosave_copy_ms=autosave_ms if isinstance(labels, np.ndarray) else "zarr",
             )
             rows.append(row)
-            log.info("%-14s %-18s median %7.1f ms  p90 %7.1f ms", row["image"], name,
-                     row["median_ms"], row["p90_ms"])
+            log.info(
+                "%-14s %-18s median %7.1f ms  p90 %7.1f ms",
+                row["image"],
+                name,
+                row["median_ms"],
+                row["p90_ms"],
+            )
         del c, image
     env = environment({"model": "microscopy (bundled, windowed)"})
     head = [

@@ -132,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         "session: `start` + a click on frame 0, then propagation of the later "
         "frames (one object); image: `set_image` per frame.",
     ]
-    path = write_table(args.out, "embedding_cache", rows, env, columns=COLUMNS, head=head,
-                       notes=notes)
+    path = write_table(
+        args.out, "embedding_cache", rows, env, columns=COLUMNS, head=head, notes=notes
+    )
     print(path.read_text())
     return 0
 

@@ -56,11 +56,16 @@ def _run(se, model, stack, centres, mode: str, objects: int, frames: int) -> dic
         res = session.add_points(0, k + 1, [[cx, cy]], [1])
     first = time.perf_counter() - t0
     per_frame = propagation_seconds(session, frames, on_frame=lambda out: out.label_image())
-    return {"mode": mode, "objects": objects, "tiled": session.tiled,
-            "first_click_s": round(first, 2),
-            "median_frame_s": round(float(np.median(per_frame)), 2),
-            "frames": len(per_frame), "mask_hw": "x".join(map(str, res.masks.shape[1:])),
-            "session_mb": round(session.memory_bytes() / 2**20, 1)}
+    return {
+        "mode": mode,
+        "objects": objects,
+        "tiled": session.tiled,
+        "first_click_s": round(first, 2),
+        "median_frame_s": round(float(np.median(per_frame)), 2),
+        "frames": len(per_frame),
+        "mask_hw": "x".join(map(str, res.masks.shape[1:])),
+        "session_mb": round(session.memory_bytes() / 2**20, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,15 +83,27 @@ def main(argv: list[str] | None = None) -> int:
         for mode in ("resize", "tile"):
             rows.append(_run(se, model, stack, centres, mode, objects, args.frames))
             print(rows[-1], flush=True)
-    env = environment({"model": "sam2.1_hiera_tiny @ 1024 (random weights)",
-                       "stack": f"{args.frames + 1} x {SIDE} x {SIDE} uint16"}, cores=False)
-    head = ["# Tracking on 4,096 px frames: tiles versus squashing (CPU)", "",
-            f"`python benchmarks/bench_tiled_tracking.py --frames {args.frames}`", ""]
-    notes = ["first click: `start` + one click per object on frame 0 (tile: the click's "
-             "tile is encoded, plus a second one when the probe moves the object); a frame: "
-             "all objects (tile: one encoding per distinct tile)."]
-    path = write_table(args.out, "tiled_tracking", rows, env, columns=COLUMNS, head=head,
-                       notes=notes)
+    env = environment(
+        {
+            "model": "sam2.1_hiera_tiny @ 1024 (random weights)",
+            "stack": f"{args.frames + 1} x {SIDE} x {SIDE} uint16",
+        },
+        cores=False,
+    )
+    head = [
+        "# Tracking on 4,096 px frames: tiles versus squashing (CPU)",
+        "",
+        f"`python benchmarks/bench_tiled_tracking.py --frames {args.frames}`",
+        "",
+    ]
+    notes = [
+        "first click: `start` + one click per object on frame 0 (tile: the click's "
+        "tile is encoded, plus a second one when the probe moves the object); a frame: "
+        "all objects (tile: one encoding per distinct tile)."
+    ]
+    path = write_table(
+        args.out, "tiled_tracking", rows, env, columns=COLUMNS, head=head, notes=notes
+    )
     print(path.read_text())
     return 0
 

@@ -63,8 +63,9 @@ def test_a_corrupt_entry_is_rebuilt(model, tmp_path):
     pred.set_image(_image())
     good = _features(pred)
     (entry,) = list(tmp_path.glob("??/*.zarr"))
-    chunk = max((f for f in (entry / "embed").rglob("*") if f.is_file()),
-                key=lambda f: f.stat().st_size)
+    chunk = max(
+        (f for f in (entry / "embed").rglob("*") if f.is_file()), key=lambda f: f.stat().st_size
+    )
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))

@@ -45,8 +45,11 @@ def _tile_detections(hw, discs, grid):
     """What a perfect detector finds tile by tile: each disc clipped to the tile."""
 
     def run(rgb):
-        (tile,) = [t for t in grid.tiles if (t.height, t.width) == rgb.shape[:2]
-                   and np.array_equal(rgb, _rgb[t.slices])]
+        (tile,) = [
+            t
+            for t in grid.tiles
+            if (t.height, t.width) == rgb.shape[:2] and np.array_equal(rgb, _rgb[t.slices])
+        ]
         out = []
         for d in discs:
             part = d[tile.slices]

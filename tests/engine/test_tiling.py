@@ -38,9 +38,7 @@ def test_probe_keeps_the_sides_where_objects_look_plausible():
     assert probe_sides((512, 512), [32, 64, 128, 512], masks_at) == [64], "20 px: 64 px tiles"
     two = probe_sides((1024, 1024), [64, 128, 256, 512], lambda t: masks_at(t, (20, 80)))
     assert two == [64, 256], "two populations: two tile sides"
-    assert probe_sides((512, 512), [512], lambda t: (torch.zeros(0, 4), torch.zeros(0, 4))) == [
-        512
-    ]
+    assert probe_sides((512, 512), [512], lambda t: (torch.zeros(0, 4), torch.zeros(0, 4))) == [512]
 
 
 def test_the_generator_prompts_tiles_and_reports_every_filter():
@@ -48,7 +46,10 @@ def test_the_generator_prompts_tiles_and_reports_every_filter():
     model = se.build_model("test_tiny", checkpoint=False)
     image = np.random.default_rng(0).integers(0, 4000, (200, 200)).astype(np.uint16)
     settings = se.MaskGeneratorSettings(
-        points_per_side=4, pred_iou_thresh=0, stability_score_thresh=0, tile_sides=(100,),
+        points_per_side=4,
+        pred_iou_thresh=0,
+        stability_score_thresh=0,
+        tile_sides=(100,),
         min_object_score=0.0,
     )
     gen = se.AutomaticMaskGenerator(model, settings)
