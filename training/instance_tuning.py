@@ -35,7 +35,7 @@ from sam2_training.quality import generated_field
 
 __all__ = ["TUNING_SEED", "InstanceTuning", "tune_instance_thresholds", "tuning_fields"]
 
-TUNING_SEED = 700_000
+TUNING_SEED = 650_000
 #: object diameters (pixels) of the tuning fields
 TUNING_DIAMETERS = (8.0, 50.0)
 FOREGROUND = (0.3, 0.4, 0.5, 0.6, 0.7)

@@ -124,7 +124,8 @@ class ImagePrediction:
         if self.scores.ndim == 1:
             if isinstance(self.crop, MaskCrop) and self._masks is None:
                 best = self.crop
-                return MaskCrop(best.masks[[int(self.best)]], best.top, best.left,
-                                best.frame_hw).full()[0]
+                return MaskCrop(
+                    best.masks[[int(self.best)]], best.top, best.left, best.frame_hw
+                ).full()[0]
             return self.masks[int(self.best)]
         return self.masks[np.arange(self.masks.shape[0]), self.best]

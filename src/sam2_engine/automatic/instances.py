@@ -40,8 +40,9 @@ __all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head", "platea
 PROBE_DIAMETERS = tuple(round(6.0 * 1.35**k, 2) for k in range(11))
 #: weight of a probe's instability (spread of the sizes found by it and its neighbours, in
 #: log units) against its inconsistency (found / assumed size, in log units); chosen on
-#: 64 generated tuning fields (sam2_training.instance_tuning seeds) for two models: within
-#: 1.3x of the true size on 97-98 % of fields (the consistency alone: 69-73 %)
+#: 64 generated fields of 8-50 px objects (seeds 700,000-700,063; nuclear, cytoplasm and
+#: phase) for steps 5,400 and 9,600 of the bundled recipe: within 1.3x of the true size on
+#: 97-98 % of fields (the consistency alone: 69-73 %); weights 2-4 do as well
 PLATEAU_WEIGHT = 3.0
 #: the thresholds a model may recommend (``model.recommended["instance"]``, stored with
 #: its weights): they are on its own head's scale, so they travel with the weights

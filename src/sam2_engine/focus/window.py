@@ -143,7 +143,9 @@ class Window:
         (:meth:`inside`); equal to ``paste(logits, frame_hw)[:, *inside(frame_hw)]``
         without allocating a frame."""
         up = F.interpolate(
-            logits[:, None].float(), size=(self.side, self.side), mode="bilinear",
+            logits[:, None].float(),
+            size=(self.side, self.side),
+            mode="bilinear",
             align_corners=False,
         )[:, 0]
         rows, cols = self.inside(frame_hw)
@@ -159,7 +161,9 @@ class Window:
         """(K, h, w) window logits -> (K, H, W) frame logits (``fill`` outside the window)."""
         h, w = frame_hw
         up = F.interpolate(
-            logits[:, None].float(), size=(self.side, self.side), mode="bilinear",
+            logits[:, None].float(),
+            size=(self.side, self.side),
+            mode="bilinear",
             align_corners=False,
         )[:, 0]
         out = torch.full((logits.shape[0], h, w), fill, dtype=up.dtype, device=up.device)

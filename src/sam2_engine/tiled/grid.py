@@ -149,8 +149,10 @@ class TileGrid:
         a = self.tiles[index]
         out = []
         for i, b in enumerate(self.tiles):
-            if i != index and _overlap(a.top, a.height, b.top, b.height) and _overlap(
-                a.left, a.width, b.left, b.width
+            if (
+                i != index
+                and _overlap(a.top, a.height, b.top, b.height)
+                and _overlap(a.left, a.width, b.left, b.width)
             ):
                 out.append(i)
         return out
