@@ -408,12 +408,13 @@ NOTES = [
     "Steps/s (wall): median of the training log over steps 1-600 (validation left out), "
     "on a CPU shared with the main run and other jobs (the Hiera run got 0.03-0.14 "
     "steps/s as the load changed): not a cost, see the CPU column.",
-    "Steps run: the Hiera run was stopped at step 380 (time box; the CPU was overloaded) "
-    "and `no_clips` at step 300, so their step-600 cells are empty. "
+    "Steps run: the Hiera run was stopped at step 380 (time box; the CPU was overloaded), "
+    "`no_clips`, `no_instance` and `no_boxes` at step 300 (`--stop 300`), so their "
+    "step-600 cells are empty. "
     "`bench_ablation.py train VARIANT --out DIR --resume` goes on from the last "
     "checkpoint (every 100 steps) to step 600.",
-    "`no_instance` (timed only here): its head would not be trained, so its instance F1 "
-    "and val score would not compare; its one-click and tracking columns would.",
+    "`no_instance`: its head is not trained, so its instance F1 (0) and val score do not "
+    "compare; its one-click and tracking columns do.",
 ]
 
 
