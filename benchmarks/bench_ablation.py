@@ -415,6 +415,9 @@ NOTES = [
     "checkpoint (every 100 steps) to step 600.",
     "`no_instance`: its head is not trained, so its instance F1 (0) and val score do not "
     "compare; its one-click and tracking columns do.",
+    "`no_boxes` and `no_corrections` were not in the timing run: their CPU s / step is the "
+    "median process CPU time of their own training steps (one thread, a shared CPU), a "
+    "rougher comparison.",
 ]
 
 
