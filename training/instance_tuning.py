@@ -5,7 +5,7 @@ trained longer is surer of itself, and the thresholds that part touching objects
 move with it (``sam2_engine.InstanceSettings``: foreground probability, share of the local
 distance peak that seeds an object). :func:`tune_instance_thresholds` runs segment
 everything as the plugin does (the object size estimated per field) on generated fields
-of nuclear, cytoplasm and phase-contrast stains for every pair of a small grid and returns
+of nuclear, cytoplasm and phase-contrast stains for every pair of a 5 x 5 grid and returns
 the pair with the best mean F1 (objects matched at IoU >= 0.5), which the bundling script
 stores in the model (``model.recommended["instance"]``).
 
@@ -16,8 +16,8 @@ per field and scale (the maps are cached); the grid costs about two CPU-minutes 
 fields of 384 x 384.
 
 For the step-9,600 checkpoint of the bundled recipe the grid is smooth with its best
-inside (foreground 0.4, seeds at 0.85 of the local peak: tuning F1 0.822, the engine's
-defaults 0.751); for the step-5,400 one, foreground 0.5, seeds 0.8 (0.747 against 0.657).
+inside: foreground 0.5, seeds at 0.85 of the local peak, tuning F1 0.843 against 0.779
+with the engine's defaults (docs/model_card.md).
 """
 
 from __future__ import annotations
