@@ -249,5 +249,5 @@ def test_a_model_carries_its_own_z_thresholds():
     mine = se.VideoPredictor(tiny, axis="z", end_below_object_score=1.0).settings
     assert mine.end_below_object_score == 1.0, "the caller's value wins"
     tiny.recommended = {"z_profile": {"end_on_jump": 0.5}}
-    with pytest.raises(ValueError, match=r"unknown z-profile settings \['end_on_jump'\]"):
+    with pytest.raises(ValueError, match=r"unknown z_profile settings \['end_on_jump'\]"):
         _ = se.VideoPredictor(tiny, axis="z").settings

@@ -30,6 +30,7 @@ from sam2_engine.imaging.frames import imagenet_normalize
 from sam2_engine.imaging.image_input import as_lazy_plane
 from sam2_engine.imaging.intensity import Normalization
 from sam2_engine.imaging.lazy_plane import LazyPlane
+from sam2_engine.model.recommended import recommended_section
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.progress import CancelCallback, ProgressCallback
 
@@ -134,13 +135,7 @@ class InstanceSettings:
         ValueError
             The model recommends a field that is not one of :data:`RECOMMENDABLE`.
         """
-        spec = dict((getattr(model, "recommended", None) or {}).get("instance") or {})
-        unknown = sorted(set(spec) - set(RECOMMENDABLE))
-        if unknown:
-            raise ValueError(
-                f"the model recommends unknown instance settings {unknown}; a model may "
-                f"recommend only {', '.join(RECOMMENDABLE)} (fix its 'instance' metadata)"
-            )
+        spec = recommended_section(model, "instance", RECOMMENDABLE)
         return cls(**{**{k: float(v) for k, v in spec.items()}, **overrides})
 
 

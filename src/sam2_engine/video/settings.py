@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from sam2_engine.focus.policy import WindowPolicy
+from sam2_engine.model.recommended import recommended_section
 from sam2_engine.tiled.grid import TilingSettings
 from sam2_engine.video.z_continuity import ZContinuity
 
@@ -75,14 +76,7 @@ def recommended_z_profile(model: Any) -> dict[str, Any]:
     ValueError
         It recommends a field that is not one of :data:`Z_RECOMMENDABLE`.
     """
-    spec = dict((getattr(model, "recommended", None) or {}).get("z_profile") or {})
-    unknown = sorted(set(spec) - set(Z_RECOMMENDABLE))
-    if unknown:
-        raise ValueError(
-            f"the model recommends unknown z-profile settings {unknown}; a model may "
-            f"recommend only {', '.join(Z_RECOMMENDABLE)} (fix its 'z_profile' metadata)"
-        )
-    return spec
+    return recommended_section(model, "z_profile", Z_RECOMMENDABLE)
 
 
 @dataclass(frozen=True)
