@@ -98,7 +98,9 @@ def find_ctc_sequences(folder: str | Path) -> list[CtcSequence]:
         if not tra.is_dir():
             continue
         entry = CtcSequence(
-            seq.name, numbered_files(seq, "t"), numbered_files(tra, "man_track"),
+            seq.name,
+            numbered_files(seq, "t"),
+            numbered_files(tra, "man_track"),
             tra / "man_track.txt",
         )
         if not entry.common_frames:

@@ -119,7 +119,7 @@ def split_by_reference(
     held = counts > inside * ref_areas[pairs[:, 1]]
     held &= ref_areas[pairs[:, 1]] >= min_cell * typical_area
     candidates: dict[int, list[int]] = {}
-    for (obj, ref) in pairs[held].tolist():
+    for obj, ref in pairs[held].tolist():
         candidates.setdefault(obj, []).append(ref)
     boxes = ndi.find_objects(out)
     next_id = int(out.max()) + 1

@@ -142,7 +142,10 @@ class CellTracker:
         self.settings = settings or TrackerSettings()
         s = self.settings
         self.detector = detector or make_detector(
-            s.detection, model=model, diameter=s.diameter, min_area=s.min_area,
+            s.detection,
+            model=model,
+            diameter=s.diameter,
+            min_area=s.min_area,
             split_merged=s.split_merged,
         )
         self.linker = linker or LapLinker(s.link_settings())
