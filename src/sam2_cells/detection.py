@@ -47,6 +47,7 @@ DETECTION_SOURCES = ("auto", "model", "classical", "labels")
 
 DEFAULT_GUESS = 17.0  # pixels: the diameter guessed before one is estimated
 PROBE_SIDES = (48, 96, 192, 384, 768)  # segment-everything tile sides when the size is unknown
+SIZE_CHECK_SIDE = 512  # pixels: the central crop the model segments to check a size
 
 
 @runtime_checkable
@@ -74,6 +75,13 @@ def as_label_frame(frame: Any, min_area: int = 1) -> np.ndarray:
     lut = np.zeros(len(ids), np.int32)
     lut[keep] = np.arange(1, int(keep.sum()) + 1)
     return lut[inverse].reshape(frame.shape)
+
+
+def _central_crop(frame: np.ndarray, side: int) -> np.ndarray:
+    """The central (side, side) part of an (H, W[, C]) frame (all of a smaller one)."""
+    h, w = frame.shape[:2]
+    top, left = max((h - side) // 2, 0), max((w - side) // 2, 0)
+    return frame[top : top + side, left : left + side]
 
 
 def _gray(frame: Any) -> np.ndarray:
@@ -107,9 +115,7 @@ class LabelStackDetector:
                 f"movie {want}"
             )
         if shape[0] != want[0]:
-            raise ValueError(
-                f"the label stack has {shape[0]} frames but the movie has {want[0]}"
-            )
+            raise ValueError(f"the label stack has {shape[0]} frames but the movie has {want[0]}")
         if shape[1:] != want[1:]:
             raise ValueError(
                 f"the label stack's frames are {shape[1]}x{shape[2]} but the movie's are "
@@ -188,8 +194,10 @@ class ModelDetector:
     model
         A ``sam2_engine.SAM2Model``.
     diameter
-        Typical cell diameter in pixels, or None (the instance head finds it; for
-        segment-everything it is learnt from frame 0).
+        Typical cell diameter in pixels, or None: the instance head estimates it on frame
+        0, checked against the classical detector's estimate
+        (:func:`sam2_cells.cell_size.checked_diameter`); segment-everything learns it
+        from frame 0.
     min_area
         Smallest mask kept (pixels), for segment-everything.
     share
@@ -205,6 +213,9 @@ class ModelDetector:
         self.diameter = diameter
         self.min_area = min_area
         self.share = share
+        #: how the size was chosen when it was estimated
+        #: (:class:`sam2_cells.cell_size.CellSize`; None when given or not yet estimated)
+        self.size: Any = None
         self._segmenter: Any = None
         self._source: tuple[int, Any] | None = None
         self.instance_head = model_has_instance_head(model)
@@ -220,13 +231,24 @@ class ModelDetector:
 
             if self._segmenter is None:
                 if self.diameter is None:  # estimated on frame 0 whatever t is
-                    probe = se.InstanceSegmenter(self.model, diameter=None)
-                    probe.segment(np.asarray(movie[0]))
-                    self.diameter = probe.last_diameter
+                    self.size = self._estimate_size(np.asarray(movie[0]))
+                    self.diameter = self.size.diameter
                 self._segmenter = se.InstanceSegmenter(self.model, diameter=self.diameter)
             labels = self._segmenter.segment(np.asarray(movie[t]))
             return as_label_frame(labels)
         return self._segment_everything(movie, t)
+
+    def _estimate_size(self, frame: np.ndarray) -> Any:
+        import sam2_engine as se
+        from sam2_cells.cell_size import checked_diameter
+
+        estimate = se.InstanceSegmenter(self.model, diameter=None).size_of(frame)
+
+        def segment_at(diameter: float) -> np.ndarray:
+            crop = _central_crop(frame, SIZE_CHECK_SIDE)
+            return se.InstanceSegmenter(self.model, diameter=diameter).segment(crop)
+
+        return checked_diameter(estimate, _gray(frame), segment_at)
 
     # ------------------------------------------------------------------ fallback
     def _frames(self, movie: Any) -> Any:

@@ -153,15 +153,21 @@ def test_auto_is_classical_without_an_instance_head(tiny_model):
 
 def test_the_model_detector_uses_the_instance_head_when_there_is_one(monkeypatch, movie):
     made = []
+    estimate = 15.0
 
     class FakeSegmenter:
         def __init__(self, model, diameter=None):
             made.append(diameter)
-            self.last_diameter = 15.0
+            self.diameter = diameter
+
+        def size_of(self, image):
+            return estimate
 
         def segment(self, image):
             out = np.zeros(image.shape[:2], np.int32)
             out[2:6, 2:6] = 9
+            if self.diameter < 8:  # too small a size: the object comes apart in fragments
+                out[2:6, 4:6] = 3
             return out
 
     monkeypatch.setattr(se, "InstanceSegmenter", FakeSegmenter, raising=False)
@@ -174,6 +180,20 @@ def test_the_model_detector_uses_the_instance_head_when_there_is_one(monkeypatch
     labels = d.detect(movie.movie, 2)
     assert set(np.unique(labels)) == {0, 1}
     assert made == [None, 15.0], "the size is estimated once, on frame 0, then fixed"
+    assert d.size.source == "model" and d.size.classical is not None
+
+    # an estimate far from the classical detector's, at which the model's objects come
+    # apart (a sparse field's fragments), is replaced
+    estimate = 5.0
+    made.clear()
+    d = make_detector("model", model=model)
+    d.detect(movie.movie, 1)
+    classical = estimate_diameter(movie.movie[0].astype(np.float32))
+    assert d.size.source == "classical" and d.size.model == 5.0
+    assert d.size.touching == (1.0, 0.0)
+    assert made == [None, 5.0, pytest.approx(classical), pytest.approx(classical)]
+    assert d.diameter == pytest.approx(classical)
+    assert make_detector("model", model=model, diameter=5.0).detect(movie.movie, 0).any()
 
 
 def test_the_model_detector_falls_back_to_segment_everything(tiny_model, movie):

@@ -66,6 +66,14 @@ def test_estimated_diameter_is_a_positive_size(segmenter):
     assert auto.estimate_diameter(rgb) > 0
 
 
+def test_size_of_estimates_as_segment_does(segmenter):
+    auto = se.InstanceSegmenter(segmenter.model)
+    image = np.random.default_rng(2).integers(0, 4000, (2, 70, 90)).astype(np.uint16)
+    size = auto.size_of(image, channel_axis=0)
+    auto.segment(image, channel_axis=0)
+    assert size > 0 and size == auto.last_diameter
+
+
 def test_the_size_is_where_found_sizes_stop_following_the_probe():
     # texture at small probes: the head finds objects at whatever size it is told (a
     # consistent but unstable answer); the real objects, about 30 px, come out at 28-31

@@ -268,6 +268,27 @@ class InstanceSegmenter:
             labels = self.refine(rgb, labels)
         return labels
 
+    def size_of(
+        self,
+        image: Any,
+        *,
+        channel_axis: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> float:
+        """Typical object diameter (image pixels) of an image, read as :meth:`segment`
+        reads it (its size estimate alone, without segmenting).
+
+        Parameters
+        ----------
+        image : array_like, shape (H, W) or (H, W, C), or a LazyPlane
+            Axes (row, col[, channel]); any dtype.
+        channel_axis : int, optional
+            Channel axis if not last.
+        progress : callable, optional
+            Called with (done, total) over the diameter probes.
+        """
+        return self.estimate_diameter(_as_plane(image, channel_axis), progress=progress)
+
     def estimate_diameter(self, rgb: Any, progress: ProgressCallback | None = None) -> float:
         """Typical object diameter (image pixels) of an (H, W, 3) image in [0, 1] (an
         array, or a LazyPlane: only the central crops are read).
