@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import ndimage as ndi
+
+from sam2_engine.automatic.object_size import touching_share
 
 __all__ = [
     "MAX_DISAGREEMENT",
     "MIN_CLASSICAL_OBJECTS",
     "CellSize",
     "checked_diameter",
-    "touching_share",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,23 +65,6 @@ class CellSize:
     model: float
     classical: float | None
     touching: tuple[float, float] | None = None
-
-
-def touching_share(labels: np.ndarray) -> float:
-    """Share of the objects of an (H, W) label image that touch another object
-    (8-connected); 0 for an image without objects."""
-    labels = np.asarray(labels)
-    ids = np.unique(labels)
-    ids = ids[ids > 0]
-    if ids.size == 0:
-        return 0.0
-    # an object pixel touches another object where a larger or a smaller label is
-    # among its 3 x 3 neighbours (background counted as larger than any label for the
-    # smallest)
-    largest = ndi.grey_dilation(labels, size=3)
-    smallest = ndi.grey_erosion(np.where(labels > 0, labels, labels.max() + 1), size=3)
-    edge = (labels > 0) & ((largest > labels) | (smallest < labels))
-    return float(np.unique(labels[edge]).size) / float(ids.size)
 
 
 def checked_diameter(

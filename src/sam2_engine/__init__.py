@@ -56,12 +56,8 @@ _SURFACE = {
     "video.order": ["propagation_order", "DIRECTIONS"],
     "automatic.generator": ["AutomaticMaskGenerator"],
     "automatic.settings": ["MaskGeneratorSettings", "FilterReport"],
-    "automatic.instances": [
-        "InstanceSegmenter",
-        "InstanceSettings",
-        "has_instance_head",
-        "plateau_diameter",
-    ],
+    "automatic.instances": ["InstanceSegmenter", "InstanceSettings", "has_instance_head"],
+    "automatic.object_size": ["plateau_diameter", "touching_share"],
     # images and masks
     "focus.window": ["Window"],
     "focus.policy": ["WindowPolicy"],
@@ -91,8 +87,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         InstanceSegmenter,
         InstanceSettings,
         has_instance_head,
-        plateau_diameter,
     )
+    from sam2_engine.automatic.object_size import plateau_diameter, touching_share
     from sam2_engine.automatic.settings import FilterReport, MaskGeneratorSettings
     from sam2_engine.build import build_model, default_model_name, list_models
     from sam2_engine.config import ModelConfig, builtin_config_names, config_to_dict, load_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam2_cells.cell_size import MAX_DISAGREEMENT, checked_diameter, touching_share
+from sam2_cells.cell_size import MAX_DISAGREEMENT, checked_diameter
 from sam2_cells.classical import estimate_diameter, segment_nuclei
 from sam2_synthetic import microscopy_timelapse
 
@@ -33,16 +33,6 @@ def segment_like_a_model(frame: np.ndarray, truth: float):
         return whole if diameter > truth / 1.5 else fragments(whole)
 
     return segment_at, calls
-
-
-def test_touching_share_counts_objects_against_another():
-    labels = np.zeros((20, 20), np.int32)
-    labels[2:6, 2:6], labels[2:6, 6:9] = 1, 2  # side by side
-    labels[10:14, 10:14] = 3
-    labels[14:16, 14:16] = 4  # corner to corner with 3 (8-connected)
-    labels[2:4, 15:18] = 5  # alone
-    assert touching_share(labels) == pytest.approx(4 / 5)
-    assert touching_share(np.zeros((5, 5), np.int32)) == 0.0
 
 
 def test_an_estimate_close_to_the_classical_one_is_kept(frame):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import sam2_engine as se
-from sam2_engine.automatic.instances import PROBE_DIAMETERS
+from sam2_engine.automatic.object_size import PROBE_DIAMETERS
 from sam2_training.instance_tuning import TUNING_SEED, tune_instance_thresholds, tuning_fields
 from sam2_training.quality import HELD_OUT_SEED
 

@@ -26,6 +26,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
 
+from sam2_engine.automatic.object_size import (
+    PROBE_DIAMETERS,
+    larger_plateau,
+    plateau_diameter,
+    prefer_larger,
+)
 from sam2_engine.imaging.frames import imagenet_normalize
 from sam2_engine.imaging.image_input import as_lazy_plane
 from sam2_engine.imaging.intensity import Normalization
@@ -34,17 +40,8 @@ from sam2_engine.model.recommended import recommended_section
 from sam2_engine.model.sam2 import SAM2Model
 from sam2_engine.progress import CancelCallback, ProgressCallback
 
-__all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head", "plateau_diameter"]
+__all__ = ["InstanceSegmenter", "InstanceSettings", "has_instance_head"]
 
-#: diameters (image pixels) tried when estimating the object size: 6 to 121 px, each
-#: 1.35 times the one before (the estimate needs both neighbours of a probe: 8-90 px)
-PROBE_DIAMETERS = tuple(round(6.0 * 1.35**k, 2) for k in range(11))
-#: weight of a probe's instability (spread of the sizes found by it and its neighbours, in
-#: log units) against its inconsistency (found / assumed size, in log units); chosen on
-#: 64 generated fields of 8-50 px objects (seeds 700,000-700,063; nuclear, cytoplasm and
-#: phase) for steps 5,400 and 9,600 of the bundled recipe: within 1.3x of the true size on
-#: 97-98 % of fields (the consistency alone: 69-73 %); weights 2-4 do as well
-PLATEAU_WEIGHT = 3.0
 #: the thresholds a model may recommend (``model.recommended["instance"]``, stored with
 #: its weights): they are on its own head's scale, so they travel with the weights
 RECOMMENDABLE = ("foreground_threshold", "seed_threshold", "min_seed", "min_area_fraction")
@@ -90,6 +87,11 @@ class InstanceSettings:
     refine_min_iou : float
         A refined mask replaces the head's only if their IoU is at least this (guards
         against a box prompt that grabbed a neighbour).
+    check_fragments : bool
+        When the size is estimated: weigh a plateau at least 1.5x larger than the best
+        against it, by how many objects touch each other at each size (sparse fields,
+        where the best can be made of fragments; see
+        :mod:`sam2_engine.automatic.object_size`).
     """
 
     # defaults for a model that recommends none (the bundled model carries its own, tuned
@@ -108,6 +110,7 @@ class InstanceSettings:
     tile_halo: float = 3.0
     refine_with_boxes: bool = False
     refine_min_iou: float = 0.5
+    check_fragments: bool = True
 
     def __post_init__(self) -> None:
         for name in ("foreground_threshold", "seed_threshold"):
@@ -298,8 +301,14 @@ class InstanceSegmenter:
         size, the objects come out at the size assumed and *stay* that size when the
         probe changes a little (a plateau); a texture or a fragment of an object, which
         the head also finds at whatever size it is told, grows with the probe. See
-        :func:`plateau_diameter`. With objects at no scale, the head's own diameter is
-        returned (the image is then used at its own scale).
+        :func:`~sam2_engine.automatic.object_size.plateau_diameter`. Where another
+        plateau is at least 1.5x larger (the best-scored such), one central crop is
+        segmented at both sizes and the larger is taken if clearly fewer of its objects
+        touch each other (the smaller's are fragments:
+        :func:`~sam2_engine.automatic.object_size.prefer_larger`;
+        ``InstanceSettings.check_fragments``).
+        With objects at no scale, the head's own diameter is returned (the image is then
+        used at its own scale).
         """
         found: list[float | None] = []
         total = len(PROBE_DIAMETERS) + 1
@@ -313,7 +322,16 @@ class InstanceSegmenter:
             several = np.count_nonzero(np.bincount(labels.ravel())[1:]) >= 2
             found.append(_median_diameter(labels) if several else None)
         estimate = plateau_diameter(PROBE_DIAMETERS, found)
-        return self.head_diameter if estimate is None else estimate
+        if estimate is None:
+            return self.head_diameter
+        larger = larger_plateau(PROBE_DIAMETERS, found, estimate)
+        if larger is not None and self.settings.check_fragments:  # are they fragments?
+            crop = _central_crop(rgb, int(np.ceil(512 * larger / self.head_diameter)))
+            crop = np.asarray(crop, np.float32)
+            at = [self.labels_from_maps(*self.maps(crop, d), d) for d in (estimate, larger)]
+            if prefer_larger(*at):
+                estimate = larger
+        return estimate
 
     @torch.inference_mode()
     def maps(self, rgb: np.ndarray, diameter: float) -> tuple[np.ndarray, np.ndarray]:
@@ -403,48 +421,6 @@ class InstanceSegmenter:
         if small.size:
             labels[np.isin(labels, small)] = 0
         return _relabel(labels)
-
-
-def plateau_diameter(
-    probes: tuple[float, ...] | list[float],
-    found: list[float | None],
-    weight: float = PLATEAU_WEIGHT,
-) -> float | None:
-    """The object size from the sizes found at each probe size.
-
-    Parameters
-    ----------
-    probes : sequence of float, length P
-        Object diameters assumed (pixels), increasing.
-    found : list of float or None, length P
-        Median diameter of the objects found with each assumption; None where fewer than
-        two objects were found.
-
-    Returns
-    -------
-    float or None
-        For the probe k (with found sizes at k - 1, k and k + 1) that minimises
-        ``|log(found_k / probe_k)| + weight * std(log found_{k-1..k+1})``: the geometric
-        mean of those three sizes. Where no probe has both neighbours, the found size
-        closest to its probe; None when nothing was found.
-    """
-    if len(probes) != len(found):
-        raise ValueError(f"{len(probes)} probes but {len(found)} found sizes")
-    logs = [None if f is None else float(np.log(f)) for f in found]
-    best: tuple[float, float] | None = None
-    for k in range(1, len(probes) - 1):
-        near = logs[k - 1 : k + 2]
-        if any(v is None for v in near):
-            continue
-        score = abs(near[1] - np.log(probes[k])) + weight * float(np.std(near))
-        if best is None or score < best[0]:
-            best = (score, float(np.exp(np.mean(near))))
-    if best is None:
-        pairs = [
-            (abs(np.log(f / p)), f) for p, f in zip(probes, found, strict=True) if f is not None
-        ]
-        return float(min(pairs)[1]) if pairs else None
-    return best[1]
 
 
 def _as_plane(image: Any, channel_axis: int | None) -> LazyPlane:
