@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from sam2_engine.automatic.object_size import touching_share
+from sam2_engine import touching_share
 
 __all__ = [
     "MAX_DISAGREEMENT",
