@@ -408,11 +408,10 @@ NOTES = [
     "Steps/s (wall): median of the training log over steps 1-600 (validation left out), "
     "on a CPU shared with the main run and other jobs (the Hiera run got 0.03-0.14 "
     "steps/s as the load changed): not a cost, see the CPU column.",
-    "Steps run: the Hiera run was stopped at step 380 (time box; the CPU was overloaded), "
-    "`no_clips`, `no_instance` and `no_boxes` at step 300 (`--stop 300`), so their "
-    "step-600 cells are empty. "
-    "`bench_ablation.py train VARIANT --out DIR --resume` goes on from the last "
-    "checkpoint (every 100 steps) to step 600.",
+    "Steps run: every variant to step 600, most in two sittings (stopped at step 300 or "
+    "380, then `bench_ablation.py train VARIANT --out DIR --resume --stop 600`, which "
+    "goes on from the last checkpoint, every 100 steps; the Hiera run stopped at 380 "
+    "resumed from 300).",
     "`no_instance`: its head is not trained, so its instance F1 (0) and val score do not "
     "compare; its one-click and tracking columns do.",
     "`no_boxes` and `no_corrections` were not in the timing run: their CPU s / step is the "
