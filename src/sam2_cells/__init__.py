@@ -84,11 +84,13 @@ __getattr__ = lazy.attach(
     submod_attrs={
         "tracker": ["CellTracker", "FrameDone", "TrackingOutcome"],
         "detection": ["Detector", "LabelStackDetector", "ClassicalDetector", "ModelDetector"],
+        "cell_size": ["CellSize", "describe_cell_size"],
     },
 )[0]
 
 
 __all__ = [
+    "CellSize",
     "CellTracker",
     "ClassicalDetector",
     "CtcSequence",
@@ -109,6 +111,7 @@ __all__ = [
     "apply_relabels",
     "check_lineage",
     "ctc_validate",
+    "describe_cell_size",
     "find_ctc_sequences",
     "is_ctc_folder",
     "label_presence",

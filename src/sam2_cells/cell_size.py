@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,6 +32,7 @@ __all__ = [
     "MIN_CLASSICAL_OBJECTS",
     "CellSize",
     "checked_diameter",
+    "describe_cell_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,3 +135,38 @@ def checked_diameter(
         chosen,
     )
     return CellSize(chosen, source, float(model_diameter), float(classical), touching)
+
+
+def describe_cell_size(detector: Any, given: float | None = None) -> str:
+    """The cell size a tracking run used and where it came from, for the user.
+
+    Parameters
+    ----------
+    detector
+        The run's detector (after it ran): a ``ModelDetector`` keeps how it chose the
+        size (``.size``, a :class:`CellSize`), the classical one its ``.diameter``.
+    given : float, optional
+        The diameter the user gave, if any (pixels).
+
+    Returns
+    -------
+    str
+        E.g. ``"Cell size 18 px (estimated)."``; empty where the detector has no size
+        (a label stack).
+    """
+    if given:
+        return f"Cell size {given:.0f} px (given)."
+    size = getattr(detector, "size", None)
+    if isinstance(size, CellSize) and size.source == "classical":
+        return (
+            f"Cell size {size.diameter:.0f} px (the classical detector's estimate: at the "
+            f"model's, {size.model:.0f} px, its objects were fragments touching each other; "
+            "set the cell diameter if both are off)."
+        )
+    diameter = getattr(detector, "diameter", None)
+    if diameter:
+        return (
+            f"Cell size {float(diameter):.0f} px (estimated; set the cell diameter if it is "
+            "off)."
+        )
+    return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam2_cells.cell_size import MAX_DISAGREEMENT, checked_diameter
+from sam2_cells.cell_size import MAX_DISAGREEMENT, CellSize, checked_diameter, describe_cell_size
 from sam2_cells.classical import estimate_diameter, segment_nuclei
 from sam2_synthetic import microscopy_timelapse
 
@@ -80,3 +80,19 @@ def test_without_enough_classical_objects_the_model_estimate_stands():
 def test_bad_arguments_are_refused(model, frame, ratio, message):
     with pytest.raises(ValueError, match=message):
         checked_diameter(model, frame, lambda d: np.zeros((32, 32), np.int32), max_ratio=ratio)
+
+
+def test_the_size_used_is_described_for_the_user():
+    class Detector:
+        diameter = 17.6
+        size = None
+
+    assert describe_cell_size(Detector()) == (
+        "Cell size 18 px (estimated; set the cell diameter if it is off)."
+    )
+    assert describe_cell_size(Detector(), given=12.0) == "Cell size 12 px (given)."
+    swapped = Detector()
+    swapped.size = CellSize(18.2, "classical", 8.3, 18.2, (0.6, 0.2))
+    assert "classical detector's estimate" in describe_cell_size(swapped)
+    assert "8 px" in describe_cell_size(swapped)
+    assert describe_cell_size(object()) == "", "a label stack has no size"

@@ -5,6 +5,8 @@ assertions are about the plugin's plumbing, not a model's quality."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from napari.layers import Image, Labels
@@ -58,6 +60,19 @@ def test_tracking_fills_a_labels_layer_and_the_lineage(feature, movie):
     assert graph and all(len(p) == 1 for p in graph.values()), "divisions in the graph"
     first = run.tracks[0]
     assert f.where(first.label)[0] == first.begin
+
+
+def test_the_status_says_which_cell_size_the_run_used(movie, tiny_model):
+    c = Sam2Controller(runner=SyncRunner(raise_errors=True), notify_fn=lambda *a: None)
+    c.set_model(tiny_model, "tiny")
+    c.set_image(Image(movie.movie), stack_axis=0, stack_kind="time")
+    f = CellTracking(c.ws)
+    assert f.run(detections="classical")
+    assert "Cell tracking done" in c.ws.status.text
+    assert "Cell size" in c.ws.status.text and "px (estimated" in c.ws.status.text
+    f.settings = dataclasses.replace(f.settings, diameter=11.0)
+    assert f.run(detections="classical")
+    assert "Cell size 11 px (given)." in c.ws.status.text
 
 
 def test_a_cancelled_run_continues_where_it_stopped(feature, movie):

@@ -166,7 +166,7 @@ class CellTracking:
         bool
             False when it could not start (the reason is notified).
         """
-        from sam2_cells import CellTracker
+        from sam2_cells import CellTracker, describe_cell_size
 
         ws = self._ws
         problem = self.problem()
@@ -234,7 +234,9 @@ class CellTracking:
                 return
             more = " Continue resumes it." if cancelled else ""
             verb = "cancelled" if cancelled else "done"
-            ws.status.set(f"Cell tracking {verb}: {run.summary()}{more}")
+            size = describe_cell_size(tracker.detector, self.settings.diameter)
+            size = f" {size}" if size else ""
+            ws.status.set(f"Cell tracking {verb}: {run.summary()}{size}{more}")
 
         ws.jobs.start(
             Job(
