@@ -74,6 +74,8 @@ class RunTracking(Protocol):
     split_merged : bool
         Classical detections: split an object that holds two cells seen apart in the
         neighbouring frames.
+    report : callable or None
+        Called with a sentence for the user after the run (the cell size it used).
 
     Returns
     -------
@@ -97,6 +99,7 @@ class RunTracking(Protocol):
         diameter: float | None,
         sam2_cue: bool,
         cache: str | None = None,
+        report: Callable[[str], None] | None = None,
     ) -> tuple[Any, list[TrackRecord]]: ...
 
 
@@ -334,6 +337,7 @@ def _track(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     cancelled = threading.Event()
+    said: list[str] = []
     with _Bar("tracking", 2 * shape[0]) as bar:
         labels_out, tracks = run_tracking(
             stack=stack,
@@ -348,7 +352,10 @@ def _track(args: argparse.Namespace) -> int:
             sam2_cue=args.sam2_cue,
             cache=args.cache,
             split_merged=args.split_merged,
+            report=said.append,
         )
+    for text in said:  # after the progress bar, not inside it
+        print(f"{PROG} track: {text}", file=sys.stderr)
     if tuple(getattr(labels_out, "shape", ())) != shape:
         raise CliError(
             f"the tracker returned labels of shape {getattr(labels_out, 'shape', None)} for a "

@@ -9,8 +9,10 @@ in a temporary folder for movies whose labels would not fit comfortably:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sam2_cells.cell_size import describe_cell_size
 from sam2_cells.detection import make_detector, needs_model
 from sam2_cells.label_io import IN_MEMORY_BYTES, new_label_stack
 from sam2_cells.lineage import TrackRecord
@@ -36,6 +38,7 @@ def run_tracking(
     sam2_cue: bool = False,
     cache: str | None = None,
     split_merged: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> tuple[Any, list[TrackRecord]]:
     """Segment and track every cell of a (T, H, W) movie.
 
@@ -67,6 +70,9 @@ def run_tracking(
         Classical detections: split an object that holds two cells seen apart in the
         neighbouring frames (:class:`~sam2_cells.split_merged.SplitMergedDetector`; on by
         default, as in :class:`~sam2_cells.tracker_settings.TrackerSettings`).
+    report
+        Called once, after the run, with a sentence on the cell size it used and where
+        that came from (:func:`~sam2_cells.cell_size.describe_cell_size`), when it has one.
 
     Returns
     -------
@@ -105,4 +111,7 @@ def run_tracking(
         progress=progress,
         cancel=cancel,  # type: ignore[arg-type]
     )
+    said = describe_cell_size(made, diameter)
+    if report is not None and said:
+        report(said)
     return outcome.labels, outcome.tracks

@@ -124,6 +124,7 @@ def fake_tracker(monkeypatch, sequence):
         for t in range(len(stack)):
             assert not cancel()
             progress(t + 1, len(stack))
+        detection["report"]("Cell size 17 px (estimated).")
         return sequence.labels, sequence.tracks
 
     module = types.ModuleType(TRACKER_MODULE)
@@ -156,6 +157,7 @@ def test_track_writes_ctc_results_and_shows_progress(
     assert code == 0, captured.err
     assert "tracking" in captured.err and "100%" in captured.err and "16/16" in captured.err
     assert f"to {out}" in captured.out
+    assert "napari-sam2 track: Cell size 17 px (estimated)." in captured.err
     labels, tracks = read_ctc_results(out)
     np.testing.assert_array_equal(np.asarray(labels), sequence.labels)
     assert tracks == sequence.tracks

@@ -150,6 +150,7 @@ def test_command_line_entry_splits_merged_cells_unless_told_not_to(divide):
     from sam2_cells.tracking_run import run_tracking
 
     movie, first = divide
+    said: list[str] = []
 
     def division_starts(**options: bool) -> list[int]:
         _, tracks = run_tracking(
@@ -158,10 +159,12 @@ def test_command_line_entry_splits_merged_cells_unless_told_not_to(divide):
             model="default",
             device="cpu",
             detector="classical",
+            report=said.append,
             **options,
         )
         return sorted(r.begin for r in tracks if isinstance(r, TrackRecord) and r.parent)
 
     assert division_starts() == [first, first], "the default cuts daughters that touch"
+    assert len(said) == 1 and said[0].startswith("Cell size") and "(estimated" in said[0]
     late = division_starts(split_merged=False)
     assert not late or min(late) > first
