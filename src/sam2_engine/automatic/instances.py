@@ -326,7 +326,11 @@ class InstanceSegmenter:
             return self.head_diameter
         larger = larger_plateau(PROBE_DIAMETERS, found, estimate)
         if larger is not None and self.settings.check_fragments:  # are they fragments?
-            crop = _central_crop(rgb, int(np.ceil(512 * larger / self.head_diameter)))
+            # about 512 model px at the larger size, and one pass of at most max_pixels
+            # at the smaller one (a plateau of 8 px against one of 90 px would otherwise
+            # ask for some 6,000² model pixels)
+            side = min(512 * larger, np.sqrt(self.settings.max_pixels) * estimate)
+            crop = _central_crop(rgb, int(np.ceil(side / self.head_diameter)))
             crop = np.asarray(crop, np.float32)
             at = [self.labels_from_maps(*self.maps(crop, d), d) for d in (estimate, larger)]
             if prefer_larger(*at):
