@@ -20,8 +20,10 @@ diameter ``D`` in pixels (estimated from the frame when not given). Per frame:
    beside bright ones and a bright nucleus' halo is not;
 3. **distance-transform seeded watershed**: markers at the h-maxima of the smoothed
    distance transform, at least ``D / 3`` apart; neighbours whose shared border is not a
-   waist (one elongated nucleus cut in two) are merged again; objects under a tenth of a
-   typical nucleus' area, thin debris (low solidity) and fibres (long and narrow) are dropped.
+   waist (one elongated nucleus cut in two) are merged again; an object that fails the
+   shape tests below has its thin attachments stripped first (a fibre or a scratch
+   touching a nucleus: :func:`strip_attachments`); objects under a tenth of a typical
+   nucleus' area, thin debris (low solidity) and fibres (long and narrow) are dropped.
 
 It is a baseline: it knows nothing about texture, so it splits very textured nuclei,
 merges nuclei touching along a long border, and takes bright debris of nucleus size for a
@@ -31,6 +33,7 @@ nucleus. A segmentation model (``--detector model``) or your own label stack
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +48,7 @@ __all__ = [
     "merge_close_markers",
     "merge_wide_necks",
     "segment_nuclei",
+    "strip_attachments",
 ]
 
 DEFAULT_DIAMETER = 17.0  # pixels, when nothing else is known
@@ -85,6 +89,13 @@ class ClassicalParams:
         (0: none). On the tracking benchmark 0.12 raises TRA where nuclei are textured
         (fast movers 0.69 -> 0.75, large nuclei 0.85 -> 0.88) but finds fewer divisions
         (a condensed mother is filled out), so it is off by default.
+    strip_radius : float
+        An object that fails the shape tests (``min_solidity``, ``max_elongation``) is
+        opened with a disk of this radius (in diameters) before it is dropped: what a
+        fibre, a scratch or a strand of debris touching a nucleus added to it goes, the
+        compact parts left are tested again (:func:`strip_attachments`). 0 drops such an
+        object whole. Not used while the diameter is estimated
+        (:func:`estimate_diameter` reads the objects as the threshold finds them).
     """
 
     noise_k: float = 3.0
@@ -98,6 +109,7 @@ class ClassicalParams:
     min_thickness: float = 0.18
     max_elongation: float = 4.0
     closing: float = 0.0
+    strip_radius: float = 0.2
 
 
 def flatten_background(img: np.ndarray, diameter: float) -> np.ndarray:
@@ -244,6 +256,10 @@ def segment_nuclei(
         markers = merge_close_markers(markers, dist, max(2.0, p.min_distance * d))
     labels = watershed(-dist, markers, mask=mask).astype(np.int32)
     labels = merge_wide_necks(labels, dist, p.neck_ratio)
+    if p.strip_radius > 0:
+        stripped = strip_attachments(labels, d, p)
+        if stripped is not labels:
+            labels, edt = stripped, ndi.distance_transform_edt(stripped > 0).astype(np.float32)
     return _clean(labels, edt, d, p)
 
 
@@ -257,8 +273,9 @@ def estimate_diameter(
     diameter of the objects found with a guessed diameter, refined twice (``bright`` as
     in :func:`segment_nuclei`)."""
     d = float(guess)
+    whole = dataclasses.replace(params or ClassicalParams(), strip_radius=0.0)
     for _ in range(3):
-        labels = segment_nuclei(frame, d, params, bright)
+        labels = segment_nuclei(frame, d, whole, bright)
         found = median_diameter(labels)
         if found is None:
             return d
@@ -392,6 +409,65 @@ def _seeds(dist: np.ndarray, mask: np.ndarray, h: float) -> np.ndarray:
     return out
 
 
+def _fails_shape(obj: np.ndarray, d: float, p: ClassicalParams) -> bool:
+    """Whether a (h, w) bool object is debris (not solid) or a fibre, by ``p``'s tests."""
+    if p.min_solidity > 0 and _solidity(obj) < p.min_solidity:
+        return True
+    return p.max_elongation > 0 and _is_fibre(obj, d, p.max_elongation)
+
+
+def strip_attachments(labels: np.ndarray, d: float, p: ClassicalParams) -> np.ndarray:
+    """Strip thin attachments from the objects that fail the shape tests.
+
+    A nucleus touched by a fibre, a scratch or a strand of debris is one object of the
+    threshold, long or not solid, which the shape tests would drop whole. Each such
+    object (at least ``p.min_area`` typical nuclei large) is opened with a disk of
+    ``p.strip_radius * d`` pixels: parts narrower than the disk go. What is left, grown
+    back by the disk's radius inside the object (its own rim, not the attachment), is
+    one new object per connected part; :func:`segment_nuclei` then tests each again.
+
+    Parameters
+    ----------
+    labels
+        (H, W) integer labels 1..N, axes (row, col); 0 is background.
+    d
+        Typical nucleus diameter in pixels.
+    p
+        The detector's settings (``strip_radius``, ``min_area`` and the shape tests).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``labels`` itself when no object was stripped, else a new (H, W) ``int32``
+        array: the objects left as they were keep their ids, the parts of a stripped
+        object get new ids above the largest (the attachment's pixels become 0).
+    """
+    radius = max(1, round(p.strip_radius * d))
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = yy**2 + xx**2 <= radius * radius
+    smallest = max(12.0, p.min_area * np.pi * d * d / 4)
+    out = labels
+    next_id = int(labels.max()) + 1
+    pad = radius + 1
+    for i, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None:
+            continue
+        obj = labels[box] == i
+        if obj.sum() < smallest or not _fails_shape(obj, d, p):
+            continue
+        if out is labels:
+            out = labels.astype(np.int32, copy=True)
+        core = ndi.binary_opening(np.pad(obj, pad), disk)[pad:-pad, pad:-pad]
+        parts, n = ndi.label(core)
+        view = out[box]
+        view[obj] = 0
+        for k in range(1, n + 1):
+            part = ndi.binary_dilation(parts == k, disk) & obj & (view == 0)
+            view[part] = next_id
+            next_id += 1
+    return out
+
+
 def _clean(labels: np.ndarray, edt: np.ndarray, d: float, p: ClassicalParams) -> np.ndarray:
     """Drop small objects and debris (thin: a small inscribed radius; or not solid);
     number the rest 1..N."""
@@ -408,11 +484,7 @@ def _clean(labels: np.ndarray, edt: np.ndarray, d: float, p: ClassicalParams) ->
         if box is None or not keep[i]:
             continue
         obj = labels[box] == i
-        if obj.sum() < 12:
-            continue
-        if p.min_solidity > 0 and _solidity(obj) < p.min_solidity:
-            keep[i] = False
-        elif p.max_elongation > 0 and _is_fibre(obj, d, p.max_elongation):
+        if obj.sum() >= 12 and _fails_shape(obj, d, p):
             keep[i] = False
     lut = np.zeros(n + 1, np.int32)
     lut[keep] = np.arange(1, int(keep.sum()) + 1)

@@ -137,6 +137,26 @@ def test_the_classical_detector_drops_fibres_but_not_nuclei_cut_by_the_border():
     assert kept[31, 50] > 0  # the filter is what drops it
 
 
+def test_a_nucleus_touched_by_a_fibre_is_kept_and_the_fibre_stripped():
+    from sam2_cells.classical import ClassicalParams
+
+    rng = np.random.default_rng(5)
+    frame = rng.normal(100, 3, (128, 128)).astype(np.float32)
+    yy, xx = np.mgrid[:128, :128]
+    nucleus = (yy - 64) ** 2 + (xx - 64) ** 2 <= 64
+    frame[nucleus] += 200
+    frame[62:65, 70:124] += 200  # a fibre from the nucleus' edge to the right
+    frame[20:23, 10:80] += 200  # a fibre alone
+    labels = segment_nuclei(frame, 16.0)
+    assert labels.max() == 1
+    assert labels[64, 64] == 1 and labels[63, 110] == 0 and labels[21, 40] == 0
+    found = labels == 1
+    assert (found & nucleus).sum() > 0.9 * nucleus.sum()
+    assert found.sum() < 1.4 * nucleus.sum()  # the fibre's stub at most
+    whole = segment_nuclei(frame, 16.0, ClassicalParams(strip_radius=0))
+    assert not whole.any()  # dropped whole with the fibre, as before
+
+
 def test_the_classical_detector_finds_nothing_in_an_empty_frame():
     assert not segment_nuclei(np.zeros((64, 64), np.uint16), 12.0).any()
     assert not ClassicalDetector(None).detect(np.zeros((2, 64, 64)), 1).any()
