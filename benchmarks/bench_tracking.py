@@ -9,6 +9,9 @@ for divisions). Rows:
 * ``baseline``: scikit-image + laptrack (``benchmarks/baseline_laptrack.py``), lengths
   scaled to the movie's nucleus size, as an analyst would set them;
 * ``ours, classical``: our tracker with the classical detector (size estimated);
+* ``ours, classical, textured nuclei``: the same with ``TrackerSettings.textured`` (the
+  threshold reads the nuclei's brightness from a smoothed image: textured nuclei filled
+  whole);
 * ``ours, model``: our tracker with the model's detections (its instance head if it has
   one, else segment-everything);
 * ``ours, given labels``: our tracker linking the ground-truth masks (the linker's upper
@@ -56,6 +59,7 @@ ROWS = (
     "baseline",
     "classical",
     "classical+cue",
+    "textured",
     "model",
     "model+cue",
     "labels",
@@ -65,6 +69,7 @@ NAMES = {
     "baseline": "baseline: scikit-image + laptrack",
     "classical": "ours, classical detections",
     "classical+cue": "ours, classical detections + SAM 2 cue",
+    "textured": "ours, classical detections, textured nuclei",
     "model": "ours, model detections",
     "model+cue": "ours, model detections + SAM 2 cue",
     "labels": "ours, given labels (upper bound)",
@@ -113,7 +118,9 @@ def run_row(row: str, seq, model) -> tuple:
         return (*track_classical(movie.movie, BaselineParams.for_diameter(seq.diameter)), 0.0)
     source, _, cue = row.partition("+")
     settings = TrackerSettings(
-        detection="model" if source == "model" else "classical", sam2_cue=bool(cue)
+        detection="model" if source == "model" else "classical",
+        sam2_cue=bool(cue),
+        textured=source == "textured",
     )
     detector = LabelStackDetector(movie.labels) if source == "labels" else None
     extra = 0.0

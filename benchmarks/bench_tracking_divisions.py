@@ -13,10 +13,12 @@ within one frame.
 
 The detections are the tracker's default classical ones (objects holding two cells seen
 apart in the neighbouring frames split: :mod:`sam2_cells.split_merged`); ``--raw`` looks
-at the classical detector's own objects instead.
+at the classical detector's own objects instead, ``--textured`` at those of its
+textured-nuclei option (``TrackerSettings.textured``).
 
 Writes ``results/tracking_divisions.md``. Usage: ``python
-benchmarks/bench_tracking_divisions.py [--sequences "fast movers" "dense touching"] [--raw]``.
+benchmarks/bench_tracking_divisions.py [--sequences "fast movers" "dense touching"] [--raw]
+[--textured]``.
 """
 
 from __future__ import annotations
@@ -105,9 +107,9 @@ def _holds(truth: np.ndarray, det: np.ndarray, did: int) -> list[int]:
     return [int(i) for i, c in zip(ids, counts, strict=True) if i and c > 0.2 * (truth == i).sum()]
 
 
-def analyse(seq, split_merged: bool = True) -> list[str]:
+def analyse(seq, split_merged: bool = True, textured: bool = False) -> list[str]:
     mv = seq.movie
-    detector = make_detector("classical", min_area=12, split_merged=split_merged)
+    detector = make_detector("classical", min_area=12, split_merged=split_merged, textured=textured)
     det = np.stack([as_label_frame(detector.detect(mv.movie, t), 12) for t in range(len(mv.movie))])
     cells = [FrameCells.from_labels(f) for f in det]
     d = float(detector.diameter)
@@ -164,6 +166,9 @@ def main() -> None:
     parser.add_argument(
         "--raw", action="store_true", help="the classical detector's objects, not split"
     )
+    parser.add_argument(
+        "--textured", action="store_true", help="the detector's textured-nuclei option"
+    )
     args = parser.parse_args()
     every = (*quality_sequences(), *hard_sequences(), *big_sequences())
     lines = [
@@ -184,12 +189,13 @@ def main() -> None:
             if args.raw
             else "classical, objects holding two cells seen apart in the neighbouring"
             " frames split (`TrackerSettings.split_merged`, the tracker's default)."
-        ),
+        )
+        + (" With the textured-nuclei option (`--textured`)." if args.textured else ""),
         "",
     ]
     for seq in every:
         if any(seq.name.startswith(name) for name in args.sequences):
-            lines += analyse(seq, split_merged=not args.raw)
+            lines += analyse(seq, split_merged=not args.raw, textured=args.textured)
             print("\n".join(lines[-6:]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "tracking_divisions.md").write_text("\n".join(lines).rstrip() + "\n")

@@ -40,6 +40,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = [
+    "TEXTURED",
     "ClassicalParams",
     "bright_objects",
     "estimate_diameter",
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 DEFAULT_DIAMETER = 17.0  # pixels, when nothing else is known
+TEXTURED = 0.17  # ClassicalParams.texture for textured nuclei (diameters)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,14 @@ class ClassicalParams:
         compact parts left are tested again (:func:`strip_attachments`). 0 drops such an
         object whole. Not used while the diameter is estimated
         (:func:`estimate_diameter` reads the objects as the threshold finds them).
+    texture : float
+        Gaussian sigma (in diameters) of the image the local brightness of the relative
+        threshold is read from; 0: the thresholded image itself. A bright spot of a very
+        textured nucleus (chromocentres, condensed chromatin) raises its local
+        brightness, so its dimmer parts fall under the relative threshold: the nucleus is
+        under-filled or cut in pieces. :data:`TEXTURED` averages the texture out (the
+        ``textured`` option of the tracker): see ``docs/tracking.md`` for what it gains
+        and costs.
     """
 
     noise_k: float = 3.0
@@ -110,6 +120,7 @@ class ClassicalParams:
     max_elongation: float = 4.0
     closing: float = 0.0
     strip_radius: float = 0.2
+    texture: float = 0.0
 
 
 def flatten_background(img: np.ndarray, diameter: float) -> np.ndarray:
@@ -204,7 +215,10 @@ def foreground(
     smooth = ndi.gaussian_filter(flat, max(0.7, p.smooth * diameter))
     level, noise = _background_level(smooth)  # noise and background structure left
     size = max(3, round(diameter))
-    local_max = ndi.gaussian_filter(ndi.maximum_filter(smooth, size=size), diameter / 2)
+    reference = (
+        ndi.gaussian_filter(flat, max(0.7, p.texture * diameter)) if p.texture > 0 else smooth
+    )
+    local_max = ndi.gaussian_filter(ndi.maximum_filter(reference, size=size), diameter / 2)
     bright = smooth > level + p.noise_k * noise
     mask = bright & (smooth - level > p.relative * (local_max - level))
     return mask, smooth

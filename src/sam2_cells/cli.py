@@ -74,6 +74,8 @@ class RunTracking(Protocol):
     split_merged : bool
         Classical detections: split an object that holds two cells seen apart in the
         neighbouring frames.
+    textured : bool
+        Classical detections: very textured nuclei, filled whole.
     report : callable or None
         Called with a sentence for the user after the run (the cell size it used).
 
@@ -99,6 +101,8 @@ class RunTracking(Protocol):
         diameter: float | None,
         sam2_cue: bool,
         cache: str | None = None,
+        split_merged: bool = True,
+        textured: bool = False,
         report: Callable[[str], None] | None = None,
     ) -> tuple[Any, list[TrackRecord]]: ...
 
@@ -206,6 +210,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="classical detector: do not cut an object that holds two cells seen apart in "
         "the neighbouring frames (the cut is on by default; see docs/tracking.md)",
+    )
+    track.add_argument(
+        "--textured",
+        action="store_true",
+        help="classical detector: the nuclei are very textured (bright spots, condensed "
+        "chromatin): fill each whole instead of following its texture (off by default; "
+        "see docs/tracking.md)",
     )
     track.add_argument(
         "--cache",
@@ -352,6 +363,7 @@ def _track(args: argparse.Namespace) -> int:
             sam2_cue=args.sam2_cue,
             cache=args.cache,
             split_merged=args.split_merged,
+            textured=args.textured,
             report=said.append,
         )
     for text in said:  # after the progress bar, not inside it

@@ -297,6 +297,7 @@ def make_detector(
     diameter: float | None = None,
     min_area: int = 12,
     split_merged: bool = False,
+    textured: bool = False,
 ) -> Detector:
     """A detector by name (one of :data:`DETECTION_SOURCES`).
 
@@ -317,6 +318,9 @@ def make_detector(
     split_merged
         Classical detections only: split each object that holds two cells seen apart in
         the neighbouring frames (:class:`sam2_cells.split_merged.SplitMergedDetector`).
+    textured
+        Classical detections only: very textured nuclei, filled whole
+        (``ClassicalParams(texture=TEXTURED)``, :mod:`sam2_cells.classical`).
 
     Raises
     ------
@@ -334,11 +338,15 @@ def make_detector(
     if kind == "auto":
         kind = "model" if model_recommended_for_detection(model) else "classical"
     if kind == "classical":
+        from sam2_cells.classical import TEXTURED, ClassicalParams
+
+        params = ClassicalParams(texture=TEXTURED) if textured else None
+        classical = ClassicalDetector(diameter, params)
         if split_merged:
             from sam2_cells.split_merged import SplitMergedDetector
 
-            return SplitMergedDetector(ClassicalDetector(diameter))
-        return ClassicalDetector(diameter)
+            return SplitMergedDetector(classical)
+        return classical
     if model is None:
         raise ValueError("detection source 'model' needs a SAM 2 model")
     return ModelDetector(model, diameter, min_area=min_area)

@@ -147,6 +147,7 @@ class CellTracker:
             diameter=s.diameter,
             min_area=s.min_area,
             split_merged=s.split_merged,
+            textured=s.textured,
         )
         self.linker = linker or LapLinker(s.link_settings())
         if cue is None and s.sam2_cue:

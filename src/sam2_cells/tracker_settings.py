@@ -39,6 +39,13 @@ class TrackerSettings(LinkSettings):
         On by default: on the tracking benchmark it raised TRA on five of the eight
         movies (most on crowded ones) and moved it by at most 0.001 on the other three
         (``docs/tracking.md``).
+    textured : bool
+        Classical detections: the nuclei are very textured (bright chromocentres,
+        condensed chromatin), so the threshold reads their brightness from a smoothed
+        image (:data:`sam2_cells.classical.TEXTURED`) and fills them whole instead of
+        following the texture. Off by default: on the tracking benchmark it raises TRA
+        where nuclei are textured or large and lowers SEG where they are small and
+        smooth, and finds fewer divisions (``docs/tracking.md``).
     """
 
     detection: str = "auto"
@@ -46,6 +53,7 @@ class TrackerSettings(LinkSettings):
     sam2_cue: bool = False
     min_area: int = 12
     split_merged: bool = True
+    textured: bool = False
 
     def __post_init__(self) -> None:
         from sam2_cells.detection import DETECTION_SOURCES

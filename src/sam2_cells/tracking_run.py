@@ -38,6 +38,7 @@ def run_tracking(
     sam2_cue: bool = False,
     cache: str | None = None,
     split_merged: bool = True,
+    textured: bool = False,
     report: Callable[[str], None] | None = None,
 ) -> tuple[Any, list[TrackRecord]]:
     """Segment and track every cell of a (T, H, W) movie.
@@ -70,6 +71,9 @@ def run_tracking(
         Classical detections: split an object that holds two cells seen apart in the
         neighbouring frames (:class:`~sam2_cells.split_merged.SplitMergedDetector`; on by
         default, as in :class:`~sam2_cells.tracker_settings.TrackerSettings`).
+    textured
+        Classical detections: very textured nuclei, filled whole
+        (:attr:`~sam2_cells.tracker_settings.TrackerSettings.textured`; off by default).
     report
         Called once, after the run, with a sentence on the cell size it used and where
         that came from (:func:`~sam2_cells.cell_size.describe_cell_size`), when it has one.
@@ -87,7 +91,11 @@ def run_tracking(
         built = se.build_model(name, device=None if device == "auto" else device)
     source = "classical" if detector == "labels" else detector
     settings = TrackerSettings(
-        detection=source, diameter=diameter, sam2_cue=sam2_cue, split_merged=split_merged
+        detection=source,
+        diameter=diameter,
+        sam2_cue=sam2_cue,
+        split_merged=split_merged,
+        textured=textured,
     )
     made = make_detector(
         detector,
@@ -96,6 +104,7 @@ def run_tracking(
         diameter=diameter,
         min_area=settings.min_area,
         split_merged=settings.split_merged,
+        textured=settings.textured,
     )
     shape = tuple(int(s) for s in stack.shape)
     disk = None

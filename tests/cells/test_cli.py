@@ -166,6 +166,7 @@ def test_track_writes_ctc_results_and_shows_progress(
     assert fake_tracker["stack"].shape == sequence.movie.shape
     assert fake_tracker["detector"] == "auto" and fake_tracker["labels"] is None
     assert fake_tracker["split_merged"] is True
+    assert fake_tracker["textured"] is False
 
 
 def test_track_passes_no_split_merged(tmp_path, movie, fake_tracker):
@@ -173,6 +174,13 @@ def test_track_passes_no_split_merged(tmp_path, movie, fake_tracker):
     args = ["track", str(movie), "--out", str(out), "--detector", "classical"]
     assert main([*args, "--no-split-merged"]) == 0
     assert fake_tracker["split_merged"] is False and fake_tracker["detector"] == "classical"
+
+
+def test_track_passes_textured(tmp_path, movie, fake_tracker):
+    out = tmp_path / "res"
+    args = ["track", str(movie), "--out", str(out), "--detector", "classical"]
+    assert main([*args, "--textured"]) == 0
+    assert fake_tracker["textured"] is True and fake_tracker["split_merged"] is True
 
 
 def test_ctrl_c_during_tracking_leaves_nothing(tmp_path, movie, monkeypatch, sequence, capsys):

@@ -157,6 +157,44 @@ def test_a_nucleus_touched_by_a_fibre_is_kept_and_the_fibre_stripped():
     assert not whole.any()  # dropped whole with the fibre, as before
 
 
+def _textured_nucleus() -> tuple[np.ndarray, np.ndarray]:
+    """(128, 128) frame: a dim nucleus (24 px) with five bright spots (chromocentres) on
+    a noisy background, and its (128, 128) bool mask."""
+    rng = np.random.default_rng(0)
+    frame = rng.normal(100, 4, (128, 128)).astype(np.float32)
+    yy, xx = np.mgrid[:128, :128]
+    nucleus = (yy - 64) ** 2 + (xx - 64) ** 2 <= 144
+    frame[nucleus] += 80
+    for r, c in [(58, 58), (58, 70), (70, 60), (68, 70), (64, 64)]:
+        frame[(yy - r) ** 2 + (xx - c) ** 2 <= 5] += 500
+    return frame, nucleus
+
+
+def test_textured_nuclei_are_filled_whole_when_asked():
+    from sam2_cells.classical import TEXTURED, ClassicalParams
+
+    frame, nucleus = _textured_nucleus()
+    plain = segment_nuclei(frame, 24.0)
+    textured = segment_nuclei(frame, 24.0, ClassicalParams(texture=TEXTURED))
+    assert plain.max() == textured.max() == 1
+    assert (plain[nucleus] > 0).mean() < 0.85  # the spots set the bar: the body is cut
+    assert (textured[nucleus] > 0).mean() > 0.9
+    assert ((textured > 0) & ~nucleus).sum() < 0.1 * nucleus.sum()
+
+
+def test_the_tracker_setting_textured_reaches_the_classical_detector():
+    from sam2_cells.classical import TEXTURED
+    from sam2_cells.tracker import CellTracker
+    from sam2_cells.tracker_settings import TrackerSettings
+
+    tracker = CellTracker(None, TrackerSettings(detection="classical", textured=True))
+    assert tracker.detector.inner.params.texture == TEXTURED
+    assert make_detector("classical").params is None  # the defaults: texture 0
+    frame, nucleus = _textured_nucleus()
+    found = make_detector("classical", diameter=24.0, textured=True).detect(frame[None], 0)
+    assert (found[nucleus] > 0).mean() > 0.9
+
+
 def test_the_classical_detector_finds_nothing_in_an_empty_frame():
     assert not segment_nuclei(np.zeros((64, 64), np.uint16), 12.0).any()
     assert not ClassicalDetector(None).detect(np.zeros((2, 64, 64)), 1).any()

@@ -39,10 +39,13 @@ def test_tracking_from_the_tab_fills_layers_and_the_table(tab, qtbot, movie, tmp
     viewer, dock, tool = tab
     c = dock.controller
     assert dock.current_tool == "track"
+    assert tool.feature.settings.textured is False
+    tool.textured_box.value = True
     tool.track_btn.clicked.emit()
     qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
     run = tool.feature.run_state
     assert run.frames_done == len(movie.movie)
+    assert tool.feature.settings.textured is True, "the box reaches the tracker's settings"
     assert run.labels_layer in viewer.layers
     tracks_layer = dock.bridge.lineage.tracks_layer
     assert tracks_layer in viewer.layers and tracks_layer.graph, "divisions drawn"

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
 
 from napari_sam2._widgets.common import form, hbox
 from napari_sam2._widgets.tools import ToolContext
@@ -36,6 +44,9 @@ TIPS = {
     "detector": "where each frame's cells come from: the SAM 2 model, the classical "
     "nuclei detector (threshold + watershed), or a (time, row, col) Labels layer "
     "of your own segmentation (Cellpose, StarDist, ...), which is only linked",
+    "textured": "classical detector: the nuclei are very textured (bright spots, "
+    "condensed chromatin): fill each whole instead of following its texture; off: "
+    "tighter masks of smooth nuclei and more divisions found",
     "merge": "another piece of the selected cell's track (one the tracker broke "
     "off): the later piece takes the earlier's label",
 }
@@ -79,6 +90,9 @@ class TrackingTool(Container):
             max=10**7,
             tooltip="a smaller mask counts as a lost cell",
         )
+        self.textured_box = CheckBox(
+            text="Textured nuclei", value=s.textured, tooltip=TIPS["textured"]
+        )
         self.track_btn = PushButton(text="Track cells", tooltip="from the first frame")
         self.continue_btn = PushButton(
             text="Continue", tooltip="carry on a cancelled run after its last frame"
@@ -115,6 +129,7 @@ class TrackingTool(Container):
         self.extend(
             [
                 form(self.detector_combo, self.diameter_spin, self.seeds_combo, self.min_area_spin),
+                self.textured_box,
                 hbox(self.track_btn, self.continue_btn),
                 self.summary,
                 hbox(self.daughters_edit, self.divide_btn, labels=True),
@@ -123,7 +138,7 @@ class TrackingTool(Container):
                 hbox(self.save_ctc_btn, self.save_geff_btn, self.open_ctc_btn),
             ]
         )
-        self.native.layout().insertWidget(3, self.table, 1)
+        self.native.layout().insertWidget(4, self.table, 1)
 
     def _wire(self, context: ToolContext) -> None:
         con, c, f = context.connections, self.controller, self.feature
@@ -187,6 +202,7 @@ class TrackingTool(Container):
             f.settings,
             diameter=float(self.diameter_spin.value) or None,
             min_area=int(self.min_area_spin.value),
+            textured=bool(self.textured_box.value),
         )
         try:
             started = f.run(
