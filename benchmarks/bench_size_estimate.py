@@ -74,7 +74,12 @@ def measure(model, modality: str, side: int, index: int) -> dict:
         def segment_at(diameter: float) -> np.ndarray:
             return se.InstanceSegmenter(model, diameter=diameter).segment(crop)
 
-        row["tracker"] = checked_diameter(row["checked"], _gray(field.image), segment_at).diameter
+        row["tracker"] = checked_diameter(
+            row["checked"],
+            _gray(field.image),
+            segment_at,
+            crop=lambda image: image[top : top + 512, left : left + 512],
+        ).diameter
     return row
 
 

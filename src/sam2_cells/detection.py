@@ -248,7 +248,12 @@ class ModelDetector:
             crop = _central_crop(frame, SIZE_CHECK_SIDE)
             return se.InstanceSegmenter(self.model, diameter=diameter).segment(crop)
 
-        return checked_diameter(estimate, _gray(frame), segment_at)
+        return checked_diameter(
+            estimate,
+            _gray(frame),
+            segment_at,
+            crop=lambda image: _central_crop(image, SIZE_CHECK_SIDE),
+        )
 
     # ------------------------------------------------------------------ fallback
     def _frames(self, movie: Any) -> Any:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam2_cells.cell_size import MAX_DISAGREEMENT, CellSize, checked_diameter, describe_cell_size
+from sam2_cells.cell_size import (
+    MAX_DISAGREEMENT,
+    CellSize,
+    checked_diameter,
+    describe_cell_size,
+    missed_share,
+)
 from sam2_cells.classical import estimate_diameter, segment_nuclei
 from sam2_synthetic import microscopy_timelapse
 
@@ -60,6 +66,53 @@ def test_where_they_disagree_the_size_whose_objects_touch_least_wins(frame):
     segment_at, calls = segment_like_a_model(frame, classical)
     assert checked_diameter(0.4 * classical, frame, segment_at, max_ratio=3.0).source == "model"
     assert calls == [] and MAX_DISAGREEMENT < 1 / 0.4
+
+
+def test_a_size_at_which_the_model_misses_cells_loses(frame):
+    """A model whose objects at twice the size are whole but leave half the nuclei out
+    (a plateau that is too large): they touch nothing, yet the classical size wins."""
+    classical = estimate_diameter(frame)
+    whole = segment_nuclei(frame, classical)
+    ids = [i for i in np.unique(whole) if i]
+
+    def segment_at(diameter: float) -> np.ndarray:
+        if diameter < 1.5 * classical:
+            return whole
+        return np.where(np.isin(whole, ids[::2]), whole, 0)  # every other nucleus missed
+
+    size = checked_diameter(2.5 * classical, frame, segment_at)
+    assert size.missed[0] > 0.4 and size.missed[1] == 0.0
+    assert size.source == "classical" and size.decided_by == "missed"
+    text = describe_cell_size(type("Detector", (), {"size": size})())
+    assert f"missed {size.missed[0]:.0%} of the cells" in text
+
+
+def test_the_classical_labels_are_cropped_as_the_model_segments(frame):
+    classical = estimate_diameter(frame)
+    whole = segment_nuclei(frame, classical)
+
+    def crop(image: np.ndarray) -> np.ndarray:
+        return image[32:160, 32:160]
+
+    def segment_at(diameter: float) -> np.ndarray:
+        return crop(whole) if diameter > classical / 1.5 else fragments(crop(whole))
+
+    size = checked_diameter(0.4 * classical, frame, segment_at, crop=crop)
+    assert size.source == "classical" and size.missed == (0.0, 0.0)
+    with pytest.raises(ValueError, match="of one shape"):
+        checked_diameter(0.4 * classical, frame, segment_at)  # the crop left out
+
+
+def test_missed_share_counts_objects_less_than_half_covered():
+    ref = np.zeros((20, 20), int)
+    ref[2:8, 2:8], ref[12:18, 12:18], ref[2:8, 12:18] = 1, 2, 5
+    cover = np.zeros_like(ref)
+    cover[2:8, 2:8] = 3  # all of object 1
+    cover[12:18, 12:16] = 4  # two thirds of object 2
+    cover[2:8, 12:14] = 4  # a third of object 5
+    assert missed_share(cover, ref) == pytest.approx(1 / 3)
+    assert missed_share(ref, ref) == 0.0 and missed_share(np.zeros_like(ref), ref) == 1.0
+    assert missed_share(ref, np.zeros_like(ref)) == 0.0
 
 
 def test_without_enough_classical_objects_the_model_estimate_stands():
