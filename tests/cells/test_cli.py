@@ -183,6 +183,17 @@ def test_track_passes_textured(tmp_path, movie, fake_tracker):
     assert fake_tracker["textured"] is True and fake_tracker["split_merged"] is True
 
 
+@pytest.mark.parametrize("source", [["--detector", "model"], ["--labels", "LABELS"]])
+def test_textured_with_another_source_is_refused(tmp_path, movie, sequence, source, capsys):
+    labels = tmp_path / "labels.tif"
+    tifffile.imwrite(labels, sequence.labels.astype(np.uint16))
+    source = [str(labels) if a == "LABELS" else a for a in source]
+    out = tmp_path / "res"
+    assert main(["track", str(movie), "--out", str(out), *source, "--textured"]) == 1
+    assert "--textured is an option of the classical detector" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_ctrl_c_during_tracking_leaves_nothing(tmp_path, movie, monkeypatch, sequence, capsys):
     def run_tracking(*, stack, seeds, model, device, progress, cancel, **detection):
         progress(3, len(stack))

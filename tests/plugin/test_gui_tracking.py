@@ -40,6 +40,10 @@ def test_tracking_from_the_tab_fills_layers_and_the_table(tab, qtbot, movie, tmp
     c = dock.controller
     assert dock.current_tool == "track"
     assert tool.feature.settings.textured is False
+    tool.detector_combo.value = "model"
+    assert not tool.textured_box.enabled, "the box is the classical detector's"
+    tool.detector_combo.value = "auto"
+    assert tool.textured_box.enabled
     tool.textured_box.value = True
     tool.track_btn.clicked.emit()
     qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)

@@ -152,6 +152,7 @@ class TrackingTool(Container):
         self.save_geff_btn.changed.connect(lambda: self._save("geff"))
         self.open_ctc_btn.changed.connect(self._open_ctc)
         self.table.itemSelectionChanged.connect(self._selected)
+        self.detector_combo.changed.connect(self._source_changed)
         con.connect(c.events.jobs_changed, self.refresh)
         con.connect(f.events.changed, self.refresh)
         con.connect(c.events.progress_changed, self._progress)
@@ -159,6 +160,11 @@ class TrackingTool(Container):
         con.connect(self._viewer.layers.events.removed, self.seeds_combo.reset_choices)
         con.connect(self._viewer.layers.events.inserted, self.detector_combo.reset_choices)
         con.connect(self._viewer.layers.events.removed, self.detector_combo.reset_choices)
+
+    def _source_changed(self, *_: Any) -> None:
+        """The textured-nuclei box is the classical detector's: off for the model or a
+        label stack."""
+        self.textured_box.enabled = self.detector_combo.value in ("auto", "classical")
 
     def _detector_choices(self, *_: Any) -> list[tuple[str, Any]]:
         from napari.layers import Labels
@@ -202,7 +208,7 @@ class TrackingTool(Container):
             f.settings,
             diameter=float(self.diameter_spin.value) or None,
             min_area=int(self.min_area_spin.value),
-            textured=bool(self.textured_box.value),
+            textured=bool(self.textured_box.value and self.textured_box.enabled),
         )
         try:
             started = f.run(
