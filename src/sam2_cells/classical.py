@@ -25,7 +25,8 @@ diameter ``D`` in pixels (estimated from the frame when not given). Per frame:
    touching a nucleus: :func:`strip_attachments`); objects under a tenth of a typical
    nucleus' area, thin debris (low solidity) and fibres (long and narrow) are dropped.
 
-It is a baseline: it knows nothing about texture, so it splits very textured nuclei,
+It is a baseline: it knows nothing about texture, so it splits very textured nuclei
+(``ClassicalParams.texture``, off by default, reads their brightness smoothed instead),
 merges nuclei touching along a long border, and takes bright debris of nucleus size for a
 nucleus. A segmentation model (``--detector model``) or your own label stack
 (``--labels``) does better where those happen.
