@@ -130,6 +130,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     track.add_argument("--sam2-cue", action="store_true", help="SAM 2 propagation as link cue")
     track.add_argument(
+        "--no-split-merged",
+        dest="split_merged",
+        action="store_false",
+        help="classical detector: do not cut an object that holds two cells seen apart in "
+        "the neighbouring frames (the cut is on by default)",
+    )
+    track.add_argument(
+        "--textured",
+        action="store_true",
+        help="classical detector: very textured nuclei (bright spots, condensed chromatin), "
+        "filled whole instead of following their texture",
+    )
+    track.add_argument(
         "--cache",
         default=None,
         metavar="DIR",
@@ -166,7 +179,13 @@ def _settings(args: argparse.Namespace) -> BatchSettings:
     extra = (
         {"points_per_side": args.points_per_side, "cache": args.cache}
         if args.command == "segment"
-        else {"detector": args.detector, "sam2_cue": args.sam2_cue, "cache": args.cache}
+        else {
+            "detector": args.detector,
+            "sam2_cue": args.sam2_cue,
+            "cache": args.cache,
+            "split_merged": args.split_merged,
+            "textured": args.textured,
+        }
     )
     return BatchSettings(
         command=args.command,

@@ -56,6 +56,12 @@ class BatchSettings:
         ``track`` only: ``"auto"``, ``"model"`` or ``"classical"``.
     sam2_cue : bool
         ``track`` only: SAM 2 propagation as a linking cue.
+    split_merged : bool
+        ``track`` only, classical detections: cut an object that holds two cells seen
+        apart in the neighbouring frames (``sam2_cells.TrackerSettings.split_merged``).
+    textured : bool
+        ``track`` only, classical detections: very textured nuclei, filled whole
+        (``sam2_cells.TrackerSettings.textured``); refused with ``detector="model"``.
     points_per_side : int
         ``segment`` with a model without an instance head: the prompt grid.
     cache : str or None
@@ -74,6 +80,8 @@ class BatchSettings:
     ome_labels: bool = True
     detector: str = "auto"
     sam2_cue: bool = False
+    split_merged: bool = True
+    textured: bool = False
     points_per_side: int = 32
     cache: str | None = None
 
@@ -86,6 +94,11 @@ class BatchSettings:
             raise ValueError(f"level {self.level} must be >= 0 (0 is the finest)")
         if self.detector not in ("auto", "model", "classical"):
             raise ValueError(f"detector {self.detector!r} must be auto, model or classical")
+        if self.textured and self.detector == "model":
+            raise ValueError(
+                "--textured is an option of the classical detector, and the detections "
+                "come from the model: leave --textured out, or use --detector classical"
+            )
         if self.points_per_side < 1:
             raise ValueError(f"points_per_side {self.points_per_side} must be >= 1")
 

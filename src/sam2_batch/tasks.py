@@ -110,7 +110,11 @@ def _track(item: BatchItem, stack: ItemStack, settings: BatchSettings) -> tuple[
     model = worker_model(settings.model) if needs_model else None
     diameter = None if settings.diameter is None else settings.diameter / stack.factor
     tracker_settings = sam2_cells.TrackerSettings(
-        detection=settings.detector, diameter=diameter, sam2_cue=settings.sam2_cue
+        detection=settings.detector,
+        diameter=diameter,
+        sam2_cue=settings.sam2_cue,
+        split_merged=settings.split_merged,
+        textured=settings.textured,
     )
     disk = None if settings.cache is None or model is None else se.EmbeddingCache(settings.cache)
     tracker = sam2_cells.CellTracker(model, tracker_settings, embedding_cache=disk)

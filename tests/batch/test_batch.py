@@ -116,6 +116,23 @@ def test_single_movie_track_is_the_cells_command(tmp_path, capsys):
     )
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "r" / "res_track.txt").is_file()  # results in --out itself
+    # the single-movie command's own options pass the batch parser
+    out = tmp_path / "r2"
+    args = ["track", str(tmp_path / "movie.tif"), "--out", str(out), "--detector", "classical"]
+    assert main([*args, "--no-split-merged", "--textured"]) == 0, capsys.readouterr().err
+    assert (out / "res_track.txt").is_file()
+
+
+def test_batch_track_options_reach_its_settings(tmp_path):
+    from sam2_batch.cli import _parser, _settings
+
+    args = ["track", str(tmp_path / "*.tif"), "--out", str(tmp_path / "r")]
+    plain = _settings(_parser().parse_args(args))
+    assert plain.split_merged is True and plain.textured is False
+    given = _settings(_parser().parse_args([*args, "--no-split-merged", "--textured"]))
+    assert given.split_merged is False and given.textured is True
+    with pytest.raises(ValueError, match="--textured is an option of the classical detector"):
+        sb.BatchSettings("track", str(tmp_path), detector="model", textured=True)
 
 
 def test_batch_refuses_per_movie_options(tmp_path, capsys):
