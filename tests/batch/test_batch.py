@@ -143,3 +143,18 @@ def test_batch_refuses_per_movie_options(tmp_path, capsys):
     assert "--seeds and --labels belong to one movie" in capsys.readouterr().err
     assert main(["segment", "x.tif", "--out", str(tmp_path), "--model", "nope"]) == 1
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_every_single_movie_option_passes_the_batch_front_end():
+    """``napari-sam2 track`` parses with the batch parser first: an option of the
+    single-movie command it does not know would be refused before the hand-over."""
+    import argparse
+
+    from sam2_batch.cli import _parser as batch_parser
+    from sam2_cells.cli import _parser as cells_parser
+
+    def options(parser: argparse.ArgumentParser) -> set[str]:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return {o for action in sub.choices["track"]._actions for o in action.option_strings}
+
+    assert options(cells_parser()) <= options(batch_parser())
