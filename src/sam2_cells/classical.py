@@ -272,10 +272,29 @@ def segment_nuclei(
     labels = watershed(-dist, markers, mask=mask).astype(np.int32)
     labels = merge_wide_necks(labels, dist, p.neck_ratio)
     if p.strip_radius > 0:
-        stripped = strip_attachments(labels, d, p)
+        stripped, passed = _strip(labels, d, p)
         if stripped is not labels:
-            labels, edt = stripped, ndi.distance_transform_edt(stripped > 0).astype(np.float32)
+            edt = _edt_without(edt, (labels > 0) & (stripped == 0))
+            labels = stripped
+        return _clean(labels, edt, d, p, passed)
     return _clean(labels, edt, d, p)
+
+
+def _edt_without(edt: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """The (H, W) distance transform ``edt`` of a mask, updated for the ``removed``
+    pixels (an attachment stripped) turning to background: the smaller of the old
+    distance and the distance to a removed pixel, computed only around them (no pixel
+    farther from them than the largest old distance can change)."""
+    out = edt.copy()
+    reach = int(np.ceil(float(edt.max()))) + 1
+    parts, _ = ndi.label(removed, structure=np.ones((3, 3), bool))
+    for box in ndi.find_objects(parts):
+        if box is None:
+            continue
+        window = tuple(slice(max(0, b.start - reach), b.stop + reach) for b in box)
+        near = ndi.distance_transform_edt(~removed[window])
+        np.minimum(out[window], near, out=out[window], casting="unsafe")
+    return out
 
 
 def estimate_diameter(
@@ -457,6 +476,13 @@ def strip_attachments(labels: np.ndarray, d: float, p: ClassicalParams) -> np.nd
         array: the objects left as they were keep their ids, the parts of a stripped
         object get new ids above the largest (the attachment's pixels become 0).
     """
+    return _strip(labels, d, p)[0]
+
+
+def _strip(labels: np.ndarray, d: float, p: ClassicalParams) -> tuple[np.ndarray, set[int]]:
+    """:func:`strip_attachments`, and the ids of the objects it tested that passed the
+    shape tests (kept as they are: :func:`_clean` need not test them again)."""
+    passed: set[int] = set()
     radius = max(1, round(p.strip_radius * d))
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     disk = yy**2 + xx**2 <= radius * radius
@@ -468,7 +494,10 @@ def strip_attachments(labels: np.ndarray, d: float, p: ClassicalParams) -> np.nd
         if box is None:
             continue
         obj = labels[box] == i
-        if obj.sum() < smallest or not _fails_shape(obj, d, p):
+        if obj.sum() < smallest:
+            continue
+        if not _fails_shape(obj, d, p):
+            passed.add(i)
             continue
         if out is labels:
             out = labels.astype(np.int32, copy=True)
@@ -480,12 +509,18 @@ def strip_attachments(labels: np.ndarray, d: float, p: ClassicalParams) -> np.nd
             part = ndi.binary_dilation(parts == k, disk) & obj & (view == 0)
             view[part] = next_id
             next_id += 1
-    return out
+    return out, passed
 
 
-def _clean(labels: np.ndarray, edt: np.ndarray, d: float, p: ClassicalParams) -> np.ndarray:
+def _clean(
+    labels: np.ndarray,
+    edt: np.ndarray,
+    d: float,
+    p: ClassicalParams,
+    passed: set[int] | frozenset[int] = frozenset(),
+) -> np.ndarray:
     """Drop small objects and debris (thin: a small inscribed radius; or not solid);
-    number the rest 1..N."""
+    number the rest 1..N. ``passed``: ids already known to pass the shape tests."""
     n = int(labels.max())
     if n == 0:
         return labels
@@ -496,7 +531,7 @@ def _clean(labels: np.ndarray, edt: np.ndarray, d: float, p: ClassicalParams) ->
     keep &= radius >= p.min_thickness * d
     keep[0] = False
     for i, box in enumerate(ndi.find_objects(labels), start=1):
-        if box is None or not keep[i]:
+        if box is None or not keep[i] or i in passed:
             continue
         obj = labels[box] == i
         if obj.sum() >= 12 and _fails_shape(obj, d, p):

@@ -45,7 +45,8 @@ class TrackerSettings(LinkSettings):
         image (:data:`sam2_cells.classical.TEXTURED`) and fills them whole instead of
         following the texture. Off by default: on the tracking benchmark it raises TRA
         where nuclei are textured or large and lowers SEG where they are small and
-        smooth, and finds fewer divisions (``docs/tracking.md``).
+        smooth, and finds fewer divisions (``docs/tracking.md``). Refused with
+        ``detection="model"``.
     """
 
     detection: str = "auto"
@@ -68,6 +69,11 @@ class TrackerSettings(LinkSettings):
             raise ValueError(f"diameter={self.diameter} must be > 0 pixels (or None)")
         if self.min_area < 1:
             raise ValueError(f"min_area={self.min_area} must be at least 1 pixel")
+        if self.textured and self.detection == "model":
+            raise ValueError(
+                "textured is an option of the classical detector, and the detections come "
+                "from the model: leave textured out, or detect with the classical detector"
+            )
 
     def link_settings(self) -> LinkSettings:
         """The linker's part of these settings (no cue weight without the SAM 2 cue)."""

@@ -259,3 +259,11 @@ def test_the_model_detector_falls_back_to_segment_everything(tiny_model, movie):
     assert d.method == "segment-everything"
     labels = d.detect(movie.movie, 0)
     assert labels.shape == movie.labels.shape[1:] and labels.dtype == np.int32
+
+
+def test_textured_with_model_detections_is_refused():
+    from sam2_cells.tracker_settings import TrackerSettings
+
+    with pytest.raises(ValueError, match="textured is an option of the classical detector"):
+        TrackerSettings(detection="model", textured=True)
+    assert TrackerSettings(detection="auto", textured=True).textured  # auto: classical here

@@ -45,11 +45,16 @@ def test_tracking_from_the_tab_fills_layers_and_the_table(tab, qtbot, movie, tmp
     tool.detector_combo.value = "auto"
     assert tool.textured_box.enabled
     tool.textured_box.value = True
+    import dataclasses
+
+    # an earlier run detected with the model: the new run's source comes with the box
+    tool.feature.settings = dataclasses.replace(tool.feature.settings, detection="model")
     tool.track_btn.clicked.emit()
     qtbot.waitUntil(lambda: not c.is_running("track"), timeout=60000)
     run = tool.feature.run_state
     assert run.frames_done == len(movie.movie)
     assert tool.feature.settings.textured is True, "the box reaches the tracker's settings"
+    assert tool.feature.settings.detection == "auto"
     assert run.labels_layer in viewer.layers
     tracks_layer = dock.bridge.lineage.tracks_layer
     assert tracks_layer in viewer.layers and tracks_layer.graph, "divisions drawn"

@@ -204,11 +204,14 @@ class TrackingTool(Container):
         import dataclasses
 
         f = self.feature
+        source = self.detector_combo.value
         f.settings = dataclasses.replace(
             f.settings,
             diameter=float(self.diameter_spin.value) or None,
             min_area=int(self.min_area_spin.value),
             textured=bool(self.textured_box.value and self.textured_box.enabled),
+            # a new run's source with it (textured goes with classical detections only)
+            **({"detection": source} if isinstance(source, str) and not resume else {}),
         )
         try:
             started = f.run(
