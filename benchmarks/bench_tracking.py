@@ -159,14 +159,21 @@ def main() -> None:
         help="tuning: another draw of each 256 x 256 recipe, where constants are chosen",
     )
     parser.add_argument("--out", default=None, help="CSV to write (default: the results')")
-    parser.add_argument("--merge", nargs="*", help="only merge these CSVs into the results")
+    parser.add_argument(
+        "--merge",
+        nargs="*",
+        help="only merge these CSVs into the results (--sequences tuning: the tuning "
+        "results); a row of a later CSV replaces the same sequence and method of an "
+        "earlier one",
+    )
     args = parser.parse_args()
     if args.merge:
-        rows = []
+        merged: dict[tuple[str, str], dict] = {}
         for path in args.merge:
             with open(path, newline="") as handle:
-                rows += list(csv.DictReader(handle))
-        write(rows, args.model or se.default_model_name())
+                merged.update({(r["sequence"], r["method"]): r for r in csv.DictReader(handle)})
+        rows = list(merged.values())
+        write(rows, args.model or se.default_model_name(), tuning=args.sequences == "tuning")
         return
     torch.set_num_threads(1)
     name = args.model or se.default_model_name()

@@ -44,6 +44,7 @@ __all__ = [
     "TEXTURED",
     "ClassicalParams",
     "bright_objects",
+    "ellipse_axes",
     "estimate_diameter",
     "fill_small_holes",
     "histogram_mode",
@@ -546,10 +547,19 @@ def _is_fibre(obj: np.ndarray, d: float, max_elongation: float) -> bool:
     nuclei and more than ``max_elongation`` times as long as it is wide (the axes of the
     ellipse with its second moments). A nucleus cut by the frame's border can be as
     elongated, but is never longer than a nucleus."""
+    small, large = ellipse_axes(obj)
+    return bool(4.0 * large > 1.5 * d and large > max_elongation * small)
+
+
+def ellipse_axes(obj: np.ndarray) -> tuple[float, float]:
+    """(minor, major) standard deviations in pixels of a (h, w) bool object's pixels
+    along the axes of its second moments (a quarter of the ellipse's axis lengths)."""
     rows, cols = np.nonzero(obj)
+    if rows.size < 2:
+        return 1e-3, 1e-3
     cov = np.cov(np.stack([rows, cols]).astype(np.float64))
     small, large = np.sqrt(np.maximum(np.linalg.eigvalsh(cov), 1e-6))
-    return bool(4.0 * large > 1.5 * d and large > max_elongation * small)
+    return float(small), float(large)
 
 
 def _solidity(obj: np.ndarray) -> float:

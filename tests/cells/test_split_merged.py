@@ -72,6 +72,51 @@ def test_single_large_nucleus_is_not_split():
     assert split_by_reference(labels_of([one]), halves, typical_area=typical).max() == 1
 
 
+def test_round_object_is_not_cut_by_later_frames():
+    """A round cell that a later frame shows in two halves (a mother about to divide, a
+    nucleus the detector cuts later) keeps its shape; two cells side by side are cut."""
+    typical = float(np.pi * 49)
+    later = {"typical_area": typical, "min_cell": 0.18, "min_area": 0.5}
+    one = disc((48, 48), 7)
+    halves = labels_of([one & (np.arange(SHAPE[1]) < 48), one & (np.arange(SHAPE[1]) >= 48)])
+    assert split_by_reference(labels_of([one]), halves, **later, min_elongation=1.4).max() == 1
+    assert split_by_reference(labels_of([one]), halves, **later).max() == 2, "shape decides"
+    pair = capsule((48, 42), (48, 54), 5)  # two small cells pressed together: elongated
+    apart = labels_of([disc((48, 40), 5), disc((48, 56), 5)])
+    assert split_by_reference(labels_of([pair]), apart, **later, min_elongation=1.4).max() == 2
+
+
+def small_daughters_movie() -> tuple[np.ndarray, int]:
+    """(12, 96, 96) frames: a mother divides into two small daughters (together smaller
+    than a typical cell) that touch on frames 6-9 and part on 10. Returns the movie and
+    the daughters' first frame."""
+    a, b = disc((22, 70), 8.0), disc((74, 24), 8.0)
+    frames = []
+    for t in range(12):
+        if t < 6:
+            cells = [disc((48, 46), 8.0 if t < 4 else 6.0)]
+        elif t < 10:
+            cells = [capsule((48, 41), (48, 51), 4.5)]
+        else:
+            cells = [disc((48, 38.5), 4.5), disc((48, 53.5), 4.5)]
+        frames.append(render([a, b, *cells], seed=t))
+    return np.stack(frames), 6
+
+
+def test_small_daughters_touching_for_four_frames_are_split_from_the_first():
+    movie, first = small_daughters_movie()
+    raw = ClassicalDetector()
+    detector = SplitMergedDetector(ClassicalDetector())
+    short = SplitMergedDetector(ClassicalDetector(), ahead=2)
+    for t in range(first, first + 4):
+        assert raw.detect(movie, t).max() == 3, "one frame alone shows the daughters as one"
+        assert detector.detect(movie, t).max() == 4, f"frame {t}: daughters split"
+    assert short.detect(movie, first).max() == 3, "two frames ahead do not see them part"
+    run = CellTracker(None, TrackerSettings(detection="classical")).track(movie)
+    daughters = [r for r in run.tracks if r.parent]
+    assert len(daughters) == 2 and {r.begin for r in daughters} == {first}
+
+
 def dividing_movie() -> tuple[np.ndarray, int]:
     """(12, 96, 96) frames: two still nuclei and a mother that condenses (frames 4-5) and
     divides; her daughters touch (one object, no waist) on frames 6-7 and part on 8.
