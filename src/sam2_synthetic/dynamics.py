@@ -45,6 +45,12 @@ class Dynamics:
         Fraction of the fluorescence lost per frame (0 .. 0.03).
     focus_drift : float
         Standard deviation of the per-frame random walk of the defocus blur (0 .. 0.3).
+    condense : bool
+        Whether a dividing cell shows it: the mother rounds up, shrinks and brightens for
+        ``mitosis_frames`` frames and her newborn daughters are brighter (a chromatin
+        stain such as H2B or Hoechst). False: she keeps her shape and brightness until
+        the daughters appear (a marker that does not follow the chromatin, or divisions
+        drawn between two frames). Not drawn by :func:`random_dynamics` (always True).
     """
 
     speed: float = 1.0
@@ -55,6 +61,7 @@ class Dynamics:
     mitosis_frames: int = 2
     bleaching: float = 0.005
     focus_drift: float = 0.0
+    condense: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -150,8 +157,9 @@ def _spawn(
     )
 
 
-def _shape(agents: _Agents) -> None:
-    """Set the objects' geometry and brightness from the cell-cycle state (in place)."""
+def _shape(agents: _Agents, condense: bool = True) -> None:
+    """Set the objects' geometry and brightness from the cell-cycle state (in place);
+    ``condense`` False: mitosis does not show (see :class:`Dynamics`)."""
     pop = agents.pop
     growth = np.clip(agents.age / np.where(np.isfinite(agents.cycle), agents.cycle, 1e9), 0, 1)
     r = agents.r_birth * np.sqrt(1 + growth)
@@ -159,15 +167,16 @@ def _shape(agents: _Agents) -> None:
     bright = agents.brightness.copy()
     kind = np.full(len(r), INTERPHASE, np.int8)
     newborn = agents.age < 2
-    kind[newborn] = DAUGHTER
-    bright[newborn] *= 1.4
     r[newborn] *= 0.9
     aspect[newborn] = np.minimum(aspect[newborn], 1.4)
-    mit = agents.mitosis >= 0
-    kind[mit] = MITOTIC
-    r[mit] *= 0.75
-    aspect[mit] = 1.05
-    bright[mit] *= 2.2
+    if condense:
+        kind[newborn] = DAUGHTER
+        bright[newborn] *= 1.4
+        mit = agents.mitosis >= 0
+        kind[mit] = MITOTIC
+        r[mit] *= 0.75
+        aspect[mit] = 1.05
+        bright[mit] *= 2.2
     pop.a, pop.b = r * np.sqrt(aspect), r / np.sqrt(aspect)
     pop.bright, pop.kind = bright, kind
 
@@ -228,7 +237,7 @@ def _step(
     pop.cx += slow * agents.vx + stage[1]
     pop.theta += rng.normal(0, 0.04, n)
     pop.harm *= np.exp(1j * rng.normal(0, 0.05, pop.harm.shape))
-    _shape(agents)
+    _shape(agents, dyn.condense)
     _crowd(agents, style)
     lo, hi = domain
     size = hi - lo

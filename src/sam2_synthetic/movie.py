@@ -144,7 +144,7 @@ def microscopy_timelapse(
     born = list(np.zeros(len(agents.uid), np.int64))
     present: list[tuple[np.ndarray, int]] = []
     camera = None
-    _shape(agents)
+    _shape(agents, dyn.condense)
     _crowd(agents, style)
     for t in range(n_frames):
         if t > 0:

@@ -104,6 +104,31 @@ def test_mothers_round_up_and_brighten(dividing: SyntheticTimelapse) -> None:
     assert gains and np.median(gains) > 1.3
 
 
+def test_without_condensation_mothers_keep_their_size_and_brightness() -> None:
+    """``Dynamics(condense=False)``: a marker that does not show mitosis; the same movie
+    with condensation has its mothers shrink and brighten in their last frames."""
+
+    def last_against_earlier(condense: bool) -> tuple[float, float]:
+        dyn = Dynamics(speed=0.8, persistence=0.6, division_rate=0.05, condense=condense)
+        data = microscopy_timelapse(24, SHAPE, seed=1, style=nuclear(), dynamics=dyn, n_cells=10)
+        movie, labels = data.movie.astype(np.float64), data.labels
+        areas, gains = [], []
+        for mother in {t.parent for t in data.tracks if t.parent}:
+            track = data.tracks[mother - 1]
+            if track.end - track.begin < 4:
+                continue
+            early, late = labels[track.end - 3] == mother, labels[track.end] == mother
+            areas.append(late.sum() / early.sum())
+            gains.append(movie[track.end][late].mean() / movie[track.end - 3][early].mean())
+        assert len(areas) >= 2
+        return float(np.median(areas)), float(np.median(gains))
+
+    area, gain = last_against_earlier(condense=False)
+    assert area > 0.85 and gain < 1.2
+    area, gain = last_against_earlier(condense=True)
+    assert area < 0.75 and gain > 1.3
+
+
 def test_sisters_move_apart(dividing: SyntheticTimelapse) -> None:
     labels = dividing.labels
     distances = []
