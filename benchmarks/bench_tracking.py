@@ -46,6 +46,7 @@ from benchmarks.harness import RESULTS  # noqa: E402
 from benchmarks.tracking_data import (  # noqa: E402
     big_sequences,
     hard_sequences,
+    nocondense_sequences,
     quality_sequences,
     tuning_sequences,
 )
@@ -146,6 +147,8 @@ def sequences(which: str):
         yield from big_sequences()
     if which == "tuning":
         yield from tuning_sequences()
+    if which == "nocondense":
+        yield from nocondense_sequences()
 
 
 def main() -> None:
@@ -155,16 +158,17 @@ def main() -> None:
     parser.add_argument(
         "--sequences",
         default="all",
-        choices=("all", "quality", "hard", "big", "tuning"),
-        help="tuning: another draw of each 256 x 256 recipe, where constants are chosen",
+        choices=("all", "quality", "hard", "big", "tuning", "nocondense"),
+        help="tuning: another draw of each 256 x 256 recipe, where constants are chosen; "
+        "nocondense: a third draw whose mothers do not show mitosis",
     )
     parser.add_argument("--out", default=None, help="CSV to write (default: the results')")
     parser.add_argument(
         "--merge",
         nargs="*",
-        help="only merge these CSVs into the results (--sequences tuning: the tuning "
-        "results); a row of a later CSV replaces the same sequence and method of an "
-        "earlier one",
+        help="only merge these CSVs into the results (--sequences tuning or nocondense: "
+        "those results); a row of a later CSV replaces the same sequence and method of "
+        "an earlier one",
     )
     args = parser.parse_args()
     if args.merge:
@@ -173,7 +177,7 @@ def main() -> None:
             with open(path, newline="") as handle:
                 merged.update({(r["sequence"], r["method"]): r for r in csv.DictReader(handle)})
         rows = list(merged.values())
-        write(rows, args.model or se.default_model_name(), tuning=args.sequences == "tuning")
+        write(rows, args.model or se.default_model_name(), args.sequences)
         return
     torch.set_num_threads(1)
     name = args.model or se.default_model_name()
@@ -193,7 +197,7 @@ def main() -> None:
             if args.out:  # after every row: a long run that is stopped keeps what it did
                 save_csv(rows, Path(args.out))
     if not args.out:
-        write(rows, name, tuning=args.sequences == "tuning")
+        write(rows, name, args.sequences)
 
 
 def save_csv(rows: list[dict], path: Path) -> None:
@@ -209,10 +213,23 @@ def _f(value, digits: int = 3) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def write(rows: list[dict], model: str, tuning: bool = False) -> None:
-    """The results' CSV and markdown table (``tracking_tuning.*`` for the tuning draws)."""
+TITLES = {
+    "tracking_quality": "held-out generated time-lapses",
+    "tracking_tuning": "the tuning draws (another movie of each recipe, where constants "
+    "are chosen)",
+    "tracking_nocondense": "movies whose mothers do not show mitosis (a third draw of "
+    "each 256 x 256 recipe, `Dynamics(condense=False)`)",
+}
+
+
+def write(rows: list[dict], model: str, which: str = "all") -> None:
+    """The results' CSV and markdown table: ``tracking_tuning.*`` for the tuning draws,
+    ``tracking_nocondense.*`` for the movies without condensation, else
+    ``tracking_quality.*``."""
     RESULTS.mkdir(exist_ok=True)
-    stem = "tracking_tuning" if tuning else "tracking_quality"
+    stem = {"tuning": "tracking_tuning", "nocondense": "tracking_nocondense"}.get(
+        which, "tracking_quality"
+    )
     order = {name: i for i, name in enumerate(ROWS)}
     seqs: list[str] = []
     for r in rows:
@@ -221,12 +238,7 @@ def write(rows: list[dict], model: str, tuning: bool = False) -> None:
     rows = sorted(rows, key=lambda r: (seqs.index(r["sequence"]), order[r["method"]]))
     save_csv(rows, RESULTS / f"{stem}.csv")
     lines = [
-        "# Cell tracking on "
-        + (
-            "the tuning draws (another movie of each recipe, where constants are chosen)"
-            if tuning
-            else "held-out generated time-lapses"
-        ),
+        "# Cell tracking on " + TITLES[stem],
         "",
         "`benchmarks/bench_tracking.py`: 40 frames of 256 x 256 each (the last: 20 frames "
         "of 1024 x 1024), py-ctcmetrics scores; time per frame on this CPU (one thread, "

@@ -42,9 +42,11 @@ def sequence(
     seed: int = 0,
     look: dict | None = None,
     motion: dict | None = None,
+    condense: bool = True,
 ) -> Sequence:
     """A movie with ``n_cells`` nuclei of about ``diameter`` px and 4-6 divisions;
-    ``look`` and ``motion`` override fields of the random style and dynamics."""
+    ``look`` and ``motion`` override fields of the random style and dynamics;
+    ``condense``: whether mothers show mitosis (``Dynamics.condense``)."""
     for attempt in range(200):
         key = (SEED, seed, attempt)
         rng = np.random.default_rng(key)
@@ -56,6 +58,7 @@ def sequence(
         dyn = dataclasses.replace(
             syn.random_dynamics(rng),
             division_rate=float(rng.uniform(0.004, 0.012)),
+            condense=condense,
             **(motion or {}),
         )
         movie = syn.microscopy_timelapse(
@@ -68,15 +71,16 @@ def sequence(
 
 
 TUNING_DRAW = 100  # seed offset of the tuning draws (tuning_sequences)
+NOCONDENSE_DRAW = 200  # seed offset of the draws without condensation (nocondense_sequences)
 
 
-def quality_sequences(draw: int = 0) -> Iterator[Sequence]:
+def quality_sequences(draw: int = 0, condense: bool = True) -> Iterator[Sequence]:
     """Several densities and sizes (256 x 256, 40 frames); ``draw`` offsets the seeds
-    (another movie of each recipe)."""
-    yield sequence("sparse, 20 px", 12, 20.0, seed=1 + draw)
-    yield sequence("medium, 16 px", 25, 16.0, seed=2 + draw)
-    yield sequence("dense, 14 px", 45, 14.0, seed=3 + draw)
-    yield sequence("large nuclei, 28 px", 12, 28.0, seed=4 + draw)
+    (another movie of each recipe); ``condense`` as in :func:`sequence`."""
+    yield sequence("sparse, 20 px", 12, 20.0, seed=1 + draw, condense=condense)
+    yield sequence("medium, 16 px", 25, 16.0, seed=2 + draw, condense=condense)
+    yield sequence("dense, 14 px", 45, 14.0, seed=3 + draw, condense=condense)
+    yield sequence("large nuclei, 28 px", 12, 28.0, seed=4 + draw, condense=condense)
 
 
 def tuning_sequences() -> Iterator[Sequence]:
@@ -87,15 +91,26 @@ def tuning_sequences() -> Iterator[Sequence]:
     yield from hard_sequences(TUNING_DRAW)
 
 
-def hard_sequences(draw: int = 0) -> Iterator[Sequence]:
+def nocondense_sequences() -> Iterator[Sequence]:
+    """The seven 256 x 256 recipes with mothers that do not show mitosis
+    (``Dynamics(condense=False)``: no rounding up, shrinking or brightening before the
+    daughters appear): a marker that does not follow the chromatin, or divisions drawn
+    between two frames, where the tracker's condensation rule must not undo every
+    division."""
+    yield from quality_sequences(NOCONDENSE_DRAW, condense=False)
+    yield from hard_sequences(NOCONDENSE_DRAW, condense=False)
+
+
+def hard_sequences(draw: int = 0, condense: bool = True) -> Iterator[Sequence]:
     """Harder movies (256 x 256, 40 frames): cells moving about half their diameter a
-    frame, dense touching nuclei, dim nuclei under uneven light; ``draw`` as in
-    :func:`quality_sequences`."""
+    frame, dense touching nuclei, dim nuclei under uneven light; ``draw`` and
+    ``condense`` as in :func:`quality_sequences`."""
     yield sequence(
         "fast movers, 16 px",
         20,
         16.0,
         seed=5 + draw,
+        condense=condense,
         motion={"speed": 7.0, "persistence": 0.85, "drift": (2.0, 1.5), "jitter": 1.0},
     )
     yield sequence(
@@ -103,6 +118,7 @@ def hard_sequences(draw: int = 0) -> Iterator[Sequence]:
         70,
         14.0,
         seed=6 + draw,
+        condense=condense,
         divisions=(4, 14),
         look={"clustering": 0.9, "overlap": 0.15, "coverage": 0.5},
     )
@@ -111,6 +127,7 @@ def hard_sequences(draw: int = 0) -> Iterator[Sequence]:
         20,
         18.0,
         seed=7 + draw,
+        condense=condense,
         look={
             "dim_fraction": 0.4,
             "brightness_spread": 0.7,

@@ -18,7 +18,10 @@ splitting; these functions set its reach and clean what it returns:
   condenses, so its footprint shrinks in the frames before the division; a "mother" that
   did not shrink was one cell detected as two pieces, or a neighbour parting. A "mother"
   that grew out of a condensed cell is kept: two daughters still touching in their first
-  frame, detected as one object (the division is then found one frame late).
+  frame, detected as one object (the division is then found one frame late);
+* :func:`mothers_condense`: whether the movie shows that condensation at all (a marker
+  that does not follow the chromatin does not), so that the rule above is applied only
+  where it holds.
 
 Every graph is a ``networkx.DiGraph`` over ``(frame, index)`` nodes with edges forward in
 time, edited in place.
@@ -39,6 +42,7 @@ __all__ = [
     "ABSORBED_SHARE",
     "MOTHER_HISTORY",
     "absorbed",
+    "mothers_condense",
     "prune_short_daughters",
     "typical_area",
     "typical_motion",
@@ -209,8 +213,7 @@ def undo_static_mothers(
         return _area(areas, node)
 
     def condensed(chain: list[Node]) -> bool:
-        earlier = max((size(n) for n in chain[1 : history + 1]), default=0.0)
-        return earlier > 0 and size(chain[0]) <= max_ratio * earlier
+        return _shrank(chain, areas, max_ratio, history)
 
     def static(mother: Node, _smaller: Node, _larger: Node) -> bool:
         chain = _chain_back(graph, mother, history)
@@ -222,6 +225,64 @@ def undo_static_mothers(
         return True
 
     return _undo_divisions(graph, areas, static)
+
+
+def _shrank(chain: list[Node], areas: Sequence[np.ndarray], max_ratio: float, history: int) -> bool:
+    """Whether ``chain[0]`` (a chain newest first, :func:`_chain_back`) is at most
+    ``max_ratio`` of the largest area of the ``history`` nodes before it."""
+    earlier = max((_area(areas, n) for n in chain[1 : history + 1]), default=0.0)
+    return earlier > 0 and _area(areas, chain[0]) <= max_ratio * earlier
+
+
+def mothers_condense(
+    graph: object,
+    areas: Sequence[np.ndarray],
+    max_ratio: float,
+    history: int = MOTHER_HISTORY,
+) -> bool:
+    """Whether the "mothers" of ``graph`` shrank before dividing more often than any cell
+    shrinks: the evidence that this movie's dividing cells condense.
+
+    :func:`undo_static_mothers` rests on a chromatin stain: a dividing cell's footprint
+    shrinks before her daughters appear. Where the marker does not show it (a nuclear
+    protein that leaves the nucleus in mitosis, divisions drawn between two frames), the
+    rule would undo every true division. So it is applied only where the mothers of the
+    division candidates shrank (the test of :func:`undo_static_mothers`, last area at
+    most ``max_ratio`` of the largest of the ``history`` before) more often than the
+    cells of the movie do on any frame: more mothers than that rate predicts
+    (continuing nodes with at least two frames before them on their chain measure it),
+    and at least one. Where no candidate shrank the rule would have nothing to keep, so
+    it is not applied either: a movie of a chromatin stain whose only candidates are false
+    (no true division, a detection falling in two) keeps them, the price of not losing
+    every division of a marker that does not condense.
+
+    Parameters
+    ----------
+    graph
+        The LAP graph of ``laptrack`` (``networkx.DiGraph`` over ``(frame, index)``).
+    areas
+        ``areas[t][i]``: the area (pixels) of detection ``i`` of frame ``t``.
+    max_ratio, history
+        As in :func:`undo_static_mothers`.
+
+    Returns
+    -------
+    bool
+        True: apply :func:`undo_static_mothers`.
+    """
+    g = graph
+    mothers = _mothers(g)
+    shrunk = sum(_shrank(_chain_back(g, m, history), areas, max_ratio, history) for m in mothers)
+    seen = chance = 0
+    for node in g.nodes:  # type: ignore[attr-defined]
+        if g.out_degree(node) != 1:  # type: ignore[attr-defined]
+            continue
+        chain = _chain_back(g, node, history)
+        if len(chain) >= 3:
+            seen += 1
+            chance += _shrank(chain, areas, max_ratio, history)
+    rate = chance / seen if seen else 0.0
+    return shrunk > 0 and shrunk > rate * len(mothers)
 
 
 def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: int) -> int:

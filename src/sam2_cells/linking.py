@@ -43,6 +43,7 @@ import numpy as np
 
 from sam2_cells.divisions import (
     MOTHER_HISTORY,
+    mothers_condense,
     prune_short_daughters,
     typical_area,
     typical_motion,
@@ -203,8 +204,9 @@ class LinkSettings:
     mother_shrink : float
         A division is kept only when the mother's area in her last frame is at most this
         share of her largest area over the five frames before (a dividing cell rounds up and
-        condenses: :func:`~sam2_cells.divisions.undo_static_mothers`); 0 keeps every
-        division.
+        condenses: :func:`~sam2_cells.divisions.undo_static_mothers`), in a movie whose
+        mothers show that condensation (:func:`~sam2_cells.divisions.mothers_condense`;
+        elsewhere the rule is not applied); 0 keeps every division.
     window_frames : int
         A movie longer than this is linked in overlapping windows of this many frames
         (:mod:`sam2_cells.link_windows`): the linker's memory follows the window, not
@@ -406,7 +408,7 @@ class LapLinker:
             undo_uneven_divisions(tree, areas, s.min_daughter_ratio)
         if s.divisions and s.merge_window:
             undo_merge_splits(tree, [c.centroids / d for c in frames], s.merge_window)
-        if s.divisions and s.mother_shrink > 0:
+        if s.divisions and s.mother_shrink > 0 and mothers_condense(tree, areas, s.mother_shrink):
             undo_static_mothers(tree, areas, s.mother_shrink)
         return tree
 

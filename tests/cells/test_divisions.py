@@ -1,7 +1,8 @@
 """Divisions: the division distance follows the movie's motion; uneven daughters, whole
 cells as daughters, two touching cells that part again and a "mother" that did not
 condense before dividing are no division, but two daughters detected as one object that
-grew out of a condensed mother are."""
+grew out of a condensed mother are; and where no mother condenses (a marker that does
+not show mitosis) the condensation rule is not applied."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import networkx as nx
 import numpy as np
 
 from sam2_cells.divisions import (
+    mothers_condense,
     typical_area,
     typical_motion,
     undo_merge_splits,
@@ -131,3 +133,74 @@ def test_two_daughters_detected_as_one_object_that_grew_out_of_a_condensed_mothe
     assert undo_static_mothers(flicker, areas, 0.8) == 1
     off, areas = division_graph([100, 104, 98, 102, 60, 110])
     assert undo_static_mothers(off, areas, 0.8, grow=0) == 1
+
+
+def cells_and_divisions(mother_last: list[int], flicker: bool = False) -> tuple[nx.DiGraph, list]:
+    """Eight cells of 100 px on frames 0..7 (every other frame 70 px when ``flicker``: a
+    detector whose footprints jump) and one mother per entry of ``mother_last`` (100 px
+    on frames 0..6, that area on frame 7) dividing on frame 8."""
+    g = nx.DiGraph()
+    areas = [[] for _ in range(9)]
+
+    def add(sizes: list[int]) -> tuple[int, int]:
+        chain = []
+        for t, a in enumerate(sizes):
+            chain.append((t, len(areas[t])))
+            areas[t].append(a)
+        g.add_edges_from(pairwise(chain))
+        return chain[-1]
+
+    for _ in range(8):
+        add([70 if flicker and t % 2 == 0 else 100 for t in range(8)])
+    for last in mother_last:
+        end = add([100] * 7 + [last])
+        for _ in range(2):
+            g.add_edge(end, (8, len(areas[8])))
+            areas[8].append(55)
+    return g, [np.asarray(a) for a in areas]
+
+
+def test_the_condensation_rule_applies_where_mothers_condense():
+    shrunk, areas = cells_and_divisions([60, 65, 100])
+    assert mothers_condense(shrunk, areas, 0.8)
+    static, areas = cells_and_divisions([100, 98, 103])  # a marker that does not condense
+    assert not mothers_condense(static, areas, 0.8)
+    # one "mother" of three shrank: evidence where cells keep their size, none where
+    # the detector's footprints jump (cells "shrink" as often as she did)
+    steady, areas = cells_and_divisions([60, 100, 100])
+    assert mothers_condense(steady, areas, 0.8)
+    jumpy, areas = cells_and_divisions([60, 100, 100], flicker=True)
+    assert not mothers_condense(jumpy, areas, 0.8)
+    none, areas = cells_and_divisions([])
+    assert not mothers_condense(none, areas, 0.8)
+
+
+def test_divisions_of_a_marker_that_does_not_condense_are_found():
+    """Generated cells whose mothers keep their size until they divide, linked from their
+    true labels: the condensation rule would undo every division; here it is left out."""
+    import dataclasses
+
+    from sam2_cells import CellTracker, TrackerSettings
+    from sam2_cells.detection import LabelStackDetector
+    from sam2_synthetic import Dynamics, microscopy_timelapse, sample_style
+
+    style = dataclasses.replace(sample_style("nuclear"), diameter=14.0, coverage=0.2, snr=30.0)
+    dyn = Dynamics(speed=0.8, persistence=0.6, division_rate=0.05, condense=False)
+    data = microscopy_timelapse(30, (128, 128), seed=5, style=style, dynamics=dyn, n_cells=14)
+    truth = {t.parent for t in data.tracks if t.parent}
+    assert len(truth) >= 3
+
+    def mothers(**rule: float) -> set[tuple[int, int]]:
+        settings = TrackerSettings(detection="classical", diameter=14.0, **rule)
+        detector = LabelStackDetector(data.labels)
+        run = CellTracker(None, settings, detector=detector).track(data.labels)
+        by_label = {t.label: t for t in run.tracks}
+        daughters: dict[int, int] = {}
+        for t in run.tracks:
+            if t.parent:
+                daughters[t.parent] = daughters.get(t.parent, 0) + 1
+        return {(by_label[m].end, m) for m, n in daughters.items() if n == 2}
+
+    found = mothers()
+    assert len(found) >= len(truth) // 2
+    assert found == mothers(mother_shrink=0.0), "as if the rule were switched off"
