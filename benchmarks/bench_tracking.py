@@ -21,7 +21,9 @@ for divisions). Rows:
   link is ambiguous; ``model + SAM 2 cue`` reuses the ``model`` row's detections when it
   runs right after it, and counts their time).
 
-Writes ``results/tracking_quality.csv`` and ``.md``. ``--rows`` and ``--sequences`` pick a
+Writes ``results/tracking_quality.csv`` and ``.md`` (``--sequences tuning``: the tuning
+draws, ``results/tracking_tuning.*``; ``--sequences nocondense``: a draw whose mothers do
+not show mitosis, ``results/tracking_nocondense.*``). ``--rows`` and ``--sequences`` pick a
 subset (the results of several runs are merged by ``--merge``), ``--model`` the model;
 ``--out`` writes a CSV after every row instead.
 """
