@@ -273,6 +273,8 @@ def mothers_condense(
     g = graph
     mothers = _mothers(g)
     shrunk = sum(_shrank(_chain_back(g, m, history), areas, max_ratio, history) for m in mothers)
+    if shrunk == 0:  # no evidence, whatever the movie's rate: skip the walk over every cell
+        return False
     seen = chance = 0
     for node in g.nodes:  # type: ignore[attr-defined]
         if g.out_degree(node) != 1:  # type: ignore[attr-defined]
@@ -282,7 +284,7 @@ def mothers_condense(
             seen += 1
             chance += _shrank(chain, areas, max_ratio, history)
     rate = chance / seen if seen else 0.0
-    return shrunk > 0 and shrunk > rate * len(mothers)
+    return shrunk > rate * len(mothers)
 
 
 def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: int) -> int:
