@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sam2_cells import check_textured
+
 __all__ = ["BatchSettings", "ItemResult", "ModelSpec"]
 
 COMMANDS = ("segment", "track")
@@ -94,11 +96,7 @@ class BatchSettings:
             raise ValueError(f"level {self.level} must be >= 0 (0 is the finest)")
         if self.detector not in ("auto", "model", "classical"):
             raise ValueError(f"detector {self.detector!r} must be auto, model or classical")
-        if self.textured and self.detector == "model":
-            raise ValueError(
-                "--textured is an option of the classical detector, and the detections "
-                "come from the model: leave --textured out, or use --detector classical"
-            )
+        check_textured(self.detector, self.textured)
         if self.points_per_side < 1:
             raise ValueError(f"points_per_side {self.points_per_side} must be >= 1")
 

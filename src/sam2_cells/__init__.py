@@ -22,7 +22,9 @@ Modules
 * ``geff_io``: the tracking graph as GEFF (:func:`write_geff`).
 * ``metrics``: CTC scores by py-ctcmetrics (:func:`score_ctc`, :func:`score_arrays`).
 * ``detection``: the :class:`Detector` protocol and its sources: a label stack the user
-  brings, the classical nuclei detector (``classical``), the SAM 2 model.
+  brings, the classical nuclei detector (``classical``), the SAM 2 model;
+  ``detector_options``: which detection option applies to which source
+  (:func:`check_textured`).
 * ``linking``: the ``Linker`` seam and the global LAP linker (laptrack: gap closing,
   divisions); ``evidence``: SAM 2 carrying each detection one frame on (the link cue).
 * ``tracker``: :class:`CellTracker` (detect every frame, link globally, write
@@ -47,6 +49,7 @@ from sam2_cells.ctc_results import (
     write_ctc_results,
     write_track_file,
 )
+from sam2_cells.detector_options import check_textured
 from sam2_cells.geff_io import TrackingGraph, tracking_graph, write_geff
 from sam2_cells.label_io import (
     new_label_stack,
@@ -110,6 +113,7 @@ __all__ = [
     "TrackingScores",
     "apply_relabels",
     "check_lineage",
+    "check_textured",
     "ctc_validate",
     "describe_cell_size",
     "find_ctc_sequences",

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from sam2_cells.detector_options import check_textured
 from sam2_cells.lineage import LineageError, TrackRecord
 
 __all__ = ["DEFAULT_MODEL", "TRACKER_MODULE", "RunTracking", "load_tracker", "main"]
@@ -338,12 +339,10 @@ def _track(args: argparse.Namespace) -> int:
     detector, labels = _detection_source(args, shape)
     if args.diameter is not None and not args.diameter > 0:
         raise CliError(f"--diameter {args.diameter:g}: a cell diameter must be > 0 pixels")
-    if args.textured and detector in ("model", "labels"):
-        raise CliError(
-            f"--textured is an option of the classical detector, and the detections come "
-            f"from {'your label stack' if detector == 'labels' else 'the model'}: leave "
-            "--textured out, or use --detector classical"
-        )
+    try:
+        check_textured(detector, args.textured)
+    except ValueError as err:
+        raise CliError(str(err)) from None
     seeds = read_seeds(args.seeds, shape)
     if needs_model(detector, seeds.kind, args.sam2_cue):
         _check_model_and_device(args.model, args.device)

@@ -29,6 +29,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from scipy import ndimage as ndi
 
+from sam2_cells.detector_options import check_textured
+
 __all__ = [
     "DETECTION_SOURCES",
     "ClassicalDetector",
@@ -325,23 +327,28 @@ def make_detector(
         the neighbouring frames (:class:`sam2_cells.split_merged.SplitMergedDetector`).
     textured
         Classical detections only: very textured nuclei, filled whole
-        (``ClassicalParams(texture=TEXTURED)``, :mod:`sam2_cells.classical`).
+        (``ClassicalParams(texture=TEXTURED)``, :mod:`sam2_cells.classical`). With
+        ``"auto"`` it chooses the classical detector; with ``"model"`` or ``"labels"`` it
+        is refused (:func:`~sam2_cells.detector_options.check_textured`).
 
     Raises
     ------
     ValueError
-        An unknown kind, or what it needs is missing.
+        An unknown kind, what it needs is missing, or ``textured`` where the detections do
+        not come from the classical detector.
     """
     if kind not in DETECTION_SOURCES:
         raise ValueError(
             f"unknown detection source {kind!r}; choose one of {', '.join(DETECTION_SOURCES)}"
         )
+    check_textured(kind, textured)
     if kind == "labels":
         if labels is None:
             raise ValueError("detection source 'labels' needs a label stack (--labels PATH)")
         return LabelStackDetector(labels)
     if kind == "auto":
-        kind = "model" if model_recommended_for_detection(model) else "classical"
+        wants_model = not textured and model_recommended_for_detection(model)
+        kind = "model" if wants_model else "classical"
     if kind == "classical":
         from sam2_cells.classical import TEXTURED, ClassicalParams
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from sam2_cells.detector_options import check_textured
 from sam2_cells.linking import LinkSettings
 
 __all__ = ["TrackerSettings"]
@@ -69,11 +70,7 @@ class TrackerSettings(LinkSettings):
             raise ValueError(f"diameter={self.diameter} must be > 0 pixels (or None)")
         if self.min_area < 1:
             raise ValueError(f"min_area={self.min_area} must be at least 1 pixel")
-        if self.textured and self.detection == "model":
-            raise ValueError(
-                "textured is an option of the classical detector, and the detections come "
-                "from the model: leave textured out, or detect with the classical detector"
-            )
+        check_textured(self.detection, self.textured)
 
     def link_settings(self) -> LinkSettings:
         """The linker's part of these settings (no cue weight without the SAM 2 cue)."""

@@ -131,7 +131,7 @@ def test_batch_track_options_reach_its_settings(tmp_path):
     assert plain.split_merged is True and plain.textured is False
     given = _settings(_parser().parse_args([*args, "--no-split-merged", "--textured"]))
     assert given.split_merged is False and given.textured is True
-    with pytest.raises(ValueError, match="--textured is an option of the classical detector"):
+    with pytest.raises(ValueError, match="is an option of the classical detector"):
         sb.BatchSettings("track", str(tmp_path), detector="model", textured=True)
 
 

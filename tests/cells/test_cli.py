@@ -190,7 +190,7 @@ def test_textured_with_another_source_is_refused(tmp_path, movie, sequence, sour
     source = [str(labels) if a == "LABELS" else a for a in source]
     out = tmp_path / "res"
     assert main(["track", str(movie), "--out", str(out), *source, "--textured"]) == 1
-    assert "--textured is an option of the classical detector" in capsys.readouterr().err
+    assert "(--textured) is an option of the classical detector" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -264,6 +264,37 @@ def test_the_model_detector_falls_back_to_segment_everything(tiny_model, movie):
 def test_textured_with_model_detections_is_refused():
     from sam2_cells.tracker_settings import TrackerSettings
 
-    with pytest.raises(ValueError, match="textured is an option of the classical detector"):
+    with pytest.raises(ValueError, match="is an option of the classical detector"):
         TrackerSettings(detection="model", textured=True)
     assert TrackerSettings(detection="auto", textured=True).textured  # auto: classical here
+    with pytest.raises(ValueError, match="come from the model"):
+        make_detector("model", model=SimpleNamespace(), textured=True)
+
+
+def test_textured_with_a_label_stack_is_refused_not_ignored(movie):
+    from sam2_cells.seeds import Seeds
+    from sam2_cells.tracking_run import run_tracking
+
+    with pytest.raises(ValueError, match="come from your label stack"):
+        make_detector("labels", labels=movie.labels, textured=True)
+    with pytest.raises(ValueError, match="come from your label stack"):
+        run_tracking(
+            stack=movie.movie,
+            seeds=Seeds("auto"),
+            model="default",
+            device="cpu",
+            detector="labels",
+            labels=movie.labels,
+            textured=True,
+        )
+
+
+def test_asking_for_textured_nuclei_makes_auto_choose_the_classical_detector(monkeypatch):
+    from sam2_cells.classical import TEXTURED
+
+    monkeypatch.setattr(se, "InstanceSegmenter", object, raising=False)
+    monkeypatch.setattr(se, "has_instance_head", lambda m: True, raising=False)
+    model = SimpleNamespace(recommended={"detector": "model"})
+    assert make_detector("auto", model=model).name == "model"
+    chosen = make_detector("auto", model=model, textured=True)
+    assert chosen.name == "classical" and chosen.params.texture == TEXTURED
