@@ -23,7 +23,8 @@ for divisions). Rows:
 
 Writes ``results/tracking_quality.csv`` and ``.md`` (``--sequences tuning``: the tuning
 draws, ``results/tracking_tuning.*``; ``--sequences nocondense``: a draw whose mothers do
-not show mitosis, ``results/tracking_nocondense.*``). ``--rows`` and ``--sequences`` pick a
+not show mitosis, ``results/tracking_nocondense.*``; ``--sequences random``: 16 recipes
+drawn at random, ``results/tracking_random.*``). ``--rows`` and ``--sequences`` pick a
 subset (the results of several runs are merged by ``--merge``), ``--model`` the model;
 ``--out`` writes a CSV after every row instead.
 """
@@ -50,6 +51,7 @@ from benchmarks.tracking_data import (  # noqa: E402
     hard_sequences,
     nocondense_sequences,
     quality_sequences,
+    random_sequences,
     tuning_sequences,
 )
 from sam2_cells import check_lineage, score_arrays  # noqa: E402
@@ -151,6 +153,8 @@ def sequences(which: str):
         yield from tuning_sequences()
     if which == "nocondense":
         yield from nocondense_sequences()
+    if which == "random":
+        yield from random_sequences()
 
 
 def main() -> None:
@@ -160,16 +164,17 @@ def main() -> None:
     parser.add_argument(
         "--sequences",
         default="all",
-        choices=("all", "quality", "hard", "big", "tuning", "nocondense"),
+        choices=("all", "quality", "hard", "big", "tuning", "nocondense", "random"),
         help="tuning: another draw of each 256 x 256 recipe, where constants are chosen; "
-        "nocondense: a third draw whose mothers do not show mitosis",
+        "nocondense: a third draw whose mothers do not show mitosis; random: 16 recipes "
+        "drawn at random (size, crowding, look, motion)",
     )
     parser.add_argument("--out", default=None, help="CSV to write (default: the results')")
     parser.add_argument(
         "--merge",
         nargs="*",
-        help="only merge these CSVs into the results (--sequences tuning or nocondense: "
-        "those results); a row of a later CSV replaces the same sequence and method of "
+        help="only merge these CSVs into the results (--sequences tuning, nocondense or "
+        "random: those results); a row of a later CSV replaces the same sequence and method of "
         "an earlier one",
     )
     args = parser.parse_args()
@@ -221,6 +226,8 @@ TITLES = {
     "are chosen)",
     "tracking_nocondense": "movies whose mothers do not show mitosis (a third draw of "
     "each 256 x 256 recipe, `Dynamics(condense=False)`)",
+    "tracking_random": "recipes drawn at random (nucleus size, crowding, look and motion: "
+    "`tracking_data.random_sequences`; no constant was chosen on them)",
 }
 
 
@@ -229,9 +236,11 @@ def write(rows: list[dict], model: str, which: str = "all") -> None:
     ``tracking_nocondense.*`` for the movies without condensation, else
     ``tracking_quality.*``."""
     RESULTS.mkdir(exist_ok=True)
-    stem = {"tuning": "tracking_tuning", "nocondense": "tracking_nocondense"}.get(
-        which, "tracking_quality"
-    )
+    stem = {
+        "tuning": "tracking_tuning",
+        "nocondense": "tracking_nocondense",
+        "random": "tracking_random",
+    }.get(which, "tracking_quality")
     order = {name: i for i, name in enumerate(ROWS)}
     seqs: list[str] = []
     for r in rows:

@@ -72,6 +72,7 @@ def sequence(
 
 TUNING_DRAW = 100  # seed offset of the tuning draws (tuning_sequences)
 NOCONDENSE_DRAW = 200  # seed offset of the draws without condensation (nocondense_sequences)
+RANDOM_DRAW = 1000  # seed offset of the random recipes (random_sequences)
 
 
 def quality_sequences(draw: int = 0, condense: bool = True) -> Iterator[Sequence]:
@@ -151,3 +152,25 @@ def big_sequences() -> Iterator[Sequence]:
         divisions=(4, 30),
         seed=8,
     )
+
+
+def random_sequences(n: int = 16) -> Iterator[Sequence]:
+    """``n`` movies (256 x 256, 40 frames) of recipes drawn at random, none of which any
+    constant of the tracker was chosen on: a nucleus diameter of 9-32 px, nuclei covering
+    5-35 % of the field, 2-40 divisions, and the random look and motion of every other
+    movie (``sam2_synthetic.random_style`` / ``random_dynamics``: texture, debris,
+    out-of-focus ghosts, speed, ...), seeds offset by :data:`RANDOM_DRAW`. The fixed
+    recipes above each stress one thing; these ask how the tracker does on movies nobody
+    picked."""
+    for i in range(n):
+        rng = np.random.default_rng((SEED, RANDOM_DRAW + i))
+        diameter = float(rng.uniform(9.0, 32.0))
+        cover = float(rng.uniform(0.05, 0.35))
+        n_cells = max(4, round(cover * 256 * 256 / (np.pi * diameter**2 / 4)))
+        yield sequence(
+            f"random {i}: {diameter:.0f} px, {n_cells} cells",
+            n_cells,
+            diameter,
+            seed=RANDOM_DRAW + i,
+            divisions=(2, 40),
+        )
