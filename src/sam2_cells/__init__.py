@@ -24,7 +24,7 @@ Modules
 * ``detection``: the :class:`Detector` protocol and its sources: a label stack the user
   brings, the classical nuclei detector (``classical``), the SAM 2 model;
   ``detector_options``: which detection option applies to which source
-  (:func:`check_textured`).
+  (:func:`check_textured`, :func:`textured_applies`).
 * ``linking``: the ``Linker`` seam and the global LAP linker (laptrack: gap closing,
   divisions); ``evidence``: SAM 2 carrying each detection one frame on (the link cue).
 * ``tracker``: :class:`CellTracker` (detect every frame, link globally, write
@@ -49,7 +49,7 @@ from sam2_cells.ctc_results import (
     write_ctc_results,
     write_track_file,
 )
-from sam2_cells.detector_options import check_textured
+from sam2_cells.detector_options import check_textured, textured_applies
 from sam2_cells.geff_io import TrackingGraph, tracking_graph, write_geff
 from sam2_cells.label_io import (
     new_label_stack,
@@ -134,6 +134,7 @@ __all__ = [
     "score_arrays",
     "score_ctc",
     "split_track",
+    "textured_applies",
     "tracking_graph",
     "tracks_from_labels",
     "tracks_layer_data",

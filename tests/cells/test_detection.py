@@ -290,6 +290,14 @@ def test_textured_with_model_detections_is_refused():
     assert TrackerSettings(detection="auto", textured=True).textured  # auto: classical here
     with pytest.raises(ValueError, match="come from the model"):
         make_detector("model", model=SimpleNamespace(), textured=True)
+    from sam2_cells import textured_applies
+
+    assert [textured_applies(s) for s in ("auto", "classical", "model", "labels")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_textured_with_a_label_stack_is_refused_not_ignored(movie):

@@ -164,7 +164,10 @@ class TrackingTool(Container):
     def _source_changed(self, *_: Any) -> None:
         """The textured-nuclei box is the classical detector's: off for the model or a
         label stack."""
-        self.textured_box.enabled = self.detector_combo.value in ("auto", "classical")
+        from sam2_cells import textured_applies
+
+        source = self.detector_combo.value  # a string, or a Labels layer
+        self.textured_box.enabled = isinstance(source, str) and textured_applies(source)
 
     def _detector_choices(self, *_: Any) -> list[tuple[str, Any]]:
         from napari.layers import Labels
