@@ -21,7 +21,8 @@ splitting; these functions set its reach and clean what it returns:
   frame, detected as one object (the division is then found one frame late);
 * :func:`mothers_condense`: whether the movie shows that condensation at all (a marker
   that does not follow the chromatin does not), so that the rule above is applied only
-  where it holds.
+  where it holds (:func:`condensation_vote` counts its evidence, so that the windows of
+  a long movie decide it together).
 
 Every graph is a ``networkx.DiGraph`` over ``(frame, index)`` nodes with edges forward in
 time, edited in place.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,7 +43,9 @@ ABSORBED_SHARE = 0.75  # a merged object holds at least this share of the two ce
 __all__ = [
     "ABSORBED_SHARE",
     "MOTHER_HISTORY",
+    "CondensationVote",
     "absorbed",
+    "condensation_vote",
     "mothers_condense",
     "prune_short_daughters",
     "typical_area",
@@ -234,6 +238,89 @@ def _shrank(chain: list[Node], areas: Sequence[np.ndarray], max_ratio: float, hi
     return earlier > 0 and _area(areas, chain[0]) <= max_ratio * earlier
 
 
+@dataclass(frozen=True)
+class CondensationVote:
+    """The evidence of :func:`condensation_vote`: whether a movie's dividing cells condense.
+
+    Votes of parts of a movie (the windows of a long one) add up to the movie's.
+
+    Attributes
+    ----------
+    mothers
+        Division candidates ("mothers" of the LAP graph) looked at.
+    shrunk
+        Those that shrank before dividing (the test of :func:`undo_static_mothers`).
+    seen
+        Continuing nodes with at least two frames before them on their chain.
+    chance
+        Those that shrank by the same test: how often any cell does.
+    """
+
+    mothers: int = 0
+    shrunk: int = 0
+    seen: int = 0
+    chance: int = 0
+
+    def __add__(self, other: CondensationVote) -> CondensationVote:
+        return CondensationVote(
+            self.mothers + other.mothers,
+            self.shrunk + other.shrunk,
+            self.seen + other.seen,
+            self.chance + other.chance,
+        )
+
+    @property
+    def holds(self) -> bool:
+        """More mothers shrank than the rate at which any cell shrinks predicts, and at
+        least one did: apply :func:`undo_static_mothers`."""
+        if self.shrunk == 0:
+            return False
+        rate = self.chance / self.seen if self.seen else 0.0
+        return self.shrunk > rate * self.mothers
+
+
+def condensation_vote(
+    graph: object,
+    areas: Sequence[np.ndarray],
+    max_ratio: float,
+    history: int = MOTHER_HISTORY,
+    frames: tuple[int, int] | None = None,
+) -> CondensationVote:
+    """Count the evidence that the "mothers" of ``graph`` shrank before dividing more
+    often than any cell shrinks (:func:`mothers_condense`).
+
+    Parameters
+    ----------
+    graph
+        The LAP graph of ``laptrack`` (``networkx.DiGraph`` over ``(frame, index)``).
+    areas
+        ``areas[t][i]``: the area (pixels) of detection ``i`` of frame ``t``.
+    max_ratio, history
+        As in :func:`undo_static_mothers`.
+    frames
+        ``(first, stop)``: count only the nodes of these frames (the frames a window of a
+        long movie decides, so that the windows' votes add up to the movie's without
+        counting their overlaps twice); None: every node.
+
+    Returns
+    -------
+    CondensationVote
+    """
+    g = graph
+    lo, hi = frames if frames is not None else (-1, np.inf)
+    mothers = [m for m in _mothers(g) if lo <= m[0] < hi]
+    shrunk = sum(_shrank(_chain_back(g, m, history), areas, max_ratio, history) for m in mothers)
+    seen = chance = 0
+    for node in g.nodes:  # type: ignore[attr-defined]
+        if not lo <= node[0] < hi or g.out_degree(node) != 1:  # type: ignore[attr-defined]
+            continue
+        chain = _chain_back(g, node, history)
+        if len(chain) >= 3:
+            seen += 1
+            chance += _shrank(chain, areas, max_ratio, history)
+    return CondensationVote(len(mothers), shrunk, seen, chance)
+
+
 def mothers_condense(
     graph: object,
     areas: Sequence[np.ndarray],
@@ -254,37 +341,20 @@ def mothers_condense(
     and at least one. Where no candidate shrank the rule would have nothing to keep, so
     it is not applied either: a movie of a chromatin stain whose only candidates are false
     (no true division, a detection falling in two) keeps them, the price of not losing
-    every division of a marker that does not condense.
+    every division of a marker that does not condense. A long movie linked in windows
+    adds up the windows' :func:`condensation_vote` instead, and decides once.
 
     Parameters
     ----------
-    graph
-        The LAP graph of ``laptrack`` (``networkx.DiGraph`` over ``(frame, index)``).
-    areas
-        ``areas[t][i]``: the area (pixels) of detection ``i`` of frame ``t``.
-    max_ratio, history
-        As in :func:`undo_static_mothers`.
+    graph, areas, max_ratio, history
+        As in :func:`condensation_vote`.
 
     Returns
     -------
     bool
         True: apply :func:`undo_static_mothers`.
     """
-    g = graph
-    mothers = _mothers(g)
-    shrunk = sum(_shrank(_chain_back(g, m, history), areas, max_ratio, history) for m in mothers)
-    if shrunk == 0:  # no evidence, whatever the movie's rate: skip the walk over every cell
-        return False
-    seen = chance = 0
-    for node in g.nodes:  # type: ignore[attr-defined]
-        if g.out_degree(node) != 1:  # type: ignore[attr-defined]
-            continue
-        chain = _chain_back(g, node, history)
-        if len(chain) >= 3:
-            seen += 1
-            chance += _shrank(chain, areas, max_ratio, history)
-    rate = chance / seen if seen else 0.0
-    return shrunk > rate * len(mothers)
+    return condensation_vote(graph, areas, max_ratio, history).holds
 
 
 def undo_merge_splits(graph: object, centroids: Sequence[np.ndarray], window: int) -> int:

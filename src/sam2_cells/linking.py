@@ -43,6 +43,8 @@ import numpy as np
 
 from sam2_cells.divisions import (
     MOTHER_HISTORY,
+    CondensationVote,
+    condensation_vote,
     mothers_condense,
     prune_short_daughters,
     typical_area,
@@ -52,7 +54,7 @@ from sam2_cells.divisions import (
     undo_uneven_divisions,
 )
 from sam2_cells.lineage import TrackRecord
-from sam2_cells.link_windows import LinkGraph, plan_windows
+from sam2_cells.link_windows import LinkGraph, Window, plan_windows
 from sam2_cells.motion import track_velocities
 
 NO_ZERO = 1e-9  # the least cost of a link: laptrack's sparse cost matrices drop a cost of 0
@@ -206,13 +208,16 @@ class LinkSettings:
         share of her largest area over the five frames before (a dividing cell rounds up and
         condenses: :func:`~sam2_cells.divisions.undo_static_mothers`), in a movie whose
         mothers show that condensation (:func:`~sam2_cells.divisions.mothers_condense`;
-        elsewhere the rule is not applied); 0 keeps every division.
+        elsewhere the rule is not applied; decided once for the whole movie, also when
+        it is linked in windows); 0 keeps every division.
     window_frames : int
         A movie longer than this is linked in overlapping windows of this many frames
         (:mod:`sam2_cells.link_windows`): the linker's memory follows the window, not
         the movie's length. Each window decides the frames at least
         :attr:`window_margin` from its edges; a movie no longer than one window is
-        linked in one piece. 0: always in one piece (memory grows with the movie).
+        linked in one piece. 0: always in one piece (memory grows with the movie). With
+        the condensation rule (:attr:`mother_shrink`), the windows are linked twice:
+        once to add up the movie's evidence, once to decide.
     predict_motion : bool
         Link twice: the second time a cell may be found either where she was or where
         her last move (from the first linking) leads, whichever is nearer
@@ -304,18 +309,39 @@ class LapLinker:
             return Links([np.zeros(1, np.int32) for _ in frames], [])
         graph = LinkGraph(counts)
         plan = plan_windows(len(frames), s.window_frames, s.window_margin)
+        condense = None  # one window decides it on its own graph
+        if len(plan) > 1 and s.divisions and s.mother_shrink > 0:
+            condense = self._condensation(frames, cues, plan, d, typical, reach).holds
         for k, w in enumerate(plan):
             window_cues = [None, *cues[w.start + 1 : w.stop]]
-            tree = self._lap(frames[w.start : w.stop], window_cues, d, typical, reach)
+            tree = self._lap(frames[w.start : w.stop], window_cues, d, typical, reach, condense)
             graph.add(tree, w, k)
-            tree.clear()  # type: ignore[attr-defined]
-            del tree
-            if len(plan) > 1:  # (one window: Python's own collections will do)
-                # laptrack's graphs and tables hold reference cycles: without a collection
-                # every window's would stay until Python's next full one (about 0.15 s of
-                # CPU each), and memory would grow with the movie again
-                gc.collect()
+            _release(tree, len(plan))
         return self._tracks(graph)
+
+    def _condensation(
+        self,
+        frames: Sequence[FrameCells],
+        cues: Sequence[Cue | None],
+        plan: list[Window],
+        d: float,
+        typical: float,
+        reach: float,
+    ) -> CondensationVote:
+        """The whole movie's evidence that its mothers condense
+        (:func:`~sam2_cells.divisions.condensation_vote`), added up over the windows'
+        graphs before the condensation rule, each counted on the frames it decides: a
+        long movie decides once, as in one piece, not once a window (a window with few
+        divisions would decide on two or three candidates)."""
+        vote = CondensationVote()
+        for w in plan:
+            window_cues = [None, *cues[w.start + 1 : w.stop]]
+            tree = self._lap(frames[w.start : w.stop], window_cues, d, typical, reach, False)
+            areas = [c.areas for c in frames[w.start : w.stop]]
+            owned = (w.own_from - w.start, w.own_to - w.start)
+            vote += condensation_vote(tree, areas, self.s.mother_shrink, frames=owned)
+            _release(tree, len(plan))
+        return vote
 
     def _lap(
         self,
@@ -324,9 +350,12 @@ class LapLinker:
         d: float,
         typical: float,
         reach: float,
+        condense: bool | None = None,
     ) -> object:
         """laptrack's graph over ``frames`` (a window), after the division rules; nodes
-        ``(frame in the window, index)``."""
+        ``(frame in the window, index)``. ``condense``: whether the condensation rule
+        applies (None: as this graph's own mothers show,
+        :func:`~sam2_cells.divisions.mothers_condense`)."""
         from laptrack import LapTrack
 
         s = self.s
@@ -408,8 +437,11 @@ class LapLinker:
             undo_uneven_divisions(tree, areas, s.min_daughter_ratio)
         if s.divisions and s.merge_window:
             undo_merge_splits(tree, [c.centroids / d for c in frames], s.merge_window)
-        if s.divisions and s.mother_shrink > 0 and mothers_condense(tree, areas, s.mother_shrink):
-            undo_static_mothers(tree, areas, s.mother_shrink)
+        if s.divisions and s.mother_shrink > 0:
+            if condense is None:
+                condense = mothers_condense(tree, areas, s.mother_shrink)
+            if condense:
+                undo_static_mothers(tree, areas, s.mother_shrink)
         return tree
 
     def _tracks(self, graph: LinkGraph) -> Links:
@@ -449,3 +481,13 @@ class LapLinker:
         new = {r.label: i for i, r in enumerate(order, start=1)}
         out = [TrackRecord(new[r.label], r.begin, r.end, new.get(r.parent, 0)) for r in order]
         return out, new
+
+
+def _release(tree: object, windows: int) -> None:
+    """Free a window's LAP graph. laptrack's graphs and tables hold reference cycles:
+    without a collection every window's would stay until Python's next full one (about
+    0.15 s of CPU each), and memory would grow with the movie again (one window: Python's
+    own collections will do)."""
+    tree.clear()  # type: ignore[attr-defined]
+    if windows > 1:
+        gc.collect()

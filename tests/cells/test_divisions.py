@@ -175,6 +175,18 @@ def test_the_condensation_rule_applies_where_mothers_condense():
     assert not mothers_condense(none, areas, 0.8)
 
 
+def test_the_votes_of_parts_of_a_movie_add_up_to_the_movie_s():
+    from sam2_cells.divisions import condensation_vote
+
+    steady, areas = cells_and_divisions([60, 100, 100])
+    whole = condensation_vote(steady, areas, 0.8)
+    assert (whole.mothers, whole.shrunk) == (3, 1) and whole.holds
+    early = condensation_vote(steady, areas, 0.8, frames=(0, 5))
+    late = condensation_vote(steady, areas, 0.8, frames=(5, 9))
+    assert early.mothers == 0 and not early.holds  # no candidate there
+    assert early + late == whole
+
+
 def test_divisions_of_a_marker_that_does_not_condense_are_found():
     """Generated cells whose mothers keep their size until they divide, linked from their
     true labels: the condensation rule would undo every division; here it is left out."""

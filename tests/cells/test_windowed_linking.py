@@ -79,6 +79,34 @@ def test_a_division_at_a_seam_keeps_the_division_and_every_track(mother_last):
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_windows_of_a_long_movie_decide_together_whether_mothers_condense():
+    """A mother condenses (100 -> 70) and divides on frame 15; on frame 65 another cell,
+    which did not condense, falls in two pieces (60 px each) that last. No window holds
+    both. The
+    movie's mothers condense, so the pieces are no division: in one piece and in
+    windows alike (a window deciding alone would see one candidate that did not shrink,
+    no evidence, and keep it)."""
+    frames = []
+    for t, cells in enumerate(drifting_cells(90, 15)):
+        x = 20.0 + t
+        extra = [[250.0, x]] if t < 66 else [[246.0, x], [254.0, x]]
+        frames.append(
+            FrameCells(
+                np.vstack([cells.centroids, extra]),
+                np.concatenate([cells.areas, [100] if len(extra) == 1 else [60, 60]]),
+            )
+        )
+    windowed = LapLinker(LinkSettings(window_frames=WINDOW)).link(frames, [None] * 90, 10.0)
+    whole = LapLinker(LinkSettings(window_frames=0)).link(frames, [None] * 90, 10.0)
+    assert not any(w.start <= 15 and 65 < w.stop for w in plan_windows(90, WINDOW, 10))
+    check_lineage(windowed.tracks)
+    mothers = {r.parent for r in windowed.tracks if r.parent}
+    assert [(r.begin, r.end) for r in windowed.tracks if r.label in mothers] == [(0, 15)]
+    assert windowed.tracks == whole.tracks
+    for a, b in zip(windowed.luts, whole.luts, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_movie_of_one_window_links_as_in_one_piece():
     frames = drifting_cells(40, 25)
     one = LapLinker(LinkSettings(window_frames=60)).link(frames, [None] * 40, 10.0)
