@@ -82,10 +82,9 @@ def test_a_division_at_a_seam_keeps_the_division_and_every_track(mother_last):
 def test_the_windows_of_a_long_movie_decide_together_whether_mothers_condense():
     """A mother condenses (100 -> 70) and divides on frame 15; on frame 65 another cell,
     which did not condense, falls in two pieces (60 px each) that last. No window holds
-    both. The
-    movie's mothers condense, so the pieces are no division: in one piece and in
-    windows alike (a window deciding alone would see one candidate that did not shrink,
-    no evidence, and keep it)."""
+    both. The movie's mothers condense, so the pieces are no division: in one piece and
+    in windows alike (a window deciding alone would see one candidate that did not
+    shrink, no evidence, and keep it)."""
     frames = []
     for t, cells in enumerate(drifting_cells(90, 15)):
         x = 20.0 + t
