@@ -233,8 +233,8 @@ TITLES = {
 
 def write(rows: list[dict], model: str, which: str = "all") -> None:
     """The results' CSV and markdown table: ``tracking_tuning.*`` for the tuning draws,
-    ``tracking_nocondense.*`` for the movies without condensation, else
-    ``tracking_quality.*``."""
+    ``tracking_nocondense.*`` for the movies without condensation,
+    ``tracking_random.*`` for the recipes drawn at random, else ``tracking_quality.*``."""
     RESULTS.mkdir(exist_ok=True)
     stem = {
         "tuning": "tracking_tuning",
